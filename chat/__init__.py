@@ -1,0 +1,1 @@
+"""Chat: rooms, memberships, messages, direct messages, presence, typing and read state."""

@@ -1,0 +1,1 @@
+"""chatsite: live chat rooms and notifications on Django, Channels and Redis."""

@@ -1,0 +1,73 @@
+"""Writes for accounts: recording sessions and revoking them everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib import import_module
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from chatsite.accounts.models import UserSession
+
+
+def session_group(session_key: str) -> str:
+    """Channel-layer group every socket opened with this session joins (hashed: keys are secrets)."""
+    digest = hashlib.sha256(session_key.encode()).hexdigest()[:32]
+    return f"accounts.session.{digest}"
+
+
+def _client_ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def user_session_record(*, request) -> UserSession:
+    """Create or refresh the row describing this browser's session."""
+    session_key = request.session.session_key
+    row, _ = UserSession.objects.update_or_create(
+        session_key=session_key,
+        defaults={
+            "user": request.user,
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+            "ip": _client_ip(request),
+            "last_seen": timezone.now(),
+        },
+    )
+    return row
+
+
+def user_session_forget(*, session_key: str) -> None:
+    UserSession.objects.filter(session_key=session_key).delete()
+
+
+def _kill(session_key: str) -> None:
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore().delete(session_key)  # cached_db: removes it from Redis and the database
+    group = session_group(session_key)
+    transaction.on_commit(lambda: async_to_sync(get_channel_layer().group_send)(group, {"type": "session.revoked"}))
+
+
+@transaction.atomic
+def user_session_revoke(*, user, session_key: str) -> bool:
+    """Sign one of the user's browsers out; its open sockets close. False if it was not theirs."""
+    deleted, _ = UserSession.objects.filter(user=user, session_key=session_key).delete()
+    if deleted:
+        _kill(session_key)
+    return bool(deleted)
+
+
+@transaction.atomic
+def user_session_revoke_others(*, user, keep_session_key: str) -> int:
+    """Sign out every session of the user except the current one; returns how many."""
+    keys = list(
+        UserSession.objects.filter(user=user)
+        .exclude(session_key=keep_session_key)
+        .values_list("session_key", flat=True)
+    )
+    UserSession.objects.filter(session_key__in=keys).delete()
+    for key in keys:
+        _kill(key)
+    return len(keys)

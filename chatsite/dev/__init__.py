@@ -1,0 +1,1 @@
+"""Developer launchers behind `make run` and `make test` (no Django import before Redis is ready)."""

@@ -1,0 +1,1 @@
+"""Redis toolkit: connections, key naming, locks, rate limits and streams; knows nothing about chat."""

@@ -1,0 +1,83 @@
+"""One Redis connection pool per process and purpose, built from settings in this one place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import weakref
+
+import redis
+import redis.asyncio as aredis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
+
+_lock = threading.Lock()
+_sync_clients: dict[tuple[int, str, str], redis.Redis] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], aredis.Redis]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def default_retry(*, asyncio_client: bool = False) -> Retry:
+    """Retry only connection failures: a timed-out command may have run, so it is not repeated."""
+    backoff = ExponentialWithJitterBackoff(base=0.05, cap=1.0)
+    if asyncio_client:
+        from redis.asyncio.retry import Retry as AsyncRetry
+
+        return AsyncRetry(backoff, 3, supported_errors=(RedisConnectionError,))
+    return Retry(backoff, 3, supported_errors=(RedisConnectionError,))
+
+
+def _options() -> tuple[str, dict]:
+    from django.conf import settings
+
+    timeout = settings.REDIS_SOCKET_TIMEOUT
+    return settings.REDIS_URL, {
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "health_check_interval": 30,
+        "max_connections": settings.REDIS_MAX_CONNECTIONS,
+        "timeout": timeout,  # how long to wait for a free pooled connection
+    }
+
+
+def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> redis.Redis:
+    """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
+    url, options = _options()
+    key = (os.getpid(), url, f"{purpose}:{decode_responses}")
+    client = _sync_clients.get(key)
+    if client is None:
+        with _lock:
+            client = _sync_clients.get(key)
+            if client is None:
+                pool = redis.BlockingConnectionPool.from_url(
+                    url, decode_responses=decode_responses, retry=default_retry(), **options
+                )
+                client = _sync_clients[key] = redis.Redis(connection_pool=pool)
+    return client
+
+
+def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> aredis.Redis:
+    """Async twin of get_redis; asyncio pools belong to one event loop, so there is one per loop."""
+    loop = asyncio.get_running_loop()
+    url, options = _options()
+    per_loop = _async_clients.setdefault(loop, {})
+    key = (url, f"{purpose}:{decode_responses}")
+    client = per_loop.get(key)
+    if client is None:
+        pool = aredis.BlockingConnectionPool.from_url(
+            url, decode_responses=decode_responses, retry=default_retry(asyncio_client=True), **options
+        )
+        client = per_loop[key] = aredis.Redis(connection_pool=pool)
+    return client
+
+
+def reset_clients() -> None:
+    """Forget every pool (tests that point REDIS_URL elsewhere call this)."""
+    with _lock:
+        for client in _sync_clients.values():
+            client.connection_pool.disconnect()
+        _sync_clients.clear()
+    _async_clients.clear()

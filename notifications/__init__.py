@@ -1,0 +1,1 @@
+"""Notifications: mentions, DMs, invitations, broadcasts; delivered live."""

@@ -1,0 +1,76 @@
+"""Configuration from the environment: bad values stop start-up with one line naming the variable."""
+
+import os
+import secrets
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "chat.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
+}
+
+
+def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    base["DJANGO_SETTINGS_MODULE"] = "chatsite.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expect"),
+    [
+        ("DATABASE_URL", "mysqlish://nowhere", "database URL"),
+        ("DATABASE_URL", "not a url", "database URL"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "Redis URL"),
+        ("REDIS_URL", "redis://127.0.0.1:notaport/0", "Redis URL"),
+        ("REDIS_URL", "redis://127.0.0.1:6379/zero", "must be a number"),
+        ("DEBUG", "maybe", "not a boolean"),
+        ("CSRF_TRUSTED_ORIGINS", "chat.example.com", "needs its scheme"),
+        ("REDIS_SOCKET_TIMEOUT", "soon", "not a whole number"),
+        ("REDIS_MAX_CONNECTIONS", "1", "at least 2"),
+        ("SESSION_COOKIE_AGE", "-5", "at least 60"),
+        ("LOG_LEVEL", "LOUD", "not a level"),
+    ],
+)
+def test_bad_value_stops_startup_with_one_line_naming_the_variable(variable, value, expect):
+    result = run_manage({"DEBUG": "1", variable: value}, "check")
+
+    assert result.returncode != 0
+    message = result.stderr.strip()
+    assert "\n" not in message, message
+    assert variable in message
+    assert expect in message
+
+
+def test_production_without_secret_key_refuses_to_start():
+    env = {**PRODUCTION}
+    del env["SECRET_KEY"]
+    result = run_manage(env, "check")
+
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("chatsite: configuration error: SECRET_KEY is not set")
+
+
+def test_production_without_allowed_hosts_refuses_to_start():
+    env = {**PRODUCTION}
+    del env["ALLOWED_HOSTS"]
+    result = run_manage(env, "check")
+
+    assert result.returncode != 0
+    assert "ALLOWED_HOSTS is empty" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = run_manage(PRODUCTION, "check", "--deploy", "--fail-level", "DEBUG")
+
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout

