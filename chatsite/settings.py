@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "chatsite.redis_toolkit",
     "chatsite.accounts",
     "chat",
     "notifications",
