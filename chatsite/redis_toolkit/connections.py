@@ -45,13 +45,16 @@ def _options() -> tuple[str, dict]:
 
 def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> redis.Redis:
     """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
-    url, options = _options()
-    key = (os.getpid(), url, f"{purpose}:{decode_responses}")
+    from django.conf import settings
+
+    # Looked up before the options are built: this runs once or twice per lock acquire/release.
+    key = (os.getpid(), settings.REDIS_URL, f"{purpose}:{decode_responses}")
     client = _sync_clients.get(key)
     if client is None:
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
+                url, options = _options()
                 pool = redis.BlockingConnectionPool.from_url(
                     url, decode_responses=decode_responses, retry=default_retry(), **options
                 )
@@ -61,12 +64,14 @@ def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> re
 
 def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> aredis.Redis:
     """Async twin of get_redis; asyncio pools belong to one event loop, so there is one per loop."""
+    from django.conf import settings
+
     loop = asyncio.get_running_loop()
-    url, options = _options()
     per_loop = _async_clients.setdefault(loop, {})
-    key = (url, f"{purpose}:{decode_responses}")
+    key = (settings.REDIS_URL, f"{purpose}:{decode_responses}")
     client = per_loop.get(key)
     if client is None:
+        url, options = _options()
         pool = aredis.BlockingConnectionPool.from_url(
             url, decode_responses=decode_responses, retry=default_retry(asyncio_client=True), **options
         )

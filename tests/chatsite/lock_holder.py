@@ -14,7 +14,7 @@ if __name__ == "__main__":
     from chatsite.redis_toolkit.locks import LockError, acquire_lock
 
     name, username = sys.argv[1], sys.argv[2]
-    lease = acquire_lock(name, ttl=0.5, watchdog=True)
+    lease = acquire_lock(name, ttl=1, watchdog=True)
     print("held", lease.fencing_token, flush=True)
     sys.stdin.readline()  # "go": sent after this process was paused past its TTL and resumed
     outcome = {}
