@@ -71,14 +71,12 @@ def room(db):
 @pytest.fixture
 def join():
     """`sock = await join(user, room)`: a connected room socket (asserts it stayed open)."""
-    opened = []
 
     async def connect(user, room_or_slug) -> Socket:
         slug = getattr(room_or_slug, "slug", room_or_slug)
         connected, _, socket = await open_socket(user, f"/ws/rooms/{slug}/")
         assert connected
         await socket.expect("presence")
-        opened.append(socket)
         return socket
 
-    yield connect
+    return connect

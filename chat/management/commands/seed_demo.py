@@ -26,5 +26,5 @@ class Command(BaseCommand):
         creator = User.objects.get(username="alice")
         for slug, title in DEMO_ROOMS.items():
             if not Room.objects.filter(slug=slug).exists():
-            room_create(slug=slug, title=title, created_by=creator)
+                room_create(slug=slug, title=title, created_by=creator)
         self.stdout.write("Demo users (DEBUG only): " + ", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items()))
