@@ -63,7 +63,11 @@ def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple
 
 def _message_for_change(*, room: Room, message_id: int) -> Message:
     try:
-        return Message.objects.select_for_update().select_related("room", "author").get(room=room, pk=message_id)
+        return (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("room", "author")
+            .get(room=room, pk=message_id)
+        )
     except (Message.DoesNotExist, ValueError, TypeError):
         raise NotFound("There is no such message in this room.") from None
 
