@@ -145,10 +145,40 @@ test_database_url.__test__ = False
 
 
 class AsgiServer:
-    def __init__(self, port: int, proc: subprocess.Popen) -> None:
-        self.port, self.proc = port, proc
+    """A daphne process serving chatsite on 127.0.0.1:port; stop() and start() keep the port."""
+
+    def __init__(self, port: int, env: dict[str, str]) -> None:
+        self.port, self.env = port, env
+        self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
+
+    def start(self) -> None:
+        cmd = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "chatsite.asgi:application",
+        ]
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env)
+        wait_for_port(self.port, self.proc)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
 
 
 @pytest.fixture
@@ -157,7 +187,6 @@ def asgi_server(transactional_db) -> Iterator[Callable[..., AsgiServer]]:
     started: list[AsgiServer] = []
 
     def start(**extra_env: str) -> AsgiServer:
-        port = free_port()
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -165,18 +194,11 @@ def asgi_server(transactional_db) -> Iterator[Callable[..., AsgiServer]]:
             "LOG_LEVEL": "WARNING",
             **extra_env,
         }
-        cmd = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"]
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-        server = AsgiServer(port, proc)
+        server = AsgiServer(free_port(), env)
         started.append(server)
-        wait_for_port(port, proc)
+        server.start()
         return server
 
     yield start
     for server in started:
-        server.proc.terminate()
-    for server in started:
-        try:
-            server.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.proc.kill()
+        server.stop()
