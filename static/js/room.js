@@ -150,7 +150,10 @@ function showTyping() {
 function showPresence(online) {
   onlineList.replaceChildren(...online.map((user) => {
     const li = document.createElement("li");
-    li.textContent = user.username;
+    const link = document.createElement("a");
+    link.href = `/users/${encodeURIComponent(user.username)}/`;
+    link.textContent = user.username;
+    li.append(link);
     return li;
   }));
 }
