@@ -115,6 +115,15 @@ def membership_add(*, room: Room, user, added_by=None, role: str = Membership.Ro
     return Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
 
 
+def membership_set_muted(*, room: Room, user, muted: bool) -> Membership:
+    """Mute a room: no mention notifications from it (its unread count still shows)."""
+    membership = room_join(room=room, user=user) if room.is_public else Membership.objects.get(room=room, user=user)
+    if membership.muted != muted:
+        membership.muted = muted
+        membership.save(update_fields=["muted"])
+    return membership
+
+
 def room_mark_read(*, room: Room, user, seq: int) -> Membership:
     """Move the user's read marker forward to `seq` (never backwards, never past the newest message)."""
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:

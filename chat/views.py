@@ -13,7 +13,7 @@ from chat import events
 from chat.forms import RoomForm
 from chat.models import Room
 from chat.selectors import HISTORY_LIMIT, MAX_PAGE, message_history, room_get_for_user, room_list_for_user, room_members
-from chat.services import direct_room_open, room_create, room_join, room_slug_for_title
+from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
 
 
@@ -69,7 +69,7 @@ def room_detail(request, slug: str):
         return render(request, "chat/room_missing.html", {"slug": slug}, status=404)
     except Forbidden as exc:
         return HttpResponseForbidden(exc.detail)
-    membership = room_join(room=room, user=request.user) if room.is_public else None
+    membership = room_join(room=room, user=request.user) if room.is_public else room.memberships.get(user=request.user)
     history, has_more = message_history(room=room, limit=HISTORY_LIMIT)
     context = {
         "room": room,
@@ -77,9 +77,22 @@ def room_detail(request, slug: str):
         "history": [events.message_data(m, room_slug=room.slug) for m in history],
         "has_more": has_more,
         "members": room_members(room=room),
-        "last_read_seq": (membership.last_read_seq if membership else None),
+        "membership": membership,
     }
     return render(request, "chat/room.html", context)
+
+
+@login_required
+@require_POST
+def room_mute(request, slug: str):
+    try:
+        room = _room_or_error(request, slug)
+    except Forbidden as exc:
+        return HttpResponseForbidden(exc.detail)
+    muted = request.POST.get("muted") == "1"
+    membership_set_muted(room=room, user=request.user, muted=muted)
+    messages.success(request, f"{'Muted' if muted else 'Unmuted'} {_room_label(room, request.user)}.")
+    return redirect("room", slug=room.slug)
 
 
 @login_required

@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
-from channels.layers import get_channel_layer
-
 from chatsite.ws import JsonSocketConsumer
-
-
-def user_group(user_id: int) -> str:
-    return f"notifications.user.{user_id}"
-
-
-async def apush_to_user(user_id: int, frame: dict) -> None:
-    """Send one frame to every notification socket (every tab) of a user."""
-    text = json.dumps(frame, separators=(",", ":"))
-    await get_channel_layer().group_send(user_group(user_id), {"type": "user.frame", "text": text})
+from notifications.events import user_group
 
 
 class NotificationConsumer(JsonSocketConsumer):

@@ -59,6 +59,13 @@ def _delete_test_keys() -> None:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _fresh_redis_keys():
+    """Each test starts with none of this run's keys: database ids repeat between tests, keys must not."""
+    yield
+    _delete_test_keys()
+
+
 @pytest.fixture
 def redis_client() -> redis.Redis:
     from chatsite.redis_toolkit.connections import get_redis

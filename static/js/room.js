@@ -32,6 +32,7 @@ function messageItem(message) {
   const li = document.createElement("li");
   li.dataset.seq = message.seq;
   li.dataset.id = message.id;
+  li.id = `seq-${message.seq}`;  // notifications link here
   fillItem(li, message);
   return li;
 }

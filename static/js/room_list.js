@@ -1,14 +1,10 @@
-// The room list: unread counts update live from the notification socket.
+// The room list: unread counts update live from the bell's notification socket.
 
-import { ReconnectingSocket } from "./socket.js";
-
-new ReconnectingSocket("/ws/notifications/", {
-  onFrame: (frame) => {
-    if (frame.type !== "unread") return;
-    const badge = document.querySelector(`li[data-room="${CSS.escape(frame.room)}"] .unread-count`);
-    if (!badge) return;
-    badge.textContent = frame.count;
-    badge.setAttribute("aria-label", `${frame.count} unread`);
-    badge.classList.toggle("hidden", frame.count === 0);
-  },
+window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
+  if (frame.type !== "unread") return;
+  const badge = document.querySelector(`li[data-room="${CSS.escape(frame.room)}"] .unread-count`);
+  if (!badge) return;
+  badge.textContent = frame.count;
+  badge.setAttribute("aria-label", `${frame.count} unread`);
+  badge.classList.toggle("hidden", frame.count === 0);
 });
