@@ -49,6 +49,13 @@ def room_list_for_user(*, user) -> QuerySet[Room]:
     )
 
 
+def room_ids_for_user(*, user, limit: int = 200) -> list[int]:
+    """Ids of the rooms the user has joined (for live unread counts on the room list)."""
+    return list(
+        Membership.objects.filter(user=user).order_by("-room__last_seq").values_list("room_id", flat=True)[:limit]
+    )
+
+
 def room_unread_count(*, room: Room, user, last_read_seq: int) -> int:
     return (
         Message.objects.filter(room=room, seq__gt=last_read_seq, deleted_at__isnull=True).exclude(author=user).count()

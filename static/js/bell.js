@@ -69,8 +69,11 @@ button.addEventListener("click", () => {
 readAll.addEventListener("click", () => markRead(null));
 document.addEventListener("keydown", (event) => { if (event.key === "Escape") panel.hidden = true; });
 
-new ReconnectingSocket("/ws/notifications/", {
-  onOpen: refresh,   // counts may have changed while we were disconnected
+const socket = new ReconnectingSocket("/ws/notifications/", {
+  onOpen: () => {
+    refresh();   // counts may have changed while we were disconnected
+    if (document.body.dataset.watchRooms !== undefined) socket.send({ type: "rooms.watch" });
+  },
   onFrame: (frame) => {
     if (frame.type === "notification.new") {
       items = [frame.notification, ...items.filter((n) => n.id !== frame.notification.id)].slice(0, 10);

@@ -186,3 +186,27 @@ async def test_marking_read_in_one_tab_updates_the_badge_in_another(make_user):
 
     frame = await second_tab.expect("notification.read")
     assert frame == {"type": "notification.read", "ids": [notification.pk], "unread_count": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_room_list_watch_receives_new_messages_of_my_rooms_but_not_typing(make_user):
+    from chat.services import message_post, room_join
+
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    room = await sync_to_async(room_create)(slug="team", title="Team")
+    await sync_to_async(room_join)(room=room, user=bob)
+    socket = await _notification_socket(bob)
+    await socket.send({"type": "rooms.watch"})
+    await socket.send({"type": "rooms.watch"})  # idempotent: still one copy of each message
+    assert (await socket.expect("rooms.watching"))["count"] == 1
+    await socket.expect("rooms.watching")
+
+    from chat import events
+
+    await events.abroadcast(room.pk, events.typing(room_slug="team", user_id=alice.pk, username="alice", active=True))
+    await sync_to_async(message_post)(room=room, author=alice, body="hi", client_id="")
+
+    frame = await socket.expect("message.new", "typing")
+    assert frame["type"] == "message.new"
+    assert frame["message"]["room"] == "team"
+    assert await socket.quiet("message.new")
