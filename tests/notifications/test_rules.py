@@ -36,7 +36,7 @@ def test_mention_notifies_the_mentioned_user_once_per_event(people):
 
 
 def test_no_mention_for_oneself_unknown_users_or_non_members_of_a_private_room(people):
-    alice, bob, carol = people
+    alice, bob, _carol = people
     room = room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob])
     message = post(room, alice, "@alice @ghost @carol @bob")
 
