@@ -64,7 +64,7 @@ def test_event_of_a_rolled_back_savepoint_never_reaches_the_stream():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_committed_event_is_in_its_stream_right_after_commit_and_marked_sent():
+def test_committed_event_is_in_its_stream_right_after_commit():
     with transaction.atomic():
         event = publish_event("test.effect", {"n": 7, "at": timezone.now()})
 
@@ -72,9 +72,19 @@ def test_committed_event_is_in_its_stream_right_after_commit_and_marked_sent():
     assert fields["id"] == str(event.pk)
     assert fields["type"] == "test.effect"
     assert json.loads(fields["payload"])["n"] == 7
-    event.refresh_from_db()
-    assert event.stream == "test"
-    assert event.sent_at is not None
+    assert OutboxEvent.objects.get().stream == "test"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_marks_what_the_fast_path_pushed_as_sent_without_sending_it_again():
+    with transaction.atomic():
+        publish_event("test.effect", {"n": 1})
+
+    with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as lease:
+        assert outbox_relay_batch(fencing_token=lease.fencing_token, min_age=timedelta(0)) == 1
+
+    assert len(stream_entries()) == 1
+    assert OutboxEvent.objects.get().sent_at is not None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -155,6 +165,7 @@ def test_events_wait_while_redis_is_down_and_the_outage_is_logged_once(spare_red
         with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as lease:
             assert outbox_relay_batch(fencing_token=lease.fencing_token, min_age=timedelta(0)) == 3
         assert len(stream_entries()) == 3
+        assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
     reset_clients()
 
 

@@ -1,6 +1,7 @@
 """What operators see: `stream_status`, the admin's Streams page with dead letters, and replay from there."""
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
@@ -9,7 +10,6 @@ from django.utils import timezone
 
 from chatsite.redis_toolkit.connections import get_redis
 from chatsite.redis_toolkit.models import OutboxEvent
-from chatsite.redis_toolkit.outbox import publish_event
 from chatsite.redis_toolkit.streams import dead_letters, encode_entry, stream_key
 from chatsite.redis_toolkit.workers import HandlerRegistry, StreamWorker
 
@@ -33,13 +33,16 @@ def stream_with_a_dead_letter():
 
 @pytest.mark.django_db
 def test_stream_status_prints_length_pending_lag_consumers_and_dead_letters(stream_with_a_dead_letter):
-    publish_event("test.effect", {"n": 1})  # never committed here: it waits in the outbox
+    # Unsent for minutes: the relay should have sent it by now (fresher rows are the fast path's).
+    OutboxEvent.objects.create(
+        type="test.effect", stream="test", payload={}, occurred_at=timezone.now() - timedelta(minutes=5)
+    )
     out = StringIO()
 
     call_command("stream_status", stdout=out)
 
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("outbox: 1 event(s) waiting to be sent, the oldest from ")
+    assert lines[0] == "outbox: 1 event(s) waiting for the relay, the oldest from 5m ago"
     assert "stream test: length 3, dead letters 1" in lines
     assert "  group g: pending 1, lag 0, consumers 2" in lines
     assert any(line.startswith("    consumer c1: pending 0, idle ") for line in lines)

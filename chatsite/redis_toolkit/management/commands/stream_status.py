@@ -27,13 +27,13 @@ class Command(BaseCommand):
     help = "Print, per stream and consumer group: length, pending, lag, consumers and their idle time, dead letters."
 
     def handle(self, *args, **options):
-        unsent, oldest = outbox_backlog()
+        waiting, oldest = outbox_backlog()
         age = (
             f", the oldest from {format_ms(int((timezone.now() - oldest).total_seconds() * 1000))} ago"
             if oldest
             else ""
         )
-        self.stdout.write(f"outbox: {unsent} event(s) waiting to be sent{age}")
+        self.stdout.write(f"outbox: {waiting} event(s) waiting for the relay{age}")
         streams = stream_status()
         if not streams:
             self.stdout.write("no streams yet")
