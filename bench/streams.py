@@ -18,7 +18,7 @@ from bench._stream_handlers import LATENCY_GROUP, started_key
 from chatsite.redis_toolkit.connections import get_redis
 from chatsite.redis_toolkit.models import OutboxEvent
 from chatsite.redis_toolkit.outbox import publish_event
-from chatsite.redis_toolkit.streams import dead_letter_key, encode_entry, stream_key
+from chatsite.redis_toolkit.streams import dead_letter_key, encode_entry, known_streams_key, stream_key
 from chatsite.redis_toolkit.workers import HandlerRegistry, StreamWorker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,5 +154,6 @@ def main(argv: list[str]) -> int:
             latency(args.rate, args.seconds)
     finally:
         get_redis("bench").delete(stream_key(STREAM), dead_letter_key(STREAM), started_key())
+        get_redis("bench").srem(known_streams_key(), STREAM)
         OutboxEvent.objects.filter(stream=STREAM).delete()
     return 0

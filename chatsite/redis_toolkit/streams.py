@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -238,13 +237,18 @@ def stream_status() -> list[StreamStatus]:
     """Length, dead letters, and per group: pending, lag and consumers with their idle time."""
     from redis.exceptions import ResponseError
 
+    from chatsite.redis_toolkit.workers import default_registry
+
     client = get_redis("streams", decode_responses=True)
+    registered = default_registry.streams()
     result = []
     for name in known_streams():
         key = stream_key(name)
         pipe = client.pipeline(transaction=False)
-        pipe.xlen(key).xlen(dead_letter_key(name))
-        length, dead = pipe.execute()
+        pipe.exists(key).xlen(key).xlen(dead_letter_key(name))
+        exists, length, dead = pipe.execute()
+        if not (exists or dead or name in registered):
+            continue  # a stream that was deleted and that nothing reads: nothing to show
         groups = []
         try:
             infos = client.xinfo_groups(key)
@@ -266,8 +270,3 @@ def stream_status() -> list[StreamStatus]:
             )
         result.append(StreamStatus(name, length, dead, groups))
     return result
-
-
-def entry_age_ms(entry_id: str) -> int:
-    """How long ago an entry was added, from the millisecond timestamp in its id."""
-    return max(0, int(time.time() * 1000) - int(entry_id.split("-", 1)[0]))

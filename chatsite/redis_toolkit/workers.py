@@ -450,7 +450,9 @@ def run_workers(
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        # A process started in the background with SIGINT ignored keeps ignoring the terminal's Ctrl-C.
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, on_signal)
     if not workers:
         logger.info("no event handlers are registered; running the outbox relay only")
     for thread in threads:
