@@ -1,4 +1,4 @@
-"""Admin: the outbox (read-only) and a Streams page with groups, lag and dead letters (replayable)."""
+"""Admin pages of the Redis toolkit: fencing marks and the outbox (read-only), streams and dead letters."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -7,9 +7,21 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from redis.exceptions import RedisError
 
-from chatsite.redis_toolkit.models import OutboxEvent, Stream
+from chatsite.redis_toolkit.models import Fence, OutboxEvent, Stream
 from chatsite.redis_toolkit.outbox import outbox_backlog
 from chatsite.redis_toolkit.streams import dead_letter_replay, dead_letters, stream_status
+
+
+@admin.register(Fence)
+class FenceAdmin(admin.ModelAdmin):
+    list_display = ("resource", "last_token", "updated_at")
+    search_fields = ("resource",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(OutboxEvent)

@@ -1,8 +1,22 @@
-"""The transactional outbox: events written with the change they describe, relayed to Redis Streams."""
+"""Small models of the Redis toolkit: fencing marks, and the transactional outbox relayed to Redis Streams."""
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+
+
+class Fence(models.Model):
+    """The newest fencing token a guarded resource has accepted; older lock holders are turned away."""
+
+    resource = models.CharField(max_length=200, primary_key=True)
+    last_token = models.BigIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "fence"
+
+    def __str__(self) -> str:
+        return f"{self.resource} @ {self.last_token}"
 
 
 class OutboxEvent(models.Model):

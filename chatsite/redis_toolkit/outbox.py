@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from chatsite.redis_toolkit.connections import get_redis
 from chatsite.redis_toolkit.fencing import fence_advance
 from chatsite.redis_toolkit.keys import redis_key
+from chatsite.redis_toolkit.locks import LockLost, LockTimeout, LockUnavailable, StaleFencingToken, redis_lock
 from chatsite.redis_toolkit.models import OutboxEvent
 from chatsite.redis_toolkit.outage import UNREACHABLE, redis_outage
 from chatsite.redis_toolkit.streams import check_name, encode_entry, stream_append, stream_for_type
@@ -167,9 +168,6 @@ class OutboxRelay:
         self._next_purge = 0.0
 
     def run(self, stop: threading.Event) -> None:
-        from chatsite.redis_toolkit.fencing import StaleFencingToken
-        from chatsite.redis_toolkit.locks import LockLost, LockTimeout, redis_lock
-
         while not stop.is_set():
             try:
                 with redis_lock(RELAY_LOCK, ttl=10.0, blocking=False, watchdog=True) as lease:
@@ -182,7 +180,7 @@ class OutboxRelay:
             except (LockLost, StaleFencingToken) as exc:
                 logger.warning("outbox relay stood down: %s", exc)
                 stop.wait(self.interval)
-            except UNREACHABLE as exc:
+            except (*UNREACHABLE, LockUnavailable) as exc:
                 stop.wait(redis_outage.failed(exc, then="the outbox relay retries with backoff and resumes by itself"))
             except (RedisError, DatabaseError):
                 logger.exception("outbox relay failed; retrying")
