@@ -161,7 +161,8 @@ def outbox_backlog() -> tuple[int, datetime | None]:
 class OutboxRelay:
     """The safety net behind the fast path: one active relay at a time, elected by the distributed lock."""
 
-    PURGE_EVERY = 300.0  # seconds
+    PURGE_EVERY = 60.0  # seconds
+    PURGE_CHUNK = 5000
 
     def __init__(self, *, interval: float | None = None) -> None:
         self.interval = interval if interval is not None else settings.STREAMS_RELAY_INTERVAL_MS / 1000
@@ -194,6 +195,12 @@ class OutboxRelay:
             marked = outbox_relay_batch(fencing_token=lease.fencing_token)
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + self.PURGE_EVERY
-                outbox_purge()
+                self._purge(stop)
             if marked < RELAY_BATCH:
                 stop.wait(self.interval)
+
+    def _purge(self, stop: threading.Event) -> None:
+        """Delete expired rows in chunks, so one purge never holds the database for long."""
+        for _ in range(100):  # up to 500,000 rows a minute; more waits for the next round
+            if stop.is_set() or outbox_purge(limit=self.PURGE_CHUNK) < self.PURGE_CHUNK:
+                return

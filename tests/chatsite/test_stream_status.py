@@ -5,7 +5,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from chatsite.redis_toolkit.connections import get_redis
@@ -96,3 +96,30 @@ def test_outbox_admin_lists_events_read_only(admin_client):
     assert detail.status_code == 200
     assert json.dumps({"n": 1}) in detail.content.decode() or "&quot;n&quot;: 1" in detail.content.decode()
     assert admin_client.get("/admin/redis_toolkit/outboxevent/add/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_replay_dead_letters_dry_run_lists_them_and_moves_nothing(stream_with_a_dead_letter):
+    out = StringIO()
+
+    call_command("replay_dead_letters", "--dry-run", stdout=out)
+
+    assert "test.nobody #1: unknown event type 'test.nobody'" in out.getvalue()
+    assert out.getvalue().splitlines()[-1] == "would replay 1 dead letter(s)"
+    assert len(dead_letters(stream="test")) == 1
+
+
+@pytest.mark.django_db
+def test_replay_dead_letters_only_moves_those_of_the_named_group(stream_with_a_dead_letter):
+    out = StringIO()
+
+    call_command("replay_dead_letters", "--stream", "test", "--group", "another", stdout=out)
+
+    assert out.getvalue().splitlines()[-1] == "replayed 0 dead letter(s)"
+    assert len(dead_letters(stream="test")) == 1
+
+
+@pytest.mark.django_db
+def test_replay_dead_letters_names_the_known_streams_when_given_another(stream_with_a_dead_letter):
+    with pytest.raises(CommandError, match=r"--stream nope: no such stream; known streams: .*test"):
+        call_command("replay_dead_letters", "--stream", "nope")
