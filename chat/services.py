@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from chat import events
 from chat.models import Membership, Message, Room
 from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.redis_toolkit.outbox import publish_event
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
@@ -51,6 +52,10 @@ def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple
             seq = _next_seq(room.pk)
             message = Message.objects.create(room=room, seq=seq, author=author, body=body, client_id=client_id)
             room.last_seq = seq
+            publish_event(
+                "chat.message.posted",
+                {"message_id": message.pk, "room_id": room.pk, "seq": seq, "author_id": author.pk},
+            )
             frame = events.message_new(message, room_slug=room.slug, author_name=author.username)
             transaction.on_commit(partial(events.broadcast, room.pk, frame))
     except IntegrityError:
@@ -88,6 +93,7 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     message.body = body
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])
+    publish_event("chat.message.edited", {"message_id": message.pk, "room_id": room.pk, "seq": message.seq})
     transaction.on_commit(partial(events.broadcast, room.pk, events.message_edited(message)))
     return message
 
@@ -101,6 +107,10 @@ def message_delete(*, room: Room, message_id: int, actor) -> Message:
     if message.deleted_at is None:
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
+        publish_event(
+            "chat.message.deleted",
+            {"message_id": message.pk, "room_id": room.pk, "seq": message.seq, "actor_id": actor.pk},
+        )
         transaction.on_commit(partial(events.broadcast, room.pk, events.message_deleted(message)))
     return message
 
@@ -111,8 +121,16 @@ def room_join(*, room: Room, user) -> Membership:
     return membership
 
 
+@transaction.atomic
 def membership_add(*, room: Room, user, added_by=None, role: str = Membership.Role.MEMBER) -> tuple[Membership, bool]:
-    return Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    """Add a member (private rooms invite them: a `chat.member.added` event)."""
+    membership, created = Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    if created:
+        publish_event(
+            "chat.member.added",
+            {"room_id": room.pk, "user_id": user.pk, "added_by_id": added_by.pk if added_by else None},
+        )
+    return membership, created
 
 
 def membership_set_muted(*, room: Room, user, muted: bool) -> Membership:

@@ -46,5 +46,8 @@ class Broadcast(models.Model):
     recipients = models.PositiveIntegerField(default=0)
     completed_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = "broadcast (send notification)"
+
     def __str__(self) -> str:
         return self.text[:60]

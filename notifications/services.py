@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatsite.errors import NotFound, UserError
+from chatsite.redis_toolkit.outbox import publish_event
 from notifications import events
 from notifications.models import Broadcast, Notification
 from notifications.unread import unread_add, unread_add_many, unread_remove
@@ -91,6 +92,14 @@ def broadcast_create(*, text: str, created_by, room=None, usernames: Iterable[st
     usernames = sorted(set(usernames or []))
     broadcast_audience(room=room, usernames=usernames)  # unknown users: refuse before anything is stored
     return Broadcast.objects.create(text=text, room=room, usernames=usernames, created_by=created_by)
+
+
+@transaction.atomic
+def broadcast_request(*, text: str, created_by, room=None, usernames: Iterable[str] | None = None) -> Broadcast:
+    """Record a broadcast and hand its delivery to the stream workers (admin pages use this)."""
+    broadcast = broadcast_create(text=text, created_by=created_by, room=room, usernames=usernames)
+    publish_event("notifications.broadcast.requested", {"broadcast_id": broadcast.pk})
+    return broadcast
 
 
 def broadcast_send(*, broadcast: Broadcast, progress: Callable[[int, int], None] | None = None) -> int:

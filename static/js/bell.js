@@ -60,11 +60,14 @@ async function markRead(ids) {
   if (response.ok) setCount((await response.json()).unread_count);
 }
 
-button.addEventListener("click", () => {
+button.addEventListener("click", async () => {
   const open = panel.hidden;
   panel.hidden = !open;
   button.setAttribute("aria-expanded", String(open));
-  if (open) refresh();
+  if (!open) return;
+  await refresh();
+  const unseen = items.filter((n) => !n.read).map((n) => n.id);
+  if (unseen.length) markRead(unseen);   // opening the bell reads what it shows; they stay bold until closed
 });
 readAll.addEventListener("click", () => markRead(null));
 document.addEventListener("keydown", (event) => { if (event.key === "Escape") panel.hidden = true; });
@@ -82,7 +85,7 @@ const socket = new ReconnectingSocket("/ws/notifications/", {
     } else if (frame.type === "notification.read") {
       for (const n of items) if (frame.ids.includes(n.id)) n.read = true;
       setCount(frame.unread_count);
-      render();
+      if (panel.hidden) render();
     }
     window.dispatchEvent(new CustomEvent("chatsite:notification-frame", { detail: frame }));
   },
