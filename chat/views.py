@@ -1,11 +1,153 @@
-"""Chat pages."""
+"""Chat pages and the history API; they call selectors and services, nothing more."""
 
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404, HttpResponseForbidden, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
 
-from chat.selectors import room_list_for_user
+from chat import events
+from chat.forms import RoomForm
+from chat.models import Room
+from chat.selectors import HISTORY_LIMIT, MAX_PAGE, message_history, room_get_for_user, room_list_for_user, room_members
+from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
+from chatsite.errors import Forbidden, NotFound, UserError
+
+
+def _room_or_error(request, slug: str) -> Room:
+    try:
+        return room_get_for_user(slug=slug, user=request.user)
+    except NotFound as exc:
+        raise Http404(exc.detail) from None
+
+
+def _room_label(room: Room, user) -> str:
+    if room.kind == Room.Kind.DIRECT:
+        names = [name.strip() for name in room.title.split("&")]
+        return next((name for name in names if name != user.username), room.title)
+    return room.title
 
 
 @login_required
 def home(request):
-    return render(request, "chat/room_list.html", {"rooms": room_list_for_user(user=request.user)})
+    rooms = list(room_list_for_user(user=request.user))
+    for room in rooms:
+        room.label = _room_label(room, request.user)
+    return render(request, "chat/room_list.html", {"rooms": rooms, "form": RoomForm()})
+
+
+@login_required
+@require_POST
+def room_new(request):
+    form = RoomForm(request.POST)
+    if not form.is_valid():
+        rooms = room_list_for_user(user=request.user)
+        return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=400)
+    data = form.cleaned_data
+    try:
+        room = room_create(
+            slug=room_slug_for_title(data["title"]),
+            title=data["title"],
+            topic=data["topic"],
+            private=data["private"],
+            created_by=request.user,
+        )
+    except UserError as exc:
+        messages.error(request, exc.detail)
+        return redirect("home")
+    return redirect("room", slug=room.slug)
+
+
+@login_required
+def room_detail(request, slug: str):
+    try:
+        room = _room_or_error(request, slug)
+    except Http404:
+        return render(request, "chat/room_missing.html", {"slug": slug}, status=404)
+    except Forbidden as exc:
+        return HttpResponseForbidden(exc.detail)
+    membership = room_join(room=room, user=request.user) if room.is_public else room.memberships.get(user=request.user)
+    history, has_more = message_history(room=room, limit=HISTORY_LIMIT)
+    context = {
+        "room": room,
+        "room_label": _room_label(room, request.user),
+        "history": [events.message_data(m, room_slug=room.slug) for m in history],
+        "has_more": has_more,
+        "members": room_members(room=room),
+        "membership": membership,
+    }
+    return render(request, "chat/room.html", context)
+
+
+@login_required
+@require_POST
+def room_mute(request, slug: str):
+    try:
+        room = _room_or_error(request, slug)
+    except Forbidden as exc:
+        return HttpResponseForbidden(exc.detail)
+    muted = request.POST.get("muted") == "1"
+    membership_set_muted(room=room, user=request.user, muted=muted)
+    messages.success(request, f"{'Muted' if muted else 'Unmuted'} {_room_label(room, request.user)}.")
+    return redirect("room", slug=room.slug)
+
+
+@login_required
+def user_profile(request, username: str):
+    profile = get_object_or_404(get_user_model(), username=username)
+    return render(request, "chat/profile.html", {"profile": profile})
+
+
+@login_required
+@require_POST
+def direct_message(request, username: str):
+    other = get_object_or_404(get_user_model(), username=username)
+    try:
+        room = direct_room_open(user=request.user, other=other)
+    except UserError as exc:
+        messages.error(request, exc.detail)
+        return redirect("home")
+    return redirect("room", slug=room.slug)
+
+
+def _int_param(request, name: str) -> int | None:
+    raw = request.GET.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"“{name}” must be a whole number.", code="invalid_param") from None
+    if value < 0:
+        raise UserError(f"“{name}” must be 0 or more.", code="invalid_param")
+    return value
+
+
+def _json_error(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+@require_GET
+def api_messages(request, slug: str):
+    """GET /api/rooms/<slug>/messages?before_seq=&after_seq=&limit= (session auth)."""
+    if not request.user.is_authenticated:
+        return _json_error("not_signed_in", "Sign in to read messages.", 401)
+    try:
+        room = room_get_for_user(slug=slug, user=request.user)
+        before_seq, after_seq = _int_param(request, "before_seq"), _int_param(request, "after_seq")
+        limit = _int_param(request, "limit") or HISTORY_LIMIT
+        if limit > MAX_PAGE:
+            raise UserError(f"“limit” may be at most {MAX_PAGE}.", code="invalid_param")
+    except UserError as exc:
+        return _json_error(exc.code, exc.detail, exc.status)
+    page, has_more = message_history(room=room, before_seq=before_seq, after_seq=after_seq, limit=limit)
+    return JsonResponse(
+        {
+            "room": room.slug,
+            "messages": [events.message_data(m, room_slug=room.slug) for m in page],
+            "has_more": has_more,
+        }
+    )

@@ -85,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.bell",
             ],
         },
     },
@@ -146,6 +147,19 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}chan"},
     },
 }
+
+# -------------------------------------------------- streams (outbox, relay, workers)
+# Events recorded in the outbox go to Redis Streams; `manage.py run_workers` relays and handles them.
+STREAMS_MAXLEN = env_int("STREAMS_MAXLEN", 100_000, minimum=100)  # entries kept per stream (XADD MAXLEN ~)
+STREAMS_DEAD_LETTER_MAXLEN = env_int("STREAMS_DEAD_LETTER_MAXLEN", 10_000, minimum=100)
+STREAMS_BATCH_SIZE = env_int("STREAMS_BATCH_SIZE", 200, minimum=1)  # entries per XREADGROUP
+STREAMS_MAX_DELIVERIES = env_int("STREAMS_MAX_DELIVERIES", 5, minimum=1)  # then the entry is dead-lettered
+STREAMS_RETRY_DELAY_MS = env_int("STREAMS_RETRY_DELAY_MS", 1000, minimum=10)  # first retry; doubles each time
+STREAMS_CLAIM_IDLE_MS = env_int("STREAMS_CLAIM_IDLE_MS", 30_000, minimum=100)  # a consumer silent this long is dead
+STREAMS_RELAY_INTERVAL_MS = env_int("STREAMS_RELAY_INTERVAL_MS", 500, minimum=10)
+STREAMS_RELAY_MIN_AGE_MS = env_int("STREAMS_RELAY_MIN_AGE_MS", 1000, minimum=0)  # younger rows are the fast path's
+STREAMS_OUTBOX_KEEP_HOURS = env_int("STREAMS_OUTBOX_KEEP_HOURS", 72, minimum=1)  # sent rows are deleted after this
+STREAMS_HANDLER_MODULES = env_list("STREAMS_HANDLER_MODULES", [])  # loaded besides every app's handlers.py
 
 # ----------------------------------------------------------------------- sessions
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"

@@ -5,6 +5,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("chatsite.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("notifications/", include("notifications.urls")),
+    path("", include("notifications.urls")),
     path("", include("chat.urls")),
 ]

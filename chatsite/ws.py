@@ -9,6 +9,7 @@ from typing import Any
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatsite.accounts.services import session_group
+from chatsite.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -18,12 +19,11 @@ CLOSE_NOT_FOUND = 4404
 MAX_FRAME_BYTES = 64 * 1024
 
 
-class FrameError(Exception):
+class FrameError(UserError):
     """Bad input in a client frame: becomes an `error {code, detail}` frame; the socket stays open."""
 
     def __init__(self, code: str, detail: str, **extra: Any):
-        super().__init__(detail)
-        self.code, self.detail, self.extra = code, detail, extra
+        super().__init__(detail, code=code, **extra)
 
 
 def field(frame: dict, name: str, kind: type | tuple[type, ...], *, required: bool = True) -> Any:
@@ -80,7 +80,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             if handler is None:
                 raise FrameError("unknown_type", f"Unknown frame type “{frame['type'][:50]}”.")
             await handler(frame)
-        except FrameError as exc:
+        except UserError as exc:  # FrameError from decoding, or a service refusing the action
             await self.send_error(exc.code, exc.detail, **exc.extra)
 
     def decode(self, text_data: str | None, bytes_data: bytes | None) -> dict:
@@ -102,6 +102,10 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, code: str, detail: str, **extra: Any) -> None:
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
+
+    async def check_rate(self, rule: str, key: str, *, quiet: bool = False) -> bool:
+        """TEMPORARY until the rate-limit branch lands: always allows."""
+        return True
 
     async def session_revoked(self, event: dict) -> None:
         """The browser's session was signed out elsewhere: close as if never signed in."""

@@ -9,3 +9,6 @@ os.environ.setdefault("REDIS_KEY_PREFIX", f"chatsite-test-{uuid.uuid4().hex[:8]}
 from chatsite.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+
+# Threads of async tests must not keep connections open, or the test database cannot be dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from chat.models import Room
+from chat.services import room_create
 
 DEMO_USERS = {"alice": "alice-demo-pass", "bob": "bob-demo-pass"}
 DEMO_ROOMS = {"general": "General", "random": "Random"}
@@ -24,5 +25,6 @@ class Command(BaseCommand):
                 user.save()
         creator = User.objects.get(username="alice")
         for slug, title in DEMO_ROOMS.items():
-            Room.objects.get_or_create(slug=slug, defaults={"title": title, "created_by": creator})
+            if not Room.objects.filter(slug=slug).exists():
+                room_create(slug=slug, title=title, created_by=creator)
         self.stdout.write("Demo users (DEBUG only): " + ", ".join(f"{u} / {p}" for u, p in DEMO_USERS.items()))

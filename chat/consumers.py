@@ -1,0 +1,134 @@
+"""The room socket at /ws/rooms/<slug>/: decode a frame, authorize, call a service, reply."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from channels.db import database_sync_to_async
+from redis.exceptions import RedisError
+
+from chat import events, presence
+from chat.models import Room
+from chat.selectors import message_history, room_get_for_user, room_unread_count
+from chat.services import message_delete, message_edit, message_post, room_join, room_mark_read
+from chatsite.errors import Forbidden, NotFound
+from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocketConsumer, field
+from notifications.events import apush as apush_to_user
+
+logger = logging.getLogger(__name__)
+
+SYNC_LIMIT = 200
+
+
+def _open_room(slug: str, user) -> Room:
+    room = room_get_for_user(slug=slug, user=user)
+    room_join(room=room, user=user) if room.is_public else None
+    return room
+
+
+def _read(room: Room, user, seq: int) -> dict:
+    membership = room_mark_read(room=room, user=user, seq=seq)
+    count = room_unread_count(room=room, user=user, last_read_seq=membership.last_read_seq)
+    return events.unread(room_slug=room.slug, count=count, last_read_seq=membership.last_read_seq)
+
+
+class RoomConsumer(JsonSocketConsumer):
+    room: Room | None = None
+    heartbeat: asyncio.Task | None = None
+
+    async def on_connect(self) -> None:
+        """Authorize, join the room's group and its presence list."""
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        try:
+            self.room = await database_sync_to_async(_open_room)(slug, self.user)
+        except NotFound:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        except Forbidden:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.join(events.room_group(self.room.pk))
+        await self.update_presence(presence.apresence_join)
+        self.heartbeat = asyncio.create_task(self.keep_presence())
+
+    async def disconnect(self, code: int) -> None:
+        """Stop the heartbeat and leave the presence list and groups."""
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.room is not None:
+            with contextlib.suppress(RedisError):
+                await self.update_presence(presence.apresence_leave, announce_only=True)
+        await super().disconnect(code)
+
+    async def update_presence(self, operation, *, announce_only: bool = False) -> None:
+        changed, online = await operation(
+            room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
+        )
+        frame = events.presence(room_slug=self.room.slug, online=online)
+        if changed:
+            await events.abroadcast(self.room.pk, frame)
+        elif not announce_only:
+            await self.send_json(frame)
+
+    async def keep_presence(self) -> None:
+        while True:
+            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
+            try:
+                changed, online = await presence.apresence_heartbeat(
+                    room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
+                )
+                if changed:
+                    await events.abroadcast(self.room.pk, events.presence(room_slug=self.room.slug, online=online))
+            except RedisError as exc:
+                logger.warning("presence heartbeat failed for room %s: %s", self.room.slug, exc)
+
+    async def room_frame(self, event: dict) -> None:
+        """A room event, already encoded once for every member."""
+        await self.send(text_data=event["text"])
+
+    async def frame_message_send(self, frame: dict) -> None:
+        body = field(frame, "body", str)
+        client_id = field(frame, "client_id", str, required=False) or ""
+        if not await self.check_rate("chat.message", str(self.user.pk)):
+            return
+        message, created = await database_sync_to_async(message_post)(
+            room=self.room, author=self.user, body=body, client_id=client_id
+        )
+        if not created:  # a retried send: acknowledge again, to this socket only
+            await self.send_json(await database_sync_to_async(events.message_new)(message))
+
+    async def frame_message_edit(self, frame: dict) -> None:
+        message_id, body = field(frame, "id", int), field(frame, "body", str)
+        await database_sync_to_async(message_edit)(room=self.room, message_id=message_id, editor=self.user, body=body)
+
+    async def frame_message_delete(self, frame: dict) -> None:
+        message_id = field(frame, "id", int)
+        await database_sync_to_async(message_delete)(room=self.room, message_id=message_id, actor=self.user)
+
+    async def frame_sync(self, frame: dict) -> None:
+        """Every message after `after_seq`, in order, as message.new frames, then `sync.done`."""
+        after_seq = field(frame, "after_seq", int)
+        messages, has_more = await database_sync_to_async(message_history)(
+            room=self.room, after_seq=max(after_seq, 0), limit=SYNC_LIMIT
+        )
+        for message in messages:
+            await self.send(text_data=events.encode(events.message_new(message, room_slug=self.room.slug)))
+        last_seq = messages[-1].seq if messages else after_seq
+        await self.send_json({"type": "sync.done", "room": self.room.slug, "last_seq": last_seq, "has_more": has_more})
+
+    async def frame_read(self, frame: dict) -> None:
+        seq = field(frame, "seq", int)
+        unread = await database_sync_to_async(_read)(self.room, self.user, seq)
+        await self.send_json(unread)
+        await apush_to_user(self.user.pk, unread)  # the user's other tabs and room lists
+
+    async def frame_typing(self, frame: dict) -> None:
+        active = field(frame, "active", bool)
+        if not await self.check_rate("chat.typing", str(self.user.pk), quiet=True):
+            return
+        typing = events.typing(
+            room_slug=self.room.slug, user_id=self.user.pk, username=self.user.username, active=active
+        )
+        await events.abroadcast(self.room.pk, typing)

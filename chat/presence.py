@@ -1,0 +1,73 @@
+"""Who is online in a room, per user (not per tab), shared by every server process through Redis.
+
+Each socket is an entry with an expiry in a per-(room, user) sorted set; the user stays listed while
+any of their sockets is alive. Sockets refresh their entry every HEARTBEAT seconds, so the entries of
+a crashed process expire after TTL and are pruned by the next join, leave or heartbeat in the room.
+"""
+
+from __future__ import annotations
+
+from chatsite.redis_toolkit.connections import aget_redis
+from chatsite.redis_toolkit.keys import redis_key
+
+TTL_SECONDS = 40
+HEARTBEAT_SECONDS = 15
+
+# KEYS: users zset, this user's sockets zset. ARGV: user member, socket id, ttl ms, mode.
+# Returns {changed (0/1), online members}.
+_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+local changed = 0
+if ARGV[4] == 'leave' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) == 0 then
+    changed = redis.call('ZREM', KEYS[1], ARGV[1])
+  end
+else
+  redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  redis.call('PEXPIRE', KEYS[2], ttl * 2)
+  if redis.call('ZADD', KEYS[1], now + ttl, ARGV[1]) == 1 then changed = 1 end
+end
+if redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) > 0 then changed = 1 end
+redis.call('PEXPIRE', KEYS[1], ttl * 2)
+return {changed, redis.call('ZRANGE', KEYS[1], 0, -1)}
+"""
+
+
+def _keys(room_id: int, user_id: int) -> list[str]:
+    tag = f"{{room{room_id}}}"  # one hash slot per room, so the script also runs on Redis Cluster
+    return [redis_key("presence", tag, "users"), redis_key("presence", tag, "user", user_id)]
+
+
+def _decode(members: list[bytes]) -> list[dict]:
+    online = []
+    for raw in members:
+        user_id, _, username = raw.decode().partition(":")
+        online.append({"id": int(user_id), "username": username})
+    return sorted(online, key=lambda entry: entry["username"].lower())
+
+
+async def _run(mode: str, *, room_id: int, user_id: int, username: str, socket_id: str) -> tuple[bool, list[dict]]:
+    script = aget_redis().register_script(_SCRIPT)  # no round trip: EVALSHA, loading the script on first miss
+    args = [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode]
+    changed, members = await script(keys=_keys(room_id, user_id), args=args)
+    return bool(changed), _decode(members)
+
+
+async def apresence_join(**who) -> tuple[bool, list[dict]]:
+    """Add a socket; returns (list changed, online users). Keyword args: room_id, user_id, username, socket_id."""
+    return await _run("join", **who)
+
+
+async def apresence_heartbeat(**who) -> tuple[bool, list[dict]]:
+    """Refresh a socket's entry and prune expired ones; same arguments and result as join."""
+    return await _run("heartbeat", **who)
+
+
+async def apresence_leave(**who) -> tuple[bool, list[dict]]:
+    """Remove a socket; the user leaves the list with their last socket."""
+    return await _run("leave", **who)

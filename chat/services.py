@@ -1,0 +1,214 @@
+"""Writes for chat: rooms, memberships, messages and read state; each one transaction, pushes after commit."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from chat import events
+from chat.models import Membership, Message, Room
+from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.redis_toolkit.outbox import publish_event
+
+MAX_BODY_CHARS = 4000
+MAX_CLIENT_ID_CHARS = 64
+
+
+def _clean_body(body: str) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise UserError("A message needs some text.", code="empty_body")
+    if len(body) > MAX_BODY_CHARS:
+        raise UserError(f"A message may be at most {MAX_BODY_CHARS:,} characters long.", code="body_too_long")
+    return body.strip("\n\r ")
+
+
+def _next_seq(room_id: int) -> int:
+    # One statement takes the row lock until commit: seqs are gapless and ordered per room.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq", [room_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound("This room no longer exists.")
+    return row[0]
+
+
+def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple[Message, bool]:
+    """Persist a message with the room's next seq and push it after commit.
+
+    Returns (message, created). Re-sending a client_id already used in this room returns the first
+    message instead of a duplicate, so clients can retry safely.
+    """
+    body = _clean_body(body)
+    client_id = client_id or ""
+    if len(client_id) > MAX_CLIENT_ID_CHARS:
+        raise UserError(f"client_id may be at most {MAX_CLIENT_ID_CHARS} characters.", code="invalid_frame")
+    try:
+        with transaction.atomic():
+            seq = _next_seq(room.pk)
+            message = Message.objects.create(room=room, seq=seq, author=author, body=body, client_id=client_id)
+            room.last_seq = seq
+            publish_event(
+                "chat.message.posted",
+                {"message_id": message.pk, "room_id": room.pk, "seq": seq, "author_id": author.pk},
+            )
+            frame = events.message_new(message, room_slug=room.slug, author_name=author.username)
+            transaction.on_commit(partial(events.broadcast, room.pk, frame))
+    except IntegrityError:
+        if not client_id:
+            raise
+        existing = Message.objects.get(room=room, author=author, client_id=client_id)
+        return existing, False
+    return message, True
+
+
+def _message_for_change(*, room: Room, message_id: int) -> Message:
+    try:
+        return (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("room", "author")
+            .get(room=room, pk=message_id)
+        )
+    except (Message.DoesNotExist, ValueError, TypeError):
+        raise NotFound("There is no such message in this room.") from None
+
+
+def _can_moderate(room: Room, user) -> bool:
+    return user.is_staff or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
+
+
+@transaction.atomic
+def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
+    """Change the text of one's own message; everyone in the room sees the edit."""
+    body = _clean_body(body)
+    message = _message_for_change(room=room, message_id=message_id)
+    if message.author_id != editor.pk:
+        raise Forbidden("You can only edit your own messages.")
+    if message.deleted_at is not None:
+        raise UserError("This message was deleted.", code="deleted")
+    message.body = body
+    message.edited_at = timezone.now()
+    message.save(update_fields=["body", "edited_at"])
+    publish_event("chat.message.edited", {"message_id": message.pk, "room_id": room.pk, "seq": message.seq})
+    transaction.on_commit(partial(events.broadcast, room.pk, events.message_edited(message)))
+    return message
+
+
+@transaction.atomic
+def message_delete(*, room: Room, message_id: int, actor) -> Message:
+    """Delete (hide) a message: its author, a room owner or staff may; live clients see it disappear."""
+    message = _message_for_change(room=room, message_id=message_id)
+    if message.author_id != actor.pk and not _can_moderate(room, actor):
+        raise Forbidden("You can only delete your own messages.")
+    if message.deleted_at is None:
+        message.deleted_at = timezone.now()
+        message.save(update_fields=["deleted_at"])
+        publish_event(
+            "chat.message.deleted",
+            {"message_id": message.pk, "room_id": room.pk, "seq": message.seq, "actor_id": actor.pk},
+        )
+        transaction.on_commit(partial(events.broadcast, room.pk, events.message_deleted(message)))
+    return message
+
+
+def room_join(*, room: Room, user) -> Membership:
+    """Make a signed-in user a member of a public room (read state starts at the newest message)."""
+    membership, _ = Membership.objects.get_or_create(room=room, user=user, defaults={"last_read_seq": room.last_seq})
+    return membership
+
+
+@transaction.atomic
+def membership_add(*, room: Room, user, added_by=None, role: str = Membership.Role.MEMBER) -> tuple[Membership, bool]:
+    """Add a member (private rooms invite them: a `chat.member.added` event)."""
+    membership, created = Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    if created:
+        publish_event(
+            "chat.member.added",
+            {"room_id": room.pk, "user_id": user.pk, "added_by_id": added_by.pk if added_by else None},
+        )
+    return membership, created
+
+
+def membership_set_muted(*, room: Room, user, muted: bool) -> Membership:
+    """Mute a room: no mention notifications from it (its unread count still shows)."""
+    membership = room_join(room=room, user=user) if room.is_public else Membership.objects.get(room=room, user=user)
+    if membership.muted != muted:
+        membership.muted = muted
+        membership.save(update_fields=["muted"])
+    return membership
+
+
+def room_mark_read(*, room: Room, user, seq: int) -> Membership:
+    """Move the user's read marker forward to `seq` (never backwards, never past the newest message)."""
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise UserError("seq must be a whole number of 0 or more.", code="invalid_frame")
+    membership = room_join(room=room, user=user)
+    target = min(seq, Room.objects.values_list("last_seq", flat=True).get(pk=room.pk))
+    if target > membership.last_read_seq:
+        Membership.objects.filter(pk=membership.pk, last_read_seq__lt=target).update(last_read_seq=target)
+        membership.last_read_seq = target
+    return membership
+
+
+def _clean_slug(slug: str) -> str:
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise UserError(
+            f"“{slug}” is not a valid room name for a URL; use letters, numbers, hyphens or underscores.",
+            code="invalid_slug",
+        ) from None
+    if len(slug) > 80:
+        raise UserError("A room's URL name may be at most 80 characters.", code="invalid_slug")
+    return slug.lower()
+
+
+@transaction.atomic
+def room_create(
+    *, slug: str, title: str = "", created_by=None, private: bool = False, topic: str = "", members=()
+) -> Room:
+    """Create a public or private room; the creator owns it and `members` are added."""
+    slug = _clean_slug(slug)
+    title = (title or slug.replace("-", " ").title()).strip()
+    if len(title) > 120:
+        raise UserError("A room title may be at most 120 characters.", code="invalid_title")
+    if Room.objects.filter(slug=slug).exists():
+        raise UserError(f"A room called “{slug}” already exists.", code="room_exists")
+    kind = Room.Kind.PRIVATE if private else Room.Kind.PUBLIC
+    room = Room.objects.create(slug=slug, title=title, topic=topic, kind=kind, created_by=created_by)
+    if created_by is not None:
+        membership_add(room=room, user=created_by, role=Membership.Role.OWNER)
+    for user in members:
+        if created_by is None or user.pk != created_by.pk:
+            membership_add(room=room, user=user, added_by=created_by)
+    return room
+
+
+def room_slug_for_title(title: str) -> str:
+    """A free URL name for a new room's title: "Team Lunch" -> "team-lunch" (or "team-lunch-2")."""
+    base = slugify(title)[:70] or "room"
+    slug, n = base, 1
+    while Room.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def direct_room_open(*, user, other) -> Room:
+    """The private two-member room of a pair of users, created on first use."""
+    if user.pk == other.pk:
+        raise UserError("You cannot send direct messages to yourself.", code="invalid_target")
+    low, high = sorted([user, other], key=lambda u: u.pk)
+    room, created = Room.objects.get_or_create(
+        slug=f"dm-{low.pk}-{high.pk}",
+        defaults={"title": f"{low.username} & {high.username}", "kind": Room.Kind.DIRECT, "created_by": user},
+    )
+    if created:
+        membership_add(room=room, user=low)
+        membership_add(room=room, user=high)
+    return room

@@ -1,0 +1,54 @@
+// A WebSocket that reconnects with exponential backoff and full jitter, and speaks JSON frames.
+
+const FINAL_CODES = { 4401: "You are signed out.", 4403: "You are not allowed in this room.", 4404: "This room does not exist." };
+
+export class ReconnectingSocket {
+  constructor(path, { onOpen = () => {}, onFrame = () => {}, onStatus = () => {} } = {}) {
+    this.path = path;
+    this.onOpen = onOpen;
+    this.onFrame = onFrame;
+    this.onStatus = onStatus;
+    this.attempt = 0;
+    this.stopped = false;
+    this.connect();
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}${this.path}`;
+  }
+
+  connect() {
+    this.ws = new WebSocket(this.url());
+    this.ws.addEventListener("open", () => {
+      this.attempt = 0;
+      this.onStatus("open");
+      this.onOpen();
+    });
+    this.ws.addEventListener("message", (event) => {
+      let frame;
+      try { frame = JSON.parse(event.data); } catch { return; }
+      this.onFrame(frame);
+    });
+    this.ws.addEventListener("close", (event) => this.closed(event));
+  }
+
+  closed(event) {
+    if (this.stopped) return;
+    if (event.code === 4401) { location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`); return; }
+    if (FINAL_CODES[event.code]) { this.stopped = true; this.onStatus("final", FINAL_CODES[event.code]); return; }
+    const cap = Math.min(15000, 500 * 2 ** this.attempt);
+    const delay = Math.round(Math.random() * cap);  // full jitter: reconnects spread out after a server restart
+    this.attempt += 1;
+    this.onStatus("reconnecting", delay);
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  send(frame) {
+    if (this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  get open() { return this.ws.readyState === WebSocket.OPEN; }
+}

@@ -1,0 +1,82 @@
+"""Chat fixtures: rooms, signed-in sockets, frame helpers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+
+from chat.services import room_create
+from chatsite.asgi import application
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+class Socket:
+    """A room socket driven like a browser tab, with helpers that skip unrelated frames."""
+
+    def __init__(self, communicator: WebsocketCommunicator):
+        self.communicator = communicator
+
+    async def send(self, frame: dict | str) -> None:
+        await self.communicator.send_to(text_data=frame if isinstance(frame, str) else json.dumps(frame))
+
+    async def expect(self, *types: str, timeout: float = 3) -> dict:
+        """The next frame of one of `types`, skipping presence/typing/unread chatter."""
+        while True:
+            frame = json.loads(await self.communicator.receive_from(timeout=timeout))
+            if frame["type"] in types:
+                return frame
+
+    async def quiet(self, *types: str, timeout: float = 0.3) -> bool:
+        """True when no frame of `types` arrives within `timeout` (the app keeps running)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        queue = self.communicator.output_queue
+        while asyncio.get_running_loop().time() < deadline:
+            if queue.empty():
+                await asyncio.sleep(0.01)
+                continue
+            message = queue.get_nowait()
+            if message["type"] == "websocket.send" and json.loads(message["text"])["type"] in types:
+                return False
+        return True
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+async def open_socket(user, path: str, *, origin: str = "http://localhost") -> tuple[bool, int | None, Socket]:
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        cookie = await sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"sessionid={cookie}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    return connected, None, Socket(communicator)
+
+
+@pytest.fixture
+def room(db):
+    return room_create(slug="lobby", title="Lobby")
+
+
+@pytest.fixture
+def join():
+    """`sock = await join(user, room)`: a connected room socket (asserts it stayed open)."""
+
+    async def connect(user, room_or_slug) -> Socket:
+        slug = getattr(room_or_slug, "slug", room_or_slug)
+        connected, _, socket = await open_socket(user, f"/ws/rooms/{slug}/")
+        assert connected
+        await socket.expect("presence")
+        return socket
+
+    return connect
