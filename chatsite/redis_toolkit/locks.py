@@ -11,7 +11,7 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 # Waiters block in BLPOP on this pool; a pool of its own keeps them from starving other toolkit users.
 PURPOSE = "locks"
+MAX_WAIT_SLICE = 5.0  # seconds; below the 10 s life of the waiting marker that _ACQUIRE sets
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,7 +54,7 @@ class StaleFencingToken(LockError):
 # A lease is the key lock:{name} = "<owner>:<fencing token>" with a TTL, where owner is random per acquire;
 # release and extend compare the whole value. The braces keep a lock's keys in one cluster slot.
 
-# KEYS: lease, fencing counter, waiting marker. ARGV: "<owner>:", ttl in ms, marker ttl in ms (0: not waiting).
+# KEYS: lease, fencing counter, waiting marker. ARGV: "<owner>:", ttl in ms.
 # Returns the fencing token (> 0) when acquired; when held by someone else, -1 - the holder's remaining ms,
 # or 0 if that lease has no TTL. (One integer: an array reply costs the client measurably more to parse.)
 _ACQUIRE = """
@@ -63,10 +64,9 @@ if held then
     -- Our own lease: a retried call whose first reply was lost. Report it instead of waiting on ourselves.
     return tonumber(string.sub(held, #ARGV[1] + 1))
   end
-  if ARGV[3] ~= '0' then
-    -- A blocking waiter: ask releases to wake someone. Every waiter refreshes this before each wait.
-    redis.call('set', KEYS[3], 1, 'px', ARGV[3])
-  end
+  -- Ask releases to wake a waiter. Every waiter refreshes this before each wait, which is shorter
+  -- (MAX_WAIT_SLICE); a non-blocking attempt sets it too, costing at most a few useless wake-ups.
+  redis.call('set', KEYS[3], 1, 'px', 10000)
   local left = redis.call('pttl', KEYS[1])
   if left < 0 then
     return 0
@@ -130,33 +130,29 @@ def _ascript(name: str):
 
 # On the hot path EVALSHA goes out directly: Script.__call__ adds about 5 µs per call (an import and a type
 # check), a tenth of a round trip. On NOSCRIPT (a restarted or different server) the Script loads itself.
-def _run(name: str, client, keys: list[str], args: list) -> Any:
+def _run(name: str, client, keys: Sequence[str], args: list) -> Any:
     script = _script(name)
     try:
         return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
     except NoScriptError:
-        return script(keys, args, client=client)
+        return script(list(keys), args, client=client)
 
 
-async def _arun(name: str, client, keys: list[str], args: list) -> Any:
+async def _arun(name: str, client, keys: Sequence[str], args: list) -> Any:
     script = _ascript(name)
     try:
         return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
     except NoScriptError:
-        return await script(keys, args, client=client)
+        return await script(list(keys), args, client=client)
 
 
 class _LockKeys(NamedTuple):
     lease: str
     fence: str  # never expires: tokens outlive leases
     wake: str  # list that waiters BLPOP on
-    waiting: str  # marker that a blocking waiter exists, so uncontended releases skip the wake-up
-
-    def for_acquire(self) -> list[str]:
-        return [self.lease, self.fence, self.waiting]
-
-    def for_release(self) -> list[str]:
-        return [self.lease, self.wake, self.waiting]
+    waiting: str  # marker that someone waits, so uncontended releases skip the wake-up
+    for_acquire: tuple[str, str, str]
+    for_release: tuple[str, str, str]
 
 
 def _keys(name: str) -> _LockKeys:
@@ -167,7 +163,10 @@ def _keys(name: str) -> _LockKeys:
 def _keys_under(prefix: str, name: str) -> _LockKeys:
     # Cached per prefix because lock names repeat and this sits on the two-round-trip hot path.
     tag = "{" + name + "}"
-    return _LockKeys(*(redis_key("lock", tag, *suffix) for suffix in ((), ("fence",), ("wake",), ("waiting",))))
+    lease, fence, wake, waiting = (
+        redis_key("lock", tag, *suffix) for suffix in ((), ("fence",), ("wake",), ("waiting",))
+    )
+    return _LockKeys(lease, fence, wake, waiting, (lease, fence, waiting), (lease, wake, waiting))
 
 
 def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
@@ -184,7 +183,6 @@ class _Spec:
     blocking_timeout: float | None
     watchdog: bool
     ttl_ms: int
-    waiting_ms: int  # how long a failed attempt marks the lock as awaited: beyond this waiter's longest wait
 
     @classmethod
     def of(cls, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool = False) -> _Spec:
@@ -206,9 +204,7 @@ class _Spec:
             if not blocking:
                 raise ValueError("blocking_timeout has no meaning with blocking=False; pass one or the other")
             blocking_timeout = None if math.isinf(blocking_timeout) else float(blocking_timeout)
-        waits = blocking and blocking_timeout != 0
-        waiting_ms = round((settings.REDIS_SOCKET_TIMEOUT / 2 + 1) * 1000) if waits else 0
-        return cls(name, ttl, bool(blocking), blocking_timeout, bool(watchdog), max(1, round(ttl * 1000)), waiting_ms)
+        return cls(name, ttl, bool(blocking), blocking_timeout, bool(watchdog), max(1, round(ttl * 1000)))
 
     def deadline(self) -> float | None:
         return None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
@@ -217,9 +213,9 @@ class _Spec:
         """Seconds to block waiting for a release, or None to give up now."""
         if not self.blocking:
             return None
-        # A wait never outlives the socket timeout, and ends when the holder's lease would expire so a
-        # crashed holder (which sends no wake-up) is noticed at once.
-        wait = settings.REDIS_SOCKET_TIMEOUT / 2
+        # A wait never outlives the socket timeout (nor the waiting marker), and ends when the holder's
+        # lease would expire so a crashed holder (which sends no wake-up) is noticed at once.
+        wait = min(settings.REDIS_SOCKET_TIMEOUT / 2, MAX_WAIT_SLICE)
         if holder_ms is not None:
             wait = min(wait, holder_ms / 1000 + 0.001)
         if deadline is not None:
@@ -297,7 +293,7 @@ class Lease:
             return
         self._halt_watchdog()
         try:
-            ok = _run("release", self._sync_client(), self._keys.for_release(), [self._value])
+            ok = _run("release", self._sync_client(), self._keys.for_release, [self._value])
         except RedisError as exc:
             raise _unavailable("release", self.name, exc) from exc
         self._after_release(ok)
@@ -373,7 +369,7 @@ class Lease:
             return
         await self._ahalt_watchdog()
         try:
-            ok = await _arun("release", aget_redis(PURPOSE), self._keys.for_release(), [self._value])
+            ok = await _arun("release", aget_redis(PURPOSE), self._keys.for_release, [self._value])
         except RedisError as exc:
             raise _unavailable("release", self.name, exc) from exc
         self._after_release(ok)
@@ -467,17 +463,17 @@ class Lease:
 def _give_back(client, keys: _LockKeys, owner: str) -> None:
     """After a lost acquire reply: the command may have run, so ask again (ours comes back) and release."""
     with contextlib.suppress(RedisError):
-        fence = _run("acquire", client, keys.for_acquire(), [owner, 1000, 0])
+        fence = _run("acquire", client, keys.for_acquire, [owner, 1000])
         if fence > 0:
-            _run("release", client, keys.for_release(), [f"{owner}{fence}"])
+            _run("release", client, keys.for_release, [f"{owner}{fence}"])
 
 
 async def _agive_back(client, keys: _LockKeys, owner: str) -> None:
     """Async twin of _give_back."""
     with contextlib.suppress(RedisError):
-        fence = await _arun("acquire", client, keys.for_acquire(), [owner, 1000, 0])
+        fence = await _arun("acquire", client, keys.for_acquire, [owner, 1000])
         if fence > 0:
-            await _arun("release", client, keys.for_release(), [f"{owner}{fence}"])
+            await _arun("release", client, keys.for_release, [f"{owner}{fence}"])
 
 
 def _acquire(spec: _Spec) -> Lease | None:
@@ -488,7 +484,7 @@ def _acquire(spec: _Spec) -> Lease | None:
     while True:
         started = time.monotonic()
         try:
-            value = _run("acquire", client, keys.for_acquire(), [owner, spec.ttl_ms, spec.waiting_ms])
+            value = _run("acquire", client, keys.for_acquire, [owner, spec.ttl_ms])
         except RedisTimeoutError as exc:
             _give_back(client, keys, owner)
             raise _unavailable("acquire", spec.name, exc) from exc
@@ -524,7 +520,7 @@ async def _aacquire(spec: _Spec) -> Lease | None:
     while True:
         started = time.monotonic()
         try:
-            value = await _arun("acquire", client, keys.for_acquire(), [owner, spec.ttl_ms, spec.waiting_ms])
+            value = await _arun("acquire", client, keys.for_acquire, [owner, spec.ttl_ms])
         except (RedisTimeoutError, asyncio.CancelledError) as exc:
             await _agive_back(client, keys, owner)
             if isinstance(exc, asyncio.CancelledError):

@@ -96,10 +96,10 @@ def test_fencing_tokens_keep_increasing_after_the_counter_is_lost(name):
 
 
 def test_a_retried_acquire_finds_its_own_lease_instead_of_waiting_on_it(name):
-    keys = _keys(name).for_acquire()
-    first = _run("acquire", get_redis(PURPOSE), keys, ["owner-a:", 5000, 0])
-    repeated = _run("acquire", get_redis(PURPOSE), keys, ["owner-a:", 5000, 0])
-    other = _run("acquire", get_redis(PURPOSE), keys, ["owner-b:", 5000, 0])
+    keys = _keys(name).for_acquire
+    first = _run("acquire", get_redis(PURPOSE), keys, ["owner-a:", 5000])
+    repeated = _run("acquire", get_redis(PURPOSE), keys, ["owner-a:", 5000])
+    other = _run("acquire", get_redis(PURPOSE), keys, ["owner-b:", 5000])
     assert first > 0  # a fencing token
     assert repeated == first
     assert -5001 <= other < 0  # held: minus one minus the holder's remaining ms
@@ -107,7 +107,7 @@ def test_a_retried_acquire_finds_its_own_lease_instead_of_waiting_on_it(name):
 
 def test_an_acquire_whose_reply_was_lost_is_given_back_without_touching_others(name):
     keys = _keys(name)
-    _run("acquire", get_redis(PURPOSE), keys.for_acquire(), ["lost-reply:", 30000, 0])  # ran; reply lost
+    _run("acquire", get_redis(PURPOSE), keys.for_acquire, ["lost-reply:", 30000])  # ran; reply lost
     _give_back(get_redis(PURPOSE), keys, "lost-reply:")
     assert holder_of(name) is None
 
