@@ -18,6 +18,11 @@ def room_can_access(*, room: Room, user) -> bool:
     return room.is_public or Membership.objects.filter(room=room, user=user).exists()
 
 
+def room_can_moderate(*, room: Room, user) -> bool:
+    """Staff and room owners may delete anyone's message."""
+    return user.is_staff or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
+
+
 def room_get_for_user(*, slug: str, user) -> Room:
     """The room, or NotFound / Forbidden (members only for private rooms and DMs)."""
     room = Room.objects.filter(slug=slug).first()

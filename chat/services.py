@@ -12,6 +12,7 @@ from django.utils.text import slugify
 
 from chat import events
 from chat.models import Membership, Message, Room
+from chat.selectors import room_can_moderate
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.redis_toolkit.outbox import publish_event
 
@@ -77,10 +78,6 @@ def _message_for_change(*, room: Room, message_id: int) -> Message:
         raise NotFound("There is no such message in this room.") from None
 
 
-def _can_moderate(room: Room, user) -> bool:
-    return user.is_staff or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
-
-
 @transaction.atomic
 def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     """Change the text of one's own message; everyone in the room sees the edit."""
@@ -102,7 +99,7 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
 def message_delete(*, room: Room, message_id: int, actor) -> Message:
     """Delete (hide) a message: its author, a room owner or staff may; live clients see it disappear."""
     message = _message_for_change(room=room, message_id=message_id)
-    if message.author_id != actor.pk and not _can_moderate(room, actor):
+    if message.author_id != actor.pk and not room_can_moderate(room=room, user=actor):
         raise Forbidden("You can only delete your own messages.")
     if message.deleted_at is None:
         message.deleted_at = timezone.now()

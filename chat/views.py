@@ -12,7 +12,15 @@ from django.views.decorators.http import require_GET, require_POST
 from chat import events
 from chat.forms import RoomForm
 from chat.models import Room
-from chat.selectors import HISTORY_LIMIT, MAX_PAGE, message_history, room_get_for_user, room_list_for_user, room_members
+from chat.selectors import (
+    HISTORY_LIMIT,
+    MAX_PAGE,
+    message_history,
+    room_can_moderate,
+    room_get_for_user,
+    room_list_for_user,
+    room_members,
+)
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
 
@@ -78,6 +86,7 @@ def room_detail(request, slug: str):
         "has_more": has_more,
         "members": room_members(room=room),
         "membership": membership,
+        "can_moderate": room_can_moderate(room=room, user=request.user),
     }
     return render(request, "chat/room.html", context)
 

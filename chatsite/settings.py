@@ -161,6 +161,9 @@ STREAMS_RELAY_MIN_AGE_MS = env_int("STREAMS_RELAY_MIN_AGE_MS", 1000, minimum=0) 
 STREAMS_OUTBOX_KEEP_HOURS = env_int("STREAMS_OUTBOX_KEEP_HOURS", 72, minimum=1)  # sent rows are deleted after this
 STREAMS_HANDLER_MODULES = env_list("STREAMS_HANDLER_MODULES", [])  # loaded besides every app's handlers.py
 
+# ------------------------------------------------------------------ notifications
+NOTIFICATIONS_KEEP_READ_DAYS = env_int("NOTIFICATIONS_KEEP_READ_DAYS", 90, minimum=1)
+
 # ----------------------------------------------------------------------- sessions
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "sessions"

@@ -1,7 +1,14 @@
 """Stream handlers of the notifications group: events in, notifications out (run by run_workers)."""
 
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from chatsite.redis_toolkit.periodic import periodic_task
 from chatsite.redis_toolkit.workers import event_handler
 from notifications import rules
+from notifications.models import Notification
 
 GROUP = "notifications"
 
@@ -31,3 +38,10 @@ def broadcast_requested(event) -> None:
 @event_handler("chat.message.deleted", group=GROUP)
 def message_changed(event) -> None:
     """Known, so not dead-lettered; notifications point at the message and show its current state."""
+
+
+@periodic_task("notifications.purge_read", every=3600)
+def purge_read() -> None:
+    """Read notifications older than NOTIFICATIONS_KEEP_READ_DAYS are deleted (unread ones stay)."""
+    cutoff = timezone.now() - timedelta(days=settings.NOTIFICATIONS_KEEP_READ_DAYS)
+    Notification.objects.filter(read_at__lt=cutoff).delete()

@@ -416,10 +416,11 @@ def run_workers(
     consumer: str | None = None,
     batch: int | None = None,
     relay: bool = True,
+    periodic: bool = True,
     stop: threading.Event | None = None,
     registry: HandlerRegistry = default_registry,
 ) -> int:
-    """Run a thread per group (and the outbox relay) until SIGTERM/SIGINT; returns the exit status."""
+    """Run a thread per group, the outbox relay and periodic tasks until SIGTERM/SIGINT; returns the exit status."""
     from chatsite.redis_toolkit.outbox import OutboxRelay
 
     stop = stop or threading.Event()
@@ -443,6 +444,10 @@ def run_workers(
     threads = [guarded(f"group-{w.group}", w.run) for w in workers]
     if relay:
         threads.append(guarded("outbox-relay", OutboxRelay().run))
+    if periodic:
+        from chatsite.redis_toolkit.periodic import PeriodicRunner
+
+        threads.append(guarded("periodic", PeriodicRunner().run))
 
     def on_signal(signum, _frame) -> None:
         logger.info("%s: finishing the current batch, then exiting", signal.Signals(signum).name)

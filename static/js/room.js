@@ -6,6 +6,7 @@ import { renderText, timeLabel } from "./render.js";
 const root = document.getElementById("room");
 const slug = root.dataset.slug;
 const me = Number(root.dataset.userId);
+const moderator = root.dataset.moderator !== undefined;
 const list = document.getElementById("messages");
 const scroller = document.getElementById("scroller");
 const input = document.getElementById("message-input");
@@ -61,12 +62,14 @@ function fillItem(li, message) {
     edited.textContent = "(edited)";
     li.append(edited);
   }
-  if (message.author_id === me) {
+  if (message.author_id === me || moderator) {
     const actions = document.createElement("span");
     actions.className = "actions";
-    actions.append(actionButton("Edit", `Edit message ${message.seq}`, () => startEdit(li, message)));
+    if (message.author_id === me) {
+      actions.append(actionButton("Edit", `Edit message ${message.seq}`, () => startEdit(li, message)));
+    }
     actions.append(actionButton("Delete", `Delete message ${message.seq}`, () => {
-      if (confirm("Delete this message?")) socket.send({ type: "message.delete", id: message.id });
+      if (confirm("Delete this message for everyone?")) socket.send({ type: "message.delete", id: message.id });
     }));
     li.append(actions);
   }

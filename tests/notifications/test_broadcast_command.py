@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from chat.services import room_create
-from notifications.models import Notification
+from notifications.models import Broadcast, Notification
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
 
@@ -27,6 +27,7 @@ def test_bad_broadcast_explains_and_sends_nothing(make_user, args, error):
     with pytest.raises(CommandError, match=error):
         call_command("broadcast", *args)
     assert not Notification.objects.exists()
+    assert not Broadcast.objects.exists()
 
 
 def test_broadcast_to_listed_users(make_user):
@@ -49,3 +50,15 @@ def test_broadcast_to_everyone_and_to_a_room(make_user):
     assert Notification.objects.filter(text="Hello all").count() == 2
     assert list(Notification.objects.filter(text="Team only").values_list("recipient", flat=True)) == [alice.pk]
     assert bob.pk
+
+
+def test_a_second_broadcast_while_one_runs_is_refused(make_user):
+    from chatsite.redis_toolkit.locks import redis_lock
+    from notifications.management.commands.broadcast import BROADCAST_LOCK
+
+    make_user("alice")
+    with redis_lock(BROADCAST_LOCK, ttl=10), pytest.raises(CommandError, match="Another broadcast is being sent"):
+        call_command("broadcast", "hello", stdout=StringIO())
+
+    assert not Notification.objects.exists()
+    assert not Broadcast.objects.exists()

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chat.models import Room
 from chatsite.errors import UserError
+from chatsite.redis_toolkit.locks import LockTimeout, LockUnavailable, redis_lock
 from notifications.services import broadcast_audience, broadcast_create, broadcast_send
 
 
@@ -21,6 +22,9 @@ def progress_bar(out, width: int = 30):
         out.flush()
 
     return show
+
+
+BROADCAST_LOCK = "notifications.broadcast"
 
 
 class Command(BaseCommand):
@@ -49,10 +53,17 @@ class Command(BaseCommand):
             if created_by is None:
                 raise CommandError(f"No such user: {sender}. Nothing was sent.")
         try:
-            broadcast = broadcast_create(text=text, created_by=created_by, room=target_room, usernames=usernames)
+            with redis_lock(BROADCAST_LOCK, ttl=30, blocking=False, watchdog=True):
+                broadcast = broadcast_create(text=text, created_by=created_by, room=target_room, usernames=usernames)
+                total = len(broadcast_audience(room=target_room, usernames=usernames))
+                show = progress_bar(self.stdout) if total >= 1000 and sys.stdout.isatty() else None
+                sent = broadcast_send(broadcast=broadcast, progress=show)
         except UserError as exc:
             raise CommandError(exc.detail) from None
-        total = len(broadcast_audience(room=target_room, usernames=usernames))
-        show = progress_bar(self.stdout) if total >= 1000 and sys.stdout.isatty() else None
-        sent = broadcast_send(broadcast=broadcast, progress=show)
+        except LockTimeout:
+            raise CommandError(
+                "Another broadcast is being sent right now; try again when it has finished. Nothing was sent."
+            ) from None
+        except LockUnavailable as exc:
+            raise CommandError(f"Redis is not answering, so nothing was sent: {exc}") from None
         self.stdout.write(self.style.SUCCESS(f"Sent “{broadcast.text}” to {sent:,} of {total:,} users."))

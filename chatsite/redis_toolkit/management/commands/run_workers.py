@@ -21,8 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--consumer", metavar="NAME", help="consumer name in the groups (default: <host>-<pid>)")
         parser.add_argument("--batch", type=int, metavar="N", help="entries per read (default: STREAMS_BATCH_SIZE)")
         parser.add_argument("--no-relay", action="store_true", help="do not run the outbox relay in this process")
+        parser.add_argument(
+            "--no-periodic", action="store_true", help="do not run periodic maintenance tasks in this process"
+        )
 
-    def handle(self, *args, groups, consumer, batch, no_relay, **options):
+    def handle(self, *args, groups, consumer, batch, no_relay, no_periodic, **options):
         load_handlers()
         registered = default_registry.groups()
         unknown = sorted(set(groups or ()) - set(registered))
@@ -35,6 +38,8 @@ class Command(BaseCommand):
             raise CommandError(f"--batch {batch}: must be at least 1")
         if consumer is not None and not consumer.strip():
             raise CommandError("--consumer: the name must not be empty")
-        status = run_workers(groups=groups or registered, consumer=consumer, batch=batch, relay=not no_relay)
+        status = run_workers(
+            groups=groups or registered, consumer=consumer, batch=batch, relay=not no_relay, periodic=not no_periodic
+        )
         if status:
             sys.exit(status)
