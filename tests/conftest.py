@@ -60,6 +60,16 @@ def _delete_test_keys() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _close_async_test_connections():
+    """sync_to_async in async tests runs ORM calls on asgiref's shared thread; close its connection after."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_redis_keys():
     """Each test starts with none of this run's keys: database ids repeat between tests, keys must not."""
     yield
