@@ -68,7 +68,7 @@ class PeriodicRunner:
                 due[task.name] = time.monotonic() + task.every
                 try:
                     if run_due(task):
-                        logger.info("periodic task %s ran", task.name)
+                        logger.debug("periodic task %s ran", task.name)
                 except (LockError, *UNREACHABLE) as exc:
                     logger.warning("periodic task %s skipped: %s", task.name, exc)
                 except Exception:
