@@ -105,7 +105,12 @@ DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not :memory:, so server processes started by tests see the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # WAL: readers never wait for the writer, and a commit is one fsync-free append (synchronous=NORMAL).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 
 # -------------------------------------------------------------------------- redis
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
