@@ -15,6 +15,7 @@ from chat.models import Room
 from chat.selectors import HISTORY_LIMIT, MAX_PAGE, message_history, room_get_for_user, room_list_for_user, room_members
 from chat.services import direct_room_open, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.redis_toolkit.ratelimit_http import ratelimit_view
 
 
 def _room_or_error(request, slug: str) -> Room:
@@ -41,6 +42,7 @@ def home(request):
 
 @login_required
 @require_POST
+@ratelimit_view("rooms.create", key="user")
 def room_new(request):
     form = RoomForm(request.POST)
     if not form.is_valid():
@@ -118,6 +120,7 @@ def _json_error(code: str, detail: str, status: int) -> JsonResponse:
 
 
 @require_GET
+@ratelimit_view("api", key="user")
 def api_messages(request, slug: str):
     """GET /api/rooms/<slug>/messages?before_seq=&after_seq=&limit= (session auth)."""
     if not request.user.is_authenticated:
