@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from django.contrib import admin, messages
@@ -45,19 +44,7 @@ def _ratelimit_page(request: HttpRequest) -> HttpResponse:
         context["status"] = _status(rule, key) if rule in rules and key else None
     except (*REDIS_DOWN, RateLimitUnavailable) as exc:
         hits, context["redis_error"] = {}, str(exc)
-    context["rows"] = [
-        {
-            "rule": r,
-            "variable": env_name(r.name),
-            "denied": hits[r.name].denied if r.name in hits else 0,
-            "last_denied_at": (
-                datetime.fromtimestamp(hits[r.name].last_denied_at, UTC)
-                if r.name in hits and hits[r.name].last_denied_at
-                else None
-            ),
-        }
-        for r in rules.values()
-    ]
+    context["rows"] = [{"rule": r, "variable": env_name(r.name), "denied": hits.get(r.name, 0)} for r in rules.values()]
     context["can_reset"] = can_reset
     return TemplateResponse(request, "admin/redis_toolkit/ratelimits.html", context)
 

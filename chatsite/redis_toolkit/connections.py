@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 _lock = threading.Lock()
-_sync_clients: dict[tuple[int, str, str], redis.Redis] = {}
+_sync_clients: dict[tuple[int, str, str, bool], redis.Redis] = {}
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], aredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
@@ -45,10 +45,13 @@ def _options() -> tuple[str, dict]:
 
 def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> redis.Redis:
     """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
-    url, options = _options()
-    key = (os.getpid(), url, f"{purpose}:{decode_responses}")
+    from django.conf import settings
+
+    # Hot paths (a rate-limit check per message) call this every time: look up before building options.
+    key = (os.getpid(), settings.REDIS_URL, purpose, decode_responses)
     client = _sync_clients.get(key)
     if client is None:
+        url, options = _options()
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
@@ -61,12 +64,13 @@ def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> re
 
 def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> aredis.Redis:
     """Async twin of get_redis; asyncio pools belong to one event loop, so there is one per loop."""
-    loop = asyncio.get_running_loop()
-    url, options = _options()
-    per_loop = _async_clients.setdefault(loop, {})
-    key = (url, f"{purpose}:{decode_responses}")
+    from django.conf import settings
+
+    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
+    key = (settings.REDIS_URL, purpose, decode_responses)
     client = per_loop.get(key)
     if client is None:
+        url, options = _options()
         pool = aredis.BlockingConnectionPool.from_url(
             url, decode_responses=decode_responses, retry=default_retry(asyncio_client=True), **options
         )

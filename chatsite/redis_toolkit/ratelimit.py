@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from redis.commands.core import AsyncScript, Script
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ReadOnlyError
+from redis.exceptions import NoScriptError, ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatsite.redis_toolkit.connections import aget_redis, get_redis
@@ -30,64 +30,89 @@ PROBE_SECONDS = 1.0
 REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
 MAX_KEY_LENGTH = 120
 
-# KEYS[1]: the log, a list of Redis TIME stamps in microseconds, newest first, one per unit allowed,
-# trimmed to the largest limit. KEYS[2]: the hash of denied counts per rule. ARGV: cost, rule name,
-# then limit/period pairs (period in microseconds). A window of (limit, period) allows `cost` more
-# when the stamp at index limit - cost (the oldest that would stay) is older than the period.
-# Returns allowed (0/1), retry_after, then per window: remaining, until the whole limit is back,
-# until the next unit is back (all times in microseconds).
+# KEYS[1]: the log, a list of Redis TIME stamps in microseconds, newest first, one per unit allowed.
+# KEYS[2]: the hash of refusals per rule. ARGV: cost, rule name, then limit/period pairs (period in
+# microseconds), shortest period first. A window allows `cost` more when at most limit - cost of its
+# stamps are younger than its period; every window must allow, or nothing is counted.
+# Returns "retry_after head-now remaining next ...": retry_after (0 when allowed), the newest stamp
+# minus now, then per window the units remaining and when its oldest counted stamp leaves it (µs).
 SLIDING_LOG = """
 local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local cost = tonumber(ARGV[1])
-local windows = (#ARGV - 2) / 2
-local retry, maxlimit, maxperiod = 0, 0, 0
-for i = 1, windows do
-  local limit, period = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  if limit > maxlimit then maxlimit = limit end
-  if period > maxperiod then maxperiod = period end
-  if cost > 0 then
-    local stamp = redis.call('LINDEX', KEYS[1], limit - cost)
-    if stamp then
-      local wait = tonumber(stamp) + period - now
-      if wait > retry then retry = wait end
+local now = clock[1] * 1000000 + clock[2]
+local key, cost, windows = KEYS[1], tonumber(ARGV[1]), (#ARGV - 2) / 2
+local length = redis.call('LLEN', key)
+local head = length > 0 and tonumber(redis.call('LINDEX', key, 0)) or 0
+
+-- Windows come shortest first; count the longest first, as no shorter one counts more.
+local used, oldest, retry, keep, bound = {}, {}, 0, 0, length
+for i = windows, 1, -1 do
+  local limit, period = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  local floor, upto = now - period, math.min(bound, limit)
+  local count, last = 0, 0
+  if upto > 0 and head > floor then
+    -- How many of the newest `upto` stamps are younger than `floor` (index 0, the head, is), and
+    -- the oldest of those. Usually all are: each push drops the stamps no window counts.
+    last = upto == 1 and head or tonumber(redis.call('LINDEX', key, upto - 1))
+    if last > floor then
+      count = upto
+    else
+      -- The few stale ones sit at the old end: step back 1, 2, 4... from there, then bisect.
+      local lo, hi, step = 0, upto - 1, 1
+      last = head
+      while hi - step > lo do
+        local value = tonumber(redis.call('LINDEX', key, hi - step))
+        if value > floor then lo, last = hi - step, value; break end
+        hi, step = hi - step, step * 2
+      end
+      while hi - lo > 1 do
+        local mid = math.floor((lo + hi) / 2)
+        local value = tonumber(redis.call('LINDEX', key, mid))
+        if value > floor then lo, last = mid, value else hi = mid end
+      end
+      count = lo + 1
     end
   end
+  used[i], oldest[i], bound = count, last, count
+  if count + cost > limit then
+    -- The stamp at index limit - cost must leave the window before `cost` more fit.
+    local blocker = limit - cost == count - 1 and last or tonumber(redis.call('LINDEX', key, limit - cost))
+    retry = math.max(retry, blocker + period - now)
+  end
+  keep = math.max(keep, count + cost)
 end
-local allowed = retry <= 0
-if allowed and cost > 0 then
-  -- A clock stepping back must not break the newest-first order the checks rely on.
-  local stamp = math.max(now, tonumber(redis.call('LINDEX', KEYS[1], 0) or 0))
-  local stamps = {}
-  for i = 1, cost do stamps[i] = stamp end
-  redis.call('LPUSH', KEYS[1], unpack(stamps))
-  redis.call('LTRIM', KEYS[1], 0, maxlimit - 1)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(maxperiod / 1000))
-elseif not allowed then
+
+if retry > 0 then
   redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-  redis.call('HSET', KEYS[2], ARGV[2] .. ':last', clock[1])
+elseif cost > 0 then
+  -- A clock stepping back must not break the newest-first order the counts rely on.
+  local stamp = math.max(now, head)
+  if cost == 1 then
+    redis.call('LPUSH', key, stamp)
+  else
+    local stamps = {}
+    for i = 1, cost do stamps[i] = stamp end
+    redis.call('LPUSH', key, unpack(stamps))
+  end
+  if length + cost > keep then
+    redis.call('LTRIM', key, 0, keep - 1)  -- drop the stamps no window counts any more
+  end
+  -- Expiry runs on Redis's millisecond clock of the script's start, a little before TIME:
+  -- a second to spare so the key never vanishes while a stamp still counts.
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * windows + 2]) / 1000) + 1000)
+  for i = 1, windows do
+    if used[i] == 0 then oldest[i] = stamp end
+    used[i] = used[i] + cost
+  end
+  head, length = stamp, 1
 end
-local out = {allowed and 1 or 0, math.max(retry, 0)}
-local length = redis.call('LLEN', KEYS[1])
+
+-- One bulk string: far cheaper for the client to parse than an array.
+local reply = string.format('%d %d', retry, length > 0 and head - now or 0)
 for i = 1, windows do
-  local limit, period = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  local floor = now - period
-  -- Binary search for how many of the newest `limit` stamps are still inside the window.
-  local lo, hi = 0, math.min(length, limit)
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    if tonumber(redis.call('LINDEX', KEYS[1], mid)) > floor then lo = mid + 1 else hi = mid end
-  end
-  local full, more = 0, 0
-  if lo > 0 then
-    full = tonumber(redis.call('LINDEX', KEYS[1], 0)) + period - now
-    more = tonumber(redis.call('LINDEX', KEYS[1], lo - 1)) + period - now
-  end
-  out[#out + 1] = limit - lo
-  out[#out + 1] = full
-  out[#out + 1] = more
+  local limit, period = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  reply = reply .. string.format(' %d %d', limit - used[i], used[i] > 0 and oldest[i] + period - now or 0)
 end
-return out
+return reply
 """
 
 
@@ -125,14 +150,28 @@ class RateLimitResult:
     degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
 
 
-class _Outage:
-    """Per Redis URL: log once when checks start failing and once when they work again."""
+class _Target:
+    """One Redis (URL) and key prefix: the outage state of checks against it and its key names.
+
+    Per URL, so a test or a failover pointing REDIS_URL elsewhere starts with a clean state; it logs
+    once when checks start failing and once when they work again.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.down_since: float | None = None
         self.probe_at = 0.0
         self.lock = threading.Lock()
+        self.hits = hits_key()
+        self.prefixes: dict[str, str] = {}  # rule name -> its log keys' prefix
+
+    def log_key(self, rule: str, key: str) -> str:
+        prefix = self.prefixes.get(rule)
+        if prefix is None:
+            prefix = self.prefixes[rule] = redis_key("ratelimit", "log", rule, "")
+        if len(key) > MAX_KEY_LENGTH:
+            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        return prefix + key
 
     def skip(self) -> bool:
         return self.down_since is not None and time.monotonic() < self.probe_at
@@ -151,67 +190,66 @@ class _Outage:
                 )
 
     def recovered(self) -> None:
-        if self.down_since is None:
-            return
         with self.lock:
             if self.down_since is not None:
                 logger.warning("rate limits available again after %.1fs", time.monotonic() - self.down_since)
                 self.down_since = None
 
 
-_outages: dict[str, _Outage] = {}
+_targets: dict[tuple[str, str], _Target] = {}
 _scripts: dict[str, Script | AsyncScript] = {}
 
 
-def _outage() -> _Outage:
+def _target() -> _Target:
     url = settings.REDIS_URL
-    outage = _outages.get(url)
-    if outage is None:
-        outage = _outages.setdefault(url, _Outage(url))
-    return outage
+    target = _targets.get((url, settings.REDIS_KEY_PREFIX))
+    if target is None:
+        target = _targets.setdefault((url, settings.REDIS_KEY_PREFIX), _Target(url))
+    return target
 
 
 def log_key(rule: str, key: str) -> str:
     """The Redis key of one rule's log for one key; long keys (user input) are hashed."""
-    if len(key) > MAX_KEY_LENGTH:
-        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-    return redis_key("ratelimit", "log", rule, key)
+    return _target().log_key(rule, key)
 
 
 def hits_key() -> str:
     return redis_key("ratelimit", "hits")
 
 
-def _script_input(rule: Rule, key: str, cost: int) -> tuple[list[str], list]:
-    if not isinstance(key, str) or not key:
+def _script_input(target: _Target, rule: Rule, key: str, cost: int) -> tuple[list[str], list]:
+    if key.__class__ is not str or not key:
         raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
-    if not isinstance(cost, int) or cost < 0:
+    if cost.__class__ is not int or cost < 0:
         raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
-    smallest = min(window.limit for window in rule.windows)
-    if cost > smallest:
-        raise ValueError(f"cost={cost} can never pass rule {rule.name!r}, which allows at most {smallest}.")
-    args: list = [cost, rule.name]
-    for window in rule.windows:
-        args += [window.limit, round(window.period * 1_000_000)]
-    return [log_key(rule.name, key), hits_key()], args
+    if cost > rule.smallest_limit:
+        raise ValueError(f"cost={cost} can never pass rule {rule.name!r}, which allows at most {rule.smallest_limit}.")
+    return [target.log_key(rule.name, key), target.hits], [cost, *rule.script_args]
 
 
-def _result(rule: Rule, reply: list) -> RateLimitResult:
-    windows = tuple(
-        WindowState(w.limit, w.period, int(reply[2 + 3 * i]), reply[3 + 3 * i] / 1e6, reply[4 + 3 * i] / 1e6)
-        for i, w in enumerate(rule.windows)
-    )
-    tightest = min(windows, key=lambda state: (state.remaining, -state.reset))
+def _result(rule: Rule, raw: bytes) -> RateLimitResult:
+    retry, head, *rest = map(int, raw.split())
+    states = []
+    for i, window in enumerate(rule.windows):
+        remaining = rest[2 * i]
+        # The newest counted stamp leaves last: then the whole limit is back.
+        reset = (head + window.micros) / 1e6 if remaining < window.limit else 0.0
+        states.append(WindowState(window.limit, window.period, remaining, reset, rest[2 * i + 1] / 1e6))
+    tightest = states[0] if len(states) == 1 else min(states, key=_tightness)
     return RateLimitResult(
-        allowed=bool(reply[0]),
-        remaining=tightest.remaining,
-        retry_after=reply[1] / 1e6,
-        reset=tightest.reset,
-        limit=tightest.limit,
-        rule=rule.name,
-        period=tightest.period,
-        windows=windows,
+        retry == 0,
+        tightest.remaining,
+        retry / 1e6,
+        tightest.reset,
+        tightest.limit,
+        rule.name,
+        tightest.period,
+        tuple(states),
     )
+
+
+def _tightness(state: WindowState) -> tuple[int, float]:
+    return state.remaining, -state.reset
 
 
 def _unavailable(rule: Rule) -> RateLimitResult:
@@ -221,46 +259,57 @@ def _unavailable(rule: Rule) -> RateLimitResult:
     return RateLimitResult(True, first.limit, 0.0, 0.0, first.limit, rule.name, first.period, degraded=True)
 
 
+def _script() -> Script:
+    script = _scripts.get("sync")
+    if script is None:
+        script = _scripts["sync"] = get_redis(PURPOSE).register_script(SLIDING_LOG)
+    return script
+
+
 def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
     """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks).
 
     One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
     """
-    spec = get_rule(rule)
-    keys, args = _script_input(spec, key, cost)
-    outage = _outage()
-    if outage.skip():
+    spec, target = get_rule(rule), _target()
+    keys, args = _script_input(target, spec, key, cost)
+    if target.down_since is not None and target.skip():
         return _unavailable(spec)
-    client = get_redis(PURPOSE)
-    script = _scripts.get("sync")
-    if script is None:
-        script = _scripts["sync"] = client.register_script(SLIDING_LOG)
+    client, script = get_redis(PURPOSE), _scripts.get("sync") or _script()
     try:
-        reply = script(keys=keys, args=args, client=client)
+        try:
+            # EVALSHA straight away: Script.__call__'s generic plumbing costs a tenth of a check.
+            reply = client.evalsha(script.sha, 2, *keys, *args)
+        except NoScriptError:  # a restarted or flushed Redis: load it and run again
+            reply = script(keys=keys, args=args, client=client)
     except REDIS_DOWN as exc:
-        outage.failed(exc)
+        target.failed(exc)
         return _unavailable(spec)
-    outage.recovered()
+    if target.down_since is not None:
+        target.recovered()
     return _result(spec, reply)
 
 
 async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
     """Async twin of rate_limit."""
-    spec = get_rule(rule)
-    keys, args = _script_input(spec, key, cost)
-    outage = _outage()
-    if outage.skip():
+    spec, target = get_rule(rule), _target()
+    keys, args = _script_input(target, spec, key, cost)
+    if target.down_since is not None and target.skip():
         return _unavailable(spec)
     client = aget_redis(PURPOSE)
     script = _scripts.get("async")
     if script is None:
         script = _scripts["async"] = client.register_script(SLIDING_LOG)
     try:
-        reply = await script(keys=keys, args=args, client=client)
+        try:
+            reply = await client.evalsha(script.sha, 2, *keys, *args)
+        except NoScriptError:
+            reply = await script(keys=keys, args=args, client=client)
     except REDIS_DOWN as exc:
-        outage.failed(exc)
+        target.failed(exc)
         return _unavailable(spec)
-    outage.recovered()
+    if target.down_since is not None:
+        target.recovered()
     return _result(spec, reply)
 
 
@@ -269,20 +318,10 @@ def rate_limit_reset(rule: str | tuple[int, float], key: str) -> bool:
     return bool(get_redis(PURPOSE).delete(log_key(get_rule(rule).name, key)))
 
 
-@dataclass(frozen=True)
-class RuleHits:
-    denied: int
-    last_denied_at: float | None  # unix time
-
-
-def rate_limit_hits() -> dict[str, RuleHits]:
+def rate_limit_hits() -> dict[str, int]:
     """How often each rule refused a request, since Redis last lost its data."""
     raw = get_redis(PURPOSE, decode_responses=True).hgetall(hits_key())
-    return {
-        field: RuleHits(int(count), float(raw[f"{field}:last"]) if f"{field}:last" in raw else None)
-        for field, count in raw.items()
-        if not field.endswith(":last")
-    }
+    return {rule: int(count) for rule, count in raw.items()}
 
 
 def seconds(value: float) -> int:

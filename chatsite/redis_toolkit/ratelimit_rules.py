@@ -6,6 +6,8 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from itertools import pairwise
 
 from django.conf import settings
 from django.core.signals import setting_changed
@@ -33,6 +35,10 @@ class Window:
     limit: int
     period: float
 
+    @cached_property
+    def micros(self) -> int:
+        return round(self.period * 1_000_000)
+
     def __str__(self) -> str:
         for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
             if self.period >= size and self.period % size == 0:
@@ -51,6 +57,18 @@ class Rule:
     @property
     def limits(self) -> str:
         return ", ".join(str(window) for window in self.windows)
+
+    @cached_property
+    def smallest_limit(self) -> int:
+        return min(window.limit for window in self.windows)
+
+    @cached_property
+    def script_args(self) -> tuple[bytes, ...]:
+        """The rule's part of the rate-limit script's ARGV, encoded once."""
+        args = [self.name.encode()]
+        for window in self.windows:
+            args += [str(window.limit).encode(), str(window.micros).encode()]
+        return tuple(args)
 
 
 def env_name(rule: str) -> str:
@@ -78,10 +96,15 @@ def parse_limits(text: str | list[str] | tuple[str, ...], *, where: str) -> tupl
         windows.append(Window(limit, period))
     if not windows:
         raise ConfigError(f"{where}: no limits given; expected COUNT/PERIOD such as 30/1m.")
-    periods = [window.period for window in windows]
-    if len(set(periods)) != len(periods):
-        raise ConfigError(f"{where}: two limits share a period; keep the smaller one.")
-    return tuple(sorted(windows, key=lambda window: window.period))
+    windows.sort(key=lambda window: window.period)
+    for shorter, longer in pairwise(windows):
+        if shorter.period == longer.period:
+            raise ConfigError(f"{where}: two limits share a period; keep the smaller one.")
+        if shorter.limit >= longer.limit:
+            raise ConfigError(
+                f"{where}: '{shorter}' can never be reached under '{longer}'; longer periods need larger limits."
+            )
+    return tuple(windows)
 
 
 def parse_fail(value: object, *, where: str) -> bool:

@@ -37,7 +37,7 @@ class Command(BaseCommand):
     def rules(self) -> None:
         hits = rate_limit_hits()
         for rule in known_rules():
-            denied = hits[rule.name].denied if rule.name in hits else 0
+            denied = hits.get(rule.name, 0)
             policy = "fail open" if rule.fail_open else "fail closed"
             self.stdout.write(f"{rule.name}: {rule.limits} ({policy}); refused {denied}; {env_name(rule.name)}")
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if result.degraded:
             raise CommandError(f"rate limit {rule.name!r} cannot be checked: Redis is unreachable")
-        hits = rate_limit_hits().get(rule.name)
+        refused = rate_limit_hits().get(rule.name, 0)
         self.stdout.write(f"{rule.name} {key}: {'allowed' if result.remaining else 'refused'} now")
         for state in result.windows:
             used = state.limit - state.remaining
@@ -56,4 +56,4 @@ class Command(BaseCommand):
             if used:
                 line += f", whole limit back in {state.reset:.1f}s"
             self.stdout.write(line)
-        self.stdout.write(f"  refused (all keys, this rule): {hits.denied if hits else 0}")
+        self.stdout.write(f"  refused (all keys, this rule): {refused}")
