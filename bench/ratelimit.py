@@ -1,9 +1,10 @@
-"""Rate-limit checks per second, chatsite's sliding-window log against `limits`' Redis moving window.
+"""Rate-limit checks per second: chatsite's sliding-window log against `limits`' Redis moving window.
 
-`python -m bench ratelimit [--seconds 2] [--redis-url URL]`. Each scenario runs from one synchronous
-client, one check at a time (the latency-bound case the issue compares), then chatsite's async twin
-with concurrent tasks. Finally it counts round trips per check on a private redis-server: replies read
-by the client, and EVALSHA calls in INFO commandstats.
+`python -m bench ratelimit [--seconds 3] [--redis-url URL]`. Each scenario runs from one synchronous
+client, one check at a time (the latency-bound case), alternating the two implementations in short
+rounds and reporting the median round, so load from other processes hits both alike. Then chatsite's
+async twin with concurrent tasks. Finally it counts round trips per check on a private redis-server:
+replies the client read, and EVALSHA calls in INFO commandstats.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
-from chatsite.redis_toolkit.connections import reset_clients
+from chatsite.redis_toolkit.connections import get_redis, reset_clients
 from chatsite.redis_toolkit.keys import redis_key
-from chatsite.redis_toolkit.ratelimit import arate_limit, rate_limit
+from chatsite.redis_toolkit.ratelimit import PURPOSE, arate_limit, rate_limit
 
 KEYS = 1000
 ROUND = 0.25  # seconds per round of one implementation
+TWO_WINDOWS = {"bench.two": {"limits": "10/1s, 600/1m", "fail": "closed"}}
 
 
 def rate(check: Callable[[int], object], seconds: float, offset: int = 0) -> float:
@@ -42,8 +44,7 @@ def rate(check: Callable[[int], object], seconds: float, offset: int = 0) -> flo
 
 
 def compare(seconds: float, *checks: Callable[[int], object]) -> list[float]:
-    """Median rate of each check over short alternating rounds: the machine is shared, so load that
-    comes and goes hits every implementation alike instead of whichever ran at that moment."""
+    """Median rate of each check over short alternating rounds."""
     for check in checks:
         rate(check, 0.1)  # warm up: connections, script cache
     rounds: list[list[float]] = [[] for _ in checks]
@@ -74,7 +75,7 @@ async def ameasure(seconds: float, tasks: int, rule) -> float:
 
 @contextmanager
 def redis_at(url: str):
-    with override_settings(REDIS_URL=url):
+    with override_settings(REDIS_URL=url, RATE_LIMITS=TWO_WINDOWS):
         reset_clients()
         try:
             yield
@@ -95,25 +96,33 @@ def throughput(url: str, seconds: float) -> list[tuple[str, float, float]]:
     from limits.strategies import MovingWindowRateLimiter
 
     prefix = redis_key("bench-limits")
-    limiter = MovingWindowRateLimiter(RedisStorage(url, key_prefix=prefix))
     per_second, burst, sustained = parse("100/second"), parse("10/second"), parse("600/minute")
-    ours_one, ours_two = (100, 1), "bench.two"
     rows = []
-    with redis_at(url), override_settings(RATE_LIMITS={ours_two: {"limits": "10/1s, 600/1m", "fail": "closed"}}):
+    with redis_at(url):
+        limiter = MovingWindowRateLimiter(RedisStorage(url, key_prefix=prefix))  # its own plain pool
+        # The same library on chatsite's pool (a BlockingConnectionPool: bounded, waits when all are busy).
+        on_our_pool = MovingWindowRateLimiter(
+            RedisStorage(url, key_prefix=prefix + ":pool", connection_pool=get_redis(PURPOSE).connection_pool)
+        )
         scenarios = [
             (
                 f"one window 100/s, {KEYS} keys (allowed)",
-                lambda i: rate_limit(ours_one, f"k{i % KEYS}"),
+                lambda i: rate_limit((100, 1), f"k{i % KEYS}"),
                 lambda i: limiter.hit(per_second, f"k{i % KEYS}"),
             ),
             (
+                "  the same, limits on chatsite's connection pool",
+                lambda i: rate_limit((100, 1), f"p{i % KEYS}"),
+                lambda i: on_our_pool.hit(per_second, f"p{i % KEYS}"),
+            ),
+            (
                 "one window 100/s, one hot key (mostly refused)",
-                lambda i: rate_limit(ours_one, "hot"),
+                lambda i: rate_limit((100, 1), "hot"),
                 lambda i: limiter.hit(per_second, "hot"),
             ),
             (
                 f"burst 10/s + sustained 600/min, {KEYS} keys",
-                lambda i: rate_limit(ours_two, f"k{i % KEYS}"),
+                lambda i: rate_limit("bench.two", f"k{i % KEYS}"),
                 # limits checks each limit separately: two round trips, and not atomic together
                 lambda i: limiter.hit(burst, f"b{i % KEYS}") and limiter.hit(sustained, f"s{i % KEYS}"),
             ),
@@ -121,8 +130,8 @@ def throughput(url: str, seconds: float) -> list[tuple[str, float, float]]:
         for name, ours, theirs in scenarios:
             rows.append((name, *compare(seconds, ours, theirs)))
         for tasks in (1, 32):
-            rate = asyncio.run(ameasure(seconds, tasks, ours_one))
-            rows.append((f"async arate_limit, {tasks} concurrent task(s), {KEYS} keys", rate, float("nan")))
+            checks = asyncio.run(ameasure(seconds, tasks, (100, 1)))
+            rows.append((f"async arate_limit, {tasks} concurrent task(s), {KEYS} keys", checks, float("nan")))
     delete_keys(url, f"{settings.REDIS_KEY_PREFIX}ratelimit:*")
     delete_keys(url, f"{prefix}*")
     return rows
@@ -146,7 +155,7 @@ def round_trips(checks: int = 1000) -> tuple[float, int]:
         return original(self, *args, **kwargs)
 
     try:
-        with redis_at(url), override_settings(RATE_LIMITS={"bench.two": {"limits": "10/1s, 600/1m", "fail": "closed"}}):
+        with redis_at(url):
             rate_limit("bench.two", "warm-up")  # loads the script once
             stats = redis.Redis.from_url(url)
             before = stats.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
@@ -165,16 +174,19 @@ def round_trips(checks: int = 1000) -> tuple[float, int]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench ratelimit", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="per scenario and implementation (default 2)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per scenario and implementation (default 3)")
     parser.add_argument("--redis-url", default=settings.REDIS_URL, help="Redis to measure against (REDIS_URL)")
     args = parser.parse_args(argv)
 
     server = redis.Redis.from_url(args.redis_url).info("server")
-    print(f"Redis {server['redis_version']} at {args.redis_url}; {args.seconds:g} s per measurement\n")
-    print(f"{'scenario':<58} {'chatsite/s':>11} {'limits/s':>10} {'ratio':>6}")
+    print(
+        f"Redis {server['redis_version']} at {args.redis_url}; median of {ROUND:g} s rounds, {args.seconds:g} s each\n"
+    )
+    print(f"{'scenario (one synchronous client unless async)':<58} {'chatsite/s':>11} {'limits/s':>10} {'ratio':>6}")
     for name, ours, theirs in throughput(args.redis_url, args.seconds):
-        ratio = f"{ours / theirs:5.2f}x" if theirs == theirs else "     -"
-        theirs_text = f"{theirs:10.0f}" if theirs == theirs else f"{'-':>10}"
+        known = theirs == theirs  # NaN for rows with nothing to compare
+        theirs_text = f"{theirs:10.0f}" if known else f"{'-':>10}"
+        ratio = f"{ours / theirs:5.2f}x" if known else f"{'-':>6}"
         print(f"{name:<58} {ours:11.0f} {theirs_text} {ratio}")
 
     per_check, evalsha = round_trips()

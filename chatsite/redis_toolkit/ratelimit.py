@@ -217,14 +217,13 @@ def hits_key() -> str:
     return redis_key("ratelimit", "hits")
 
 
-def _script_input(target: _Target, rule: Rule, key: str, cost: int) -> tuple[list[str], list]:
+def _check_input(rule: Rule, key: str, cost: int) -> None:
     if key.__class__ is not str or not key:
         raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
     if cost.__class__ is not int or cost < 0:
         raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
     if cost > rule.smallest_limit:
         raise ValueError(f"cost={cost} can never pass rule {rule.name!r}, which allows at most {rule.smallest_limit}.")
-    return [target.log_key(rule.name, key), target.hits], [cost, *rule.script_args]
 
 
 def _result(rule: Rule, raw: bytes) -> RateLimitResult:
@@ -272,16 +271,17 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
     One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
     """
     spec, target = get_rule(rule), _target()
-    keys, args = _script_input(target, spec, key, cost)
+    _check_input(spec, key, cost)
     if target.down_since is not None and target.skip():
         return _unavailable(spec)
     client, script = get_redis(PURPOSE), _scripts.get("sync") or _script()
+    log = target.log_key(spec.name, key)
     try:
         try:
             # EVALSHA straight away: Script.__call__'s generic plumbing costs a tenth of a check.
-            reply = client.evalsha(script.sha, 2, *keys, *args)
+            reply = client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
         except NoScriptError:  # a restarted or flushed Redis: load it and run again
-            reply = script(keys=keys, args=args, client=client)
+            reply = script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
     except REDIS_DOWN as exc:
         target.failed(exc)
         return _unavailable(spec)
@@ -293,18 +293,19 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
 async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
     """Async twin of rate_limit."""
     spec, target = get_rule(rule), _target()
-    keys, args = _script_input(target, spec, key, cost)
+    _check_input(spec, key, cost)
     if target.down_since is not None and target.skip():
         return _unavailable(spec)
     client = aget_redis(PURPOSE)
     script = _scripts.get("async")
     if script is None:
         script = _scripts["async"] = client.register_script(SLIDING_LOG)
+    log = target.log_key(spec.name, key)
     try:
         try:
-            reply = await client.evalsha(script.sha, 2, *keys, *args)
+            reply = await client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
         except NoScriptError:
-            reply = await script(keys=keys, args=args, client=client)
+            reply = await script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
     except REDIS_DOWN as exc:
         target.failed(exc)
         return _unavailable(spec)
