@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import threading
 import time
 import uuid
@@ -20,14 +21,16 @@ from chatsite.env import ConfigError
 from chatsite.redis_toolkit import ratelimit
 from chatsite.redis_toolkit.connections import reset_clients
 from chatsite.redis_toolkit.ratelimit import (
+    SLIDING_LOG,
     RateLimitUnavailable,
     arate_limit,
+    hits_key,
     log_key,
     rate_limit,
     rate_limit_hits,
     rate_limit_reset,
 )
-from chatsite.redis_toolkit.ratelimit_rules import rate_limits_from_env
+from chatsite.redis_toolkit.ratelimit_rules import Rule, Window, rate_limits_from_env
 from chatsite.ws import JsonSocketConsumer
 from tests.chatsite.test_settings import run_manage
 
@@ -146,6 +149,44 @@ def test_every_window_must_allow_and_a_refusal_counts_nothing(rule):
     assert not refused.allowed
     assert refused.period == 60  # the sustained window is the one refusing now
     assert 58 < refused.retry_after <= 60
+
+
+def test_script_agrees_with_a_reference_model_of_the_sliding_window(redis_client):
+    """Random costs and pauses against three windows: every reply and the stored log match a model."""
+    rule = Rule("model", (Window(3, 0.01), Window(7, 0.05), Window(12, 0.15)), fail_open=False)
+    script = redis_client.register_script(SLIDING_LOG)
+    key, hits = log_key("model", uuid.uuid4().hex), hits_key()
+    rnd = random.Random(7)
+    stamps: list[int] = []  # every stamp counted, newest first, as the model keeps them
+    refusals = 0
+    for step in range(400):
+        cost = rnd.choice([0, 1, 1, 1, 2, 3])
+        head_before = int(redis_client.lindex(key, 0) or 0)
+        retry, head_offset, *windows = map(int, script(keys=[key, hits], args=[cost, *rule.script_args]).split())
+        if retry == 0 and cost:
+            now = int(redis_client.lindex(key, 0))  # an allowed check stamps Redis's now
+            stamps[:0] = [now] * cost
+        elif head_before:
+            now = head_before - head_offset
+        else:
+            assert windows == [w.limit if i % 2 == 0 else 0 for w in rule.windows for i in (0, 1)], step
+            continue
+        blockers = []
+        for i, w in enumerate(rule.windows):
+            young = [s for s in stamps if s > now - w.micros][: w.limit]
+            assert windows[2 * i] == w.limit - len(young), step
+            if retry == 0:
+                assert windows[2 * i + 1] == (young[-1] + w.micros - now if young else 0), step
+            elif len(young) + cost > w.limit:
+                blockers.append(stamps[w.limit - cost] + w.micros - now)
+        if retry:
+            refusals += 1
+            assert retry == max(blockers), step
+        kept = [int(s) for s in redis_client.lrange(key, 0, -1)]
+        assert kept == stamps[: len(kept)], step  # only the newest are kept, in order
+        if rnd.random() < 0.25:
+            time.sleep(rnd.choice([0.0005, 0.002, 0.005, 0.015, 0.04]))
+    assert 20 < refusals < 380  # both paths were exercised
 
 
 def test_cost_counts_several_units_and_zero_only_looks(rule):
