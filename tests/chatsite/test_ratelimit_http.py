@@ -62,7 +62,16 @@ class PageView(RateLimitMixin, View):
         return HttpResponse("posted")
 
 
+class AsyncPageView(RateLimitMixin, View):
+    ratelimit_rule = "tests.page"
+    ratelimit_key = "ip"
+
+    async def get(self, request):
+        return HttpResponse("async form")
+
+
 urlpatterns = [
+    path("rl/async-class/", AsyncPageView.as_view()),
     path("rl/page/", page_view),
     path("rl/async/", async_page_view),
     path("rl/open/", open_view),
@@ -153,6 +162,16 @@ def test_async_views_are_limited_too():
     client = browser()
 
     assert [client.get("/rl/async/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.urls(__name__)
+def test_async_class_views_are_limited_too():
+    client = browser()
+
+    responses = [client.get("/rl/async-class/") for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert responses[0]["RateLimit"] == '"tests.page";r=1;t=60'
 
 
 @pytest.mark.urls(__name__)
