@@ -7,9 +7,11 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 from redis.commands.core import AsyncScript, Script
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError
@@ -146,8 +148,25 @@ class RateLimitResult:
     limit: int
     rule: str
     period: float = 0.0
-    windows: tuple[WindowState, ...] = ()
     degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
+    # The script's numbers (newest stamp - now, then remaining and next unit per window, µs) and the
+    # rule's windows: `windows` is built from them only when asked (headers, status), off the hot path.
+    raw: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    spec: tuple[Window, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def windows(self) -> tuple[WindowState, ...]:
+        """Every window of the rule, shortest period first."""
+        head, raw = (self.raw[0], self.raw) if self.raw else (0, ())
+        return tuple(
+            WindowState(w.limit, w.period, raw[1 + 2 * i], _reset(head, w, raw[1 + 2 * i]), raw[2 + 2 * i] / 1e6)
+            for i, w in enumerate(self.spec)
+        )
+
+
+def _reset(head: int, window: Window, remaining: int) -> float:
+    """Seconds until the newest counted stamp leaves the window: then its whole limit is back."""
+    return (head + window.micros) / 1e6 if remaining < window.limit else 0.0
 
 
 class _Target:
@@ -164,6 +183,11 @@ class _Target:
         self.lock = threading.Lock()
         self.hits = hits_key()
         self.prefixes: dict[str, str] = {}  # rule name -> its log keys' prefix
+        self.client: redis.Redis | None = None  # get_redis(PURPOSE), looked up once
+
+    def sync_client(self) -> redis.Redis:
+        self.client = get_redis(PURPOSE)
+        return self.client
 
     def log_key(self, rule: str, key: str) -> str:
         prefix = self.prefixes.get(rule)
@@ -198,14 +222,33 @@ class _Target:
 
 _targets: dict[tuple[str, str], _Target] = {}
 _scripts: dict[str, Script | AsyncScript] = {}
+# The target of the current settings. Checks resolve it (and its client) once, not per call: on a
+# latency-bound hot path every object touched after the socket wait costs cache misses.
+_current: _Target | None = None
 
 
 def _target() -> _Target:
-    url = settings.REDIS_URL
-    target = _targets.get((url, settings.REDIS_KEY_PREFIX))
+    global _current
+    target = _current
     if target is None:
-        target = _targets.setdefault((url, settings.REDIS_KEY_PREFIX), _Target(url))
+        key = (settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
+        target = _targets.get(key)
+        if target is None:
+            target = _targets.setdefault(key, _Target(key[0]))
+        _current = target
     return target
+
+
+def _forget_target(*, setting: str, **kwargs) -> None:
+    """Tests point REDIS_URL (or the prefix) elsewhere: resolve the target and client again."""
+    global _current
+    if setting.startswith("REDIS_"):
+        _current = None
+        for target in _targets.values():
+            target.client = None
+
+
+setting_changed.connect(_forget_target)
 
 
 def log_key(rule: str, key: str) -> str:
@@ -227,28 +270,25 @@ def _check_input(rule: Rule, key: str, cost: int) -> None:
 
 
 def _result(rule: Rule, raw: bytes) -> RateLimitResult:
-    retry, head, *rest = map(int, raw.split())
-    states = []
-    for i, window in enumerate(rule.windows):
-        remaining = rest[2 * i]
-        # The newest counted stamp leaves last: then the whole limit is back.
-        reset = (head + window.micros) / 1e6 if remaining < window.limit else 0.0
-        states.append(WindowState(window.limit, window.period, remaining, reset, rest[2 * i + 1] / 1e6))
-    tightest = states[0] if len(states) == 1 else min(states, key=_tightness)
+    retry, *numbers = map(int, raw.split())
+    windows, head = rule.windows, numbers[0]
+    tightest = 0
+    if len(windows) > 1:  # the fewest units left, then the longest wait for all of them
+        tightness = [(numbers[1 + 2 * i], -_reset(head, w, numbers[1 + 2 * i])) for i, w in enumerate(windows)]
+        tightest = tightness.index(min(tightness))
+    window, remaining = windows[tightest], numbers[1 + 2 * tightest]
     return RateLimitResult(
         retry == 0,
-        tightest.remaining,
+        remaining,
         retry / 1e6,
-        tightest.reset,
-        tightest.limit,
+        _reset(head, window, remaining),
+        window.limit,
         rule.name,
-        tightest.period,
-        tuple(states),
+        window.period,
+        False,
+        tuple(numbers),
+        windows,
     )
-
-
-def _tightness(state: WindowState) -> tuple[int, float]:
-    return state.remaining, -state.reset
 
 
 def _unavailable(rule: Rule) -> RateLimitResult:
@@ -274,7 +314,7 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
     _check_input(spec, key, cost)
     if target.down_since is not None and target.skip():
         return _unavailable(spec)
-    client, script = get_redis(PURPOSE), _scripts.get("sync") or _script()
+    client, script = target.client or target.sync_client(), _scripts.get("sync") or _script()
     log = target.log_key(spec.name, key)
     try:
         try:
