@@ -2,7 +2,7 @@
 
 `python -m bench ratelimit [--seconds 3] [--redis-url URL]`. Each scenario runs from one synchronous
 client, one check at a time (the latency-bound case), alternating the two implementations in short
-rounds and reporting the median round, so load from other processes hits both alike. Then chatsite's
+rounds (0.1 s) and reporting the median round, so load from other processes hits both alike. Then chatsite's
 async twin with concurrent tasks. Finally it counts round trips per check on a private redis-server:
 replies the client read, and EVALSHA calls in INFO commandstats.
 """
@@ -22,12 +22,12 @@ from django.conf import settings
 from django.test import override_settings
 
 from chatsite.redis_toolkit.connections import get_redis, reset_clients
-from chatsite.redis_toolkit.keys import redis_key
 from chatsite.redis_toolkit.ratelimit import PURPOSE, arate_limit, rate_limit
 
 KEYS = 1000
-ROUND = 0.25  # seconds per round of one implementation
+ROUND = 0.1  # seconds per round of one implementation: short, so slow drifts in load hit both
 TWO_WINDOWS = {"bench.two": {"limits": "10/1s, 600/1m", "fail": "closed"}}
+PREFIX = "chatsite-bench:"
 
 
 def rate(check: Callable[[int], object], seconds: float, offset: int = 0) -> float:
@@ -75,7 +75,8 @@ async def ameasure(seconds: float, tasks: int, rule) -> float:
 
 @contextmanager
 def redis_at(url: str):
-    with override_settings(REDIS_URL=url, RATE_LIMITS=TWO_WINDOWS):
+    # A key prefix of the benchmark's own: deleting its keys afterwards touches nobody else's.
+    with override_settings(REDIS_URL=url, RATE_LIMITS=TWO_WINDOWS, REDIS_KEY_PREFIX=PREFIX):
         reset_clients()
         try:
             yield
@@ -95,7 +96,7 @@ def throughput(url: str, seconds: float) -> list[tuple[str, float, float]]:
     from limits.storage import RedisStorage
     from limits.strategies import MovingWindowRateLimiter
 
-    prefix = redis_key("bench-limits")
+    prefix = PREFIX + "limits"
     per_second, burst, sustained = parse("100/second"), parse("10/second"), parse("600/minute")
     rows = []
     with redis_at(url):
@@ -132,8 +133,7 @@ def throughput(url: str, seconds: float) -> list[tuple[str, float, float]]:
         for tasks in (1, 32):
             checks = asyncio.run(ameasure(seconds, tasks, (100, 1)))
             rows.append((f"async arate_limit, {tasks} concurrent task(s), {KEYS} keys", checks, float("nan")))
-    delete_keys(url, f"{settings.REDIS_KEY_PREFIX}ratelimit:*")
-    delete_keys(url, f"{prefix}*")
+    delete_keys(url, f"{PREFIX}*")
     return rows
 
 
