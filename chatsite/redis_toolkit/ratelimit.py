@@ -318,7 +318,7 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
     log = target.log_key(spec.name, key)
     try:
         try:
-            # EVALSHA straight away: Script.__call__'s generic plumbing costs a tenth of a check.
+            # EVALSHA straight away: Script.__call__'s generic plumbing costs a few per cent of a check.
             reply = client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
         except NoScriptError:  # a restarted or flushed Redis: load it and run again
             reply = script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)

@@ -15,6 +15,7 @@ from django.core.signals import setting_changed
 from chatsite.env import ConfigError
 
 MAX_LIMIT = 10_000  # the log keeps one entry per allowed unit: bounded memory per key
+MAX_PERIOD = 366 * 86400  # stamps are microseconds in Lua's doubles: exact far beyond this
 FAIL_POLICIES = ("open", "closed")
 ENV_PREFIX = "RATE_LIMIT_"
 
@@ -91,8 +92,8 @@ def parse_limits(text: str | list[str] | tuple[str, ...], *, where: str) -> tupl
         limit, period = int(match.group(1)), float(match.group(2) or 1) * _UNITS[match.group(3)]
         if not 1 <= limit <= MAX_LIMIT:
             raise ConfigError(f"{where}: {part.strip()!r} must allow between 1 and {MAX_LIMIT} per period.")
-        if period <= 0:
-            raise ConfigError(f"{where}: {part.strip()!r} needs a period longer than zero.")
+        if not 0 < period <= MAX_PERIOD:
+            raise ConfigError(f"{where}: {part.strip()!r} needs a period above zero and at most 366 days.")
         windows.append(Window(limit, period))
     if not windows:
         raise ConfigError(f"{where}: no limits given; expected COUNT/PERIOD such as 30/1m.")
@@ -159,8 +160,8 @@ def get_rule(rule: str | tuple[int, float]) -> Rule:
         if len(rule) != 2 or not isinstance(rule[0], int) or not isinstance(rule[1], int | float):
             raise ValueError(f"rule={rule!r}: an inline rule is (limit, period_seconds), e.g. (5, 60).")
         limit, period = rule
-        if not 1 <= limit <= MAX_LIMIT or period <= 0:
-            raise ValueError(f"rule={rule!r}: the limit must be 1-{MAX_LIMIT} and the period above zero.")
+        if not 1 <= limit <= MAX_LIMIT or not 0 < period <= MAX_PERIOD:
+            raise ValueError(f"rule={rule!r}: the limit must be 1-{MAX_LIMIT}, the period 0-{MAX_PERIOD} seconds.")
         parsed = Rule(str(Window(limit, float(period))), (Window(limit, float(period)),), fail_open=False)
     elif isinstance(rule, str):
         rules = getattr(settings, "RATE_LIMITS", {})
