@@ -17,9 +17,16 @@ def main() -> int:
         return 2
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     os.environ.setdefault("DEBUG", "1")
+    # Benchmarks write throwaway data: a database and a Redis key prefix of their own.
+    var = Path(__file__).resolve().parent.parent / "var"
+    var.mkdir(exist_ok=True)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{var / 'bench.sqlite3'}")
+    os.environ.setdefault("REDIS_KEY_PREFIX", "chatsite-bench:")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    call_command("migrate", verbosity=0)
     module = importlib.import_module(f"bench.{sys.argv[1]}")
     return module.main(sys.argv[2:]) or 0
 

@@ -15,7 +15,7 @@ from chat.selectors import message_history, room_get_for_user, room_unread_count
 from chat.services import message_delete, message_edit, message_post, room_join, room_mark_read
 from chatsite.errors import Forbidden, NotFound
 from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocketConsumer, field
-from notifications.consumers import apush_to_user
+from notifications.events import apush as apush_to_user
 
 logger = logging.getLogger(__name__)
 

@@ -36,8 +36,9 @@ def encode(frame: dict) -> str:
 
 
 def _group_event(frame: dict) -> dict:
-    # Encoded once here; every member's consumer sends the same text as is.
-    return {"type": "room.frame", "text": encode(frame)}
+    # Encoded once here; every member's consumer sends the same text as is. `frame` names the
+    # frame type so room-list watchers can skip typing and presence without decoding.
+    return {"type": "room.frame", "frame": frame["type"], "text": encode(frame)}
 
 
 async def abroadcast(room_id: int, frame: dict) -> None:

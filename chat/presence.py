@@ -71,3 +71,27 @@ async def apresence_heartbeat(**who) -> tuple[bool, list[dict]]:
 async def apresence_leave(**who) -> tuple[bool, list[dict]]:
     """Remove a socket; the user leaves the list with their last socket."""
     return await _run("leave", **who)
+
+
+def presence_sweep() -> dict[int, list[dict]]:
+    """Prune expired users of every room; returns {room_id: online} for rooms whose list changed.
+
+    Run periodically by one worker, so a crashed process's users leave even a room nobody else
+    is refreshing.
+    """
+    from chatsite.redis_toolkit.connections import get_redis
+
+    client = get_redis()
+    changed: dict[int, list[dict]] = {}
+    pattern = redis_key("presence", "{room*}", "users")
+    for key in client.scan_iter(match=pattern, count=500):
+        tag = key.decode().rsplit(":", 2)[-2]  # "{room42}"
+        seconds, micros = client.time()
+        now_ms = seconds * 1000 + micros // 1000
+        pipe = client.pipeline()
+        pipe.zremrangebyscore(key, "-inf", now_ms)
+        pipe.zrange(key, 0, -1)
+        removed, members = pipe.execute()
+        if removed:
+            changed[int(tag.strip("{}").removeprefix("room"))] = _decode(members)
+    return changed

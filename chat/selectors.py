@@ -18,6 +18,11 @@ def room_can_access(*, room: Room, user) -> bool:
     return room.is_public or Membership.objects.filter(room=room, user=user).exists()
 
 
+def room_can_moderate(*, room: Room, user) -> bool:
+    """Staff and room owners may delete anyone's message."""
+    return user.is_staff or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
+
+
 def room_get_for_user(*, slug: str, user) -> Room:
     """The room, or NotFound / Forbidden (members only for private rooms and DMs)."""
     room = Room.objects.filter(slug=slug).first()
@@ -46,6 +51,13 @@ def room_list_for_user(*, user) -> QuerySet[Room]:
         )
         .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
         .order_by("kind", "title")
+    )
+
+
+def room_ids_for_user(*, user, limit: int = 200) -> list[int]:
+    """Ids of the rooms the user has joined (for live unread counts on the room list)."""
+    return list(
+        Membership.objects.filter(user=user).order_by("-room__last_seq").values_list("room_id", flat=True)[:limit]
     )
 
 

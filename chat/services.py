@@ -12,7 +12,9 @@ from django.utils.text import slugify
 
 from chat import events
 from chat.models import Membership, Message, Room
+from chat.selectors import room_can_moderate
 from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.redis_toolkit.outbox import publish_event
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
@@ -51,6 +53,10 @@ def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple
             seq = _next_seq(room.pk)
             message = Message.objects.create(room=room, seq=seq, author=author, body=body, client_id=client_id)
             room.last_seq = seq
+            publish_event(
+                "chat.message.posted",
+                {"message_id": message.pk, "room_id": room.pk, "seq": seq, "author_id": author.pk},
+            )
             frame = events.message_new(message, room_slug=room.slug, author_name=author.username)
             transaction.on_commit(partial(events.broadcast, room.pk, frame))
     except IntegrityError:
@@ -72,10 +78,6 @@ def _message_for_change(*, room: Room, message_id: int) -> Message:
         raise NotFound("There is no such message in this room.") from None
 
 
-def _can_moderate(room: Room, user) -> bool:
-    return user.is_staff or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
-
-
 @transaction.atomic
 def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     """Change the text of one's own message; everyone in the room sees the edit."""
@@ -88,6 +90,7 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     message.body = body
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])
+    publish_event("chat.message.edited", {"message_id": message.pk, "room_id": room.pk, "seq": message.seq})
     transaction.on_commit(partial(events.broadcast, room.pk, events.message_edited(message)))
     return message
 
@@ -96,11 +99,15 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
 def message_delete(*, room: Room, message_id: int, actor) -> Message:
     """Delete (hide) a message: its author, a room owner or staff may; live clients see it disappear."""
     message = _message_for_change(room=room, message_id=message_id)
-    if message.author_id != actor.pk and not _can_moderate(room, actor):
+    if message.author_id != actor.pk and not room_can_moderate(room=room, user=actor):
         raise Forbidden("You can only delete your own messages.")
     if message.deleted_at is None:
         message.deleted_at = timezone.now()
         message.save(update_fields=["deleted_at"])
+        publish_event(
+            "chat.message.deleted",
+            {"message_id": message.pk, "room_id": room.pk, "seq": message.seq, "actor_id": actor.pk},
+        )
         transaction.on_commit(partial(events.broadcast, room.pk, events.message_deleted(message)))
     return message
 
@@ -111,8 +118,25 @@ def room_join(*, room: Room, user) -> Membership:
     return membership
 
 
+@transaction.atomic
 def membership_add(*, room: Room, user, added_by=None, role: str = Membership.Role.MEMBER) -> tuple[Membership, bool]:
-    return Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    """Add a member (private rooms invite them: a `chat.member.added` event)."""
+    membership, created = Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
+    if created:
+        publish_event(
+            "chat.member.added",
+            {"room_id": room.pk, "user_id": user.pk, "added_by_id": added_by.pk if added_by else None},
+        )
+    return membership, created
+
+
+def membership_set_muted(*, room: Room, user, muted: bool) -> Membership:
+    """Mute a room: no mention notifications from it (its unread count still shows)."""
+    membership = room_join(room=room, user=user) if room.is_public else Membership.objects.get(room=room, user=user)
+    if membership.muted != muted:
+        membership.muted = muted
+        membership.save(update_fields=["muted"])
+    return membership
 
 
 def room_mark_read(*, room: Room, user, seq: int) -> Membership:

@@ -12,8 +12,16 @@ from django.views.decorators.http import require_GET, require_POST
 from chat import events
 from chat.forms import RoomForm
 from chat.models import Room
-from chat.selectors import HISTORY_LIMIT, MAX_PAGE, message_history, room_get_for_user, room_list_for_user, room_members
-from chat.services import direct_room_open, room_create, room_join, room_slug_for_title
+from chat.selectors import (
+    HISTORY_LIMIT,
+    MAX_PAGE,
+    message_history,
+    room_can_moderate,
+    room_get_for_user,
+    room_list_for_user,
+    room_members,
+)
+from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.redis_toolkit.ratelimit_http import ratelimit_view
 
@@ -71,7 +79,7 @@ def room_detail(request, slug: str):
         return render(request, "chat/room_missing.html", {"slug": slug}, status=404)
     except Forbidden as exc:
         return HttpResponseForbidden(exc.detail)
-    membership = room_join(room=room, user=request.user) if room.is_public else None
+    membership = room_join(room=room, user=request.user) if room.is_public else room.memberships.get(user=request.user)
     history, has_more = message_history(room=room, limit=HISTORY_LIMIT)
     context = {
         "room": room,
@@ -79,9 +87,23 @@ def room_detail(request, slug: str):
         "history": [events.message_data(m, room_slug=room.slug) for m in history],
         "has_more": has_more,
         "members": room_members(room=room),
-        "last_read_seq": (membership.last_read_seq if membership else None),
+        "membership": membership,
+        "can_moderate": room_can_moderate(room=room, user=request.user),
     }
     return render(request, "chat/room.html", context)
+
+
+@login_required
+@require_POST
+def room_mute(request, slug: str):
+    try:
+        room = _room_or_error(request, slug)
+    except Forbidden as exc:
+        return HttpResponseForbidden(exc.detail)
+    muted = request.POST.get("muted") == "1"
+    membership_set_muted(room=room, user=request.user, muted=muted)
+    messages.success(request, f"{'Muted' if muted else 'Unmuted'} {_room_label(room, request.user)}.")
+    return redirect("room", slug=room.slug)
 
 
 @login_required

@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.bell",
             ],
         },
     },
@@ -148,6 +149,22 @@ CHANNEL_LAYERS = {
     },
 }
 
+# -------------------------------------------------- streams (outbox, relay, workers)
+# Events recorded in the outbox go to Redis Streams; `manage.py run_workers` relays and handles them.
+STREAMS_MAXLEN = env_int("STREAMS_MAXLEN", 100_000, minimum=100)  # entries kept per stream (XADD MAXLEN ~)
+STREAMS_DEAD_LETTER_MAXLEN = env_int("STREAMS_DEAD_LETTER_MAXLEN", 10_000, minimum=100)
+STREAMS_BATCH_SIZE = env_int("STREAMS_BATCH_SIZE", 200, minimum=1)  # entries per XREADGROUP
+STREAMS_MAX_DELIVERIES = env_int("STREAMS_MAX_DELIVERIES", 5, minimum=1)  # then the entry is dead-lettered
+STREAMS_RETRY_DELAY_MS = env_int("STREAMS_RETRY_DELAY_MS", 1000, minimum=10)  # first retry; doubles each time
+STREAMS_CLAIM_IDLE_MS = env_int("STREAMS_CLAIM_IDLE_MS", 30_000, minimum=100)  # a consumer silent this long is dead
+STREAMS_RELAY_INTERVAL_MS = env_int("STREAMS_RELAY_INTERVAL_MS", 500, minimum=10)
+STREAMS_RELAY_MIN_AGE_MS = env_int("STREAMS_RELAY_MIN_AGE_MS", 1000, minimum=0)  # younger rows are the fast path's
+STREAMS_OUTBOX_KEEP_HOURS = env_int("STREAMS_OUTBOX_KEEP_HOURS", 72, minimum=1)  # sent rows are deleted after this
+STREAMS_HANDLER_MODULES = env_list("STREAMS_HANDLER_MODULES", [])  # loaded besides every app's handlers.py
+
+# ------------------------------------------------------------------ notifications
+NOTIFICATIONS_KEEP_READ_DAYS = env_int("NOTIFICATIONS_KEEP_READ_DAYS", 90, minimum=1)
+
 # ----------------------------------------------------------------------- sessions
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_CACHE_ALIAS = "sessions"
@@ -176,7 +193,7 @@ RATE_LIMITS = rate_limits_from_env(
         "auth.signup": {"limits": "5/1h", "fail": "closed"},  # per IP
         "rooms.create": {"limits": "10/1h", "fail": "open"},  # per user
         "api": {"limits": "120/1m", "fail": "open"},  # per user
-        "notifications.broadcast": {"limits": "5/1h", "fail": "closed"},  # per admin
+        "notifications.broadcast": {"limits": "10/1h", "fail": "closed"},  # per admin, each "Send"
     }
 )
 # Reverse proxies in front that append to X-Forwarded-For; 0 trusts only the socket's address.

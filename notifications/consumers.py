@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import json
+from channels.db import database_sync_to_async
 
-from channels.layers import get_channel_layer
-
+from chat.events import room_group
+from chat.selectors import room_ids_for_user
 from chatsite.ws import JsonSocketConsumer
+from notifications.events import user_group
 
-
-def user_group(user_id: int) -> str:
-    return f"notifications.user.{user_id}"
-
-
-async def apush_to_user(user_id: int, frame: dict) -> None:
-    """Send one frame to every notification socket (every tab) of a user."""
-    text = json.dumps(frame, separators=(",", ":"))
-    await get_channel_layer().group_send(user_group(user_id), {"type": "user.frame", "text": text})
+WATCHED_FRAMES = {"message.new", "message.deleted"}
 
 
 class NotificationConsumer(JsonSocketConsumer):
@@ -27,3 +20,17 @@ class NotificationConsumer(JsonSocketConsumer):
     async def user_frame(self, event: dict) -> None:
         """A frame for this user, already encoded."""
         await self.send(text_data=event["text"])
+
+    async def frame_rooms_watch(self, frame: dict) -> None:
+        """The room list page wants new messages of the user's rooms, to keep unread counts live."""
+        room_ids = await database_sync_to_async(room_ids_for_user)(user=self.user)
+        for room_id in room_ids:
+            group = room_group(room_id)
+            if group not in self.joined:
+                await self.join(group)
+        await self.send_json({"type": "rooms.watching", "count": len(room_ids)})
+
+    async def room_frame(self, event: dict) -> None:
+        """A room event of a watched room; typing and presence are not the room list's business."""
+        if event.get("frame") in WATCHED_FRAMES:
+            await self.send(text_data=event["text"])

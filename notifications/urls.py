@@ -1,3 +1,13 @@
+from django.urls import path
+
+from notifications import views
+
 app_name = "notifications"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("notifications/", views.notification_page, name="list"),
+    path("notifications/<int:notification_id>/read/", views.notification_read, name="read"),
+    path("notifications/read-all/", views.notification_read_all, name="read-all"),
+    path("api/notifications/", views.api_list, name="api-list"),
+    path("api/notifications/read", views.api_mark_read, name="api-read"),
+]

@@ -59,6 +59,23 @@ def _delete_test_keys() -> None:
         pass
 
 
+@pytest.fixture(autouse=True)
+def _close_async_test_connections():
+    """sync_to_async in async tests runs ORM calls on asgiref's shared thread; close its connection after."""
+    yield
+    from asgiref.sync import SyncToAsync
+    from django.db import connections
+
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_redis_keys():
+    """Each test starts with none of this run's keys: database ids repeat between tests, keys must not."""
+    yield
+    _delete_test_keys()
+
+
 @pytest.fixture
 def redis_client() -> redis.Redis:
     from chatsite.redis_toolkit.connections import get_redis
@@ -202,3 +219,67 @@ def asgi_server(transactional_db) -> Iterator[Callable[..., AsgiServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+# ------------------------------------------------------------------ stream workers
+
+
+class WorkerProcess:
+    """A `manage.py run_workers` child; its log (stderr) is kept in a file the test can read."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path) -> None:
+        self.proc, self.log_path = proc, log_path
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+
+@pytest.fixture
+def worker_process(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start run_workers processes on this test's database and Redis prefix, with test handlers loaded."""
+    started: list[WorkerProcess] = []
+
+    def start(*args: str, **extra_env: str) -> WorkerProcess:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": test_database_url(),
+            "STREAMS_HANDLER_MODULES": "tests.chatsite.stream_handlers",
+            # Short delays so retries, claims and relay rounds happen within a test.
+            "STREAMS_RETRY_DELAY_MS": "100",
+            "STREAMS_CLAIM_IDLE_MS": "1000",
+            "STREAMS_RELAY_INTERVAL_MS": "100",
+            "STREAMS_RELAY_MIN_AGE_MS": "200",
+            **extra_env,
+        }
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        with log_path.open("w") as log:
+            cmd = [sys.executable, "manage.py", "run_workers", *args]
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        worker = WorkerProcess(proc, log_path)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.proc.terminate()
+    for worker in started:
+        try:
+            worker.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.proc.kill()
+            worker.proc.wait()
+
+
+@pytest.fixture
+def clean_streams(redis_client) -> Iterator[None]:
+    """Streams, groups, locks and markers of this run's prefix start empty and are removed afterwards."""
+    from chatsite.redis_toolkit.outage import redis_outage
+
+    redis_outage.reset()
+    _delete_test_keys()
+    yield
+    _delete_test_keys()
+    redis_outage.reset()

@@ -14,7 +14,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 _lock = threading.Lock()
-_sync_clients: dict[tuple[int, str, str, bool], redis.Redis] = {}
+_sync_clients: dict[tuple[int, str, str], redis.Redis] = {}
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], aredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
@@ -47,14 +47,14 @@ def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> re
     """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
     from django.conf import settings
 
-    # Hot paths (a rate-limit check per message) call this every time: look up before building options.
-    key = (os.getpid(), settings.REDIS_URL, purpose, decode_responses)
+    # Looked up before the options are built: this runs once or twice per lock acquire/release.
+    key = (os.getpid(), settings.REDIS_URL, f"{purpose}:{decode_responses}")
     client = _sync_clients.get(key)
     if client is None:
-        url, options = _options()
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
+                url, options = _options()
                 pool = redis.BlockingConnectionPool.from_url(
                     url, decode_responses=decode_responses, retry=default_retry(), **options
                 )
@@ -66,8 +66,9 @@ def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> a
     """Async twin of get_redis; asyncio pools belong to one event loop, so there is one per loop."""
     from django.conf import settings
 
-    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    key = (settings.REDIS_URL, purpose, decode_responses)
+    loop = asyncio.get_running_loop()
+    per_loop = _async_clients.setdefault(loop, {})
+    key = (settings.REDIS_URL, f"{purpose}:{decode_responses}")
     client = per_loop.get(key)
     if client is None:
         url, options = _options()

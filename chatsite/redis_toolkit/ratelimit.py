@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import math
-import threading
-import time
 from dataclasses import dataclass, field
 
 import redis
 from django.conf import settings
 from django.core.signals import setting_changed
 from redis.commands.core import AsyncScript, Script
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatsite.redis_toolkit.connections import aget_redis, get_redis
 from chatsite.redis_toolkit.keys import redis_key
+from chatsite.redis_toolkit.outage import UNREACHABLE, redis_outage
 from chatsite.redis_toolkit.ratelimit_rules import Rule, Window, get_rule
-
-logger = logging.getLogger(__name__)
 
 PURPOSE = "ratelimit"
 # While Redis is down, checks go to it at most once per this many seconds per process; the others
@@ -29,7 +23,8 @@ PURPOSE = "ratelimit"
 PROBE_SECONDS = 1.0
 # Unreachable, timed out or a read-only replica after a failover: what a failure policy is for.
 # Other errors (a bad script, wrong arguments) are bugs and propagate.
-REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, ReadOnlyError)
+REDIS_DOWN = (*UNREACHABLE, ReadOnlyError)
+AFTER_FAILURE = "fail-open rate limits allow everything and fail-closed ones refuse until it answers"
 MAX_KEY_LENGTH = 120
 
 # KEYS[1]: the log, a list of Redis TIME stamps in microseconds, newest first, one per unit allowed.
@@ -170,17 +165,9 @@ def _reset(head: int, window: Window, remaining: int) -> float:
 
 
 class _Target:
-    """One Redis (URL) and key prefix: the outage state of checks against it and its key names.
+    """One Redis (URL) and key prefix: its key names and client, resolved once (see _current)."""
 
-    Per URL, so a test or a failover pointing REDIS_URL elsewhere starts with a clean state; it logs
-    once when checks start failing and once when they work again.
-    """
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.down_since: float | None = None
-        self.probe_at = 0.0
-        self.lock = threading.Lock()
+    def __init__(self) -> None:
         self.hits = hits_key()
         self.prefixes: dict[str, str] = {}  # rule name -> its log keys' prefix
         self.client: redis.Redis | None = None  # get_redis(PURPOSE), looked up once
@@ -197,28 +184,6 @@ class _Target:
             key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
         return prefix + key
 
-    def skip(self) -> bool:
-        return self.down_since is not None and time.monotonic() < self.probe_at
-
-    def failed(self, exc: Exception) -> None:
-        with self.lock:
-            now = time.monotonic()
-            self.probe_at = now + PROBE_SECONDS
-            if self.down_since is None:
-                self.down_since = now
-                logger.error(
-                    "rate limits unavailable: Redis at %s is unreachable (%s); "
-                    "fail-open rules allow everything, fail-closed rules refuse until it is back",
-                    self.url,
-                    exc,
-                )
-
-    def recovered(self) -> None:
-        with self.lock:
-            if self.down_since is not None:
-                logger.warning("rate limits available again after %.1fs", time.monotonic() - self.down_since)
-                self.down_since = None
-
 
 _targets: dict[tuple[str, str], _Target] = {}
 _scripts: dict[str, Script | AsyncScript] = {}
@@ -234,7 +199,7 @@ def _target() -> _Target:
         key = (settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
         target = _targets.get(key)
         if target is None:
-            target = _targets.setdefault(key, _Target(key[0]))
+            target = _targets.setdefault(key, _Target())
         _current = target
     return target
 
@@ -312,7 +277,7 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
     """
     spec, target = get_rule(rule), _target()
     _check_input(spec, key, cost)
-    if target.down_since is not None and target.skip():
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
         return _unavailable(spec)
     client, script = target.client or target.sync_client(), _scripts.get("sync") or _script()
     log = target.log_key(spec.name, key)
@@ -323,10 +288,9 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
         except NoScriptError:  # a restarted or flushed Redis: load it and run again
             reply = script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
     except REDIS_DOWN as exc:
-        target.failed(exc)
+        redis_outage.failed(exc, then=AFTER_FAILURE)
         return _unavailable(spec)
-    if target.down_since is not None:
-        target.recovered()
+    redis_outage.recovered()
     return _result(spec, reply)
 
 
@@ -334,7 +298,7 @@ async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1)
     """Async twin of rate_limit."""
     spec, target = get_rule(rule), _target()
     _check_input(spec, key, cost)
-    if target.down_since is not None and target.skip():
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
         return _unavailable(spec)
     client = aget_redis(PURPOSE)
     script = _scripts.get("async")
@@ -347,10 +311,9 @@ async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1)
         except NoScriptError:
             reply = await script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
     except REDIS_DOWN as exc:
-        target.failed(exc)
+        redis_outage.failed(exc, then=AFTER_FAILURE)
         return _unavailable(spec)
-    if target.down_since is not None:
-        target.recovered()
+    redis_outage.recovered()
     return _result(spec, reply)
 
 

@@ -241,6 +241,19 @@ def ratelimit_view(
     return decorator
 
 
+def ratelimit_call(
+    request: HttpRequest,
+    rule: str | tuple[int, float],
+    view: Callable[[], HttpResponse],
+    *,
+    key: KeySpec = "user_or_ip",
+    methods: Iterable[str] | None = None,
+    cost: int = 1,
+) -> HttpResponse:
+    """`view()` if `rule` allows the request, else 429: for views neither decorator nor mixin fits (admin)."""
+    return _Guard(rule, key, methods, cost).call(request, view)
+
+
 class RateLimitMixin:
     """For class-based views: set `ratelimit_rule` (and `ratelimit_key`, `ratelimit_methods`)."""
 

@@ -6,6 +6,7 @@ import { renderText, timeLabel } from "./render.js";
 const root = document.getElementById("room");
 const slug = root.dataset.slug;
 const me = Number(root.dataset.userId);
+const moderator = root.dataset.moderator !== undefined;
 const list = document.getElementById("messages");
 const scroller = document.getElementById("scroller");
 const input = document.getElementById("message-input");
@@ -32,6 +33,7 @@ function messageItem(message) {
   const li = document.createElement("li");
   li.dataset.seq = message.seq;
   li.dataset.id = message.id;
+  li.id = `seq-${message.seq}`;  // notifications link here
   fillItem(li, message);
   return li;
 }
@@ -60,12 +62,14 @@ function fillItem(li, message) {
     edited.textContent = "(edited)";
     li.append(edited);
   }
-  if (message.author_id === me) {
+  if (message.author_id === me || moderator) {
     const actions = document.createElement("span");
     actions.className = "actions";
-    actions.append(actionButton("Edit", `Edit message ${message.seq}`, () => startEdit(li, message)));
+    if (message.author_id === me) {
+      actions.append(actionButton("Edit", `Edit message ${message.seq}`, () => startEdit(li, message)));
+    }
     actions.append(actionButton("Delete", `Delete message ${message.seq}`, () => {
-      if (confirm("Delete this message?")) socket.send({ type: "message.delete", id: message.id });
+      if (confirm("Delete this message for everyone?")) socket.send({ type: "message.delete", id: message.id });
     }));
     li.append(actions);
   }
@@ -150,7 +154,10 @@ function showTyping() {
 function showPresence(online) {
   onlineList.replaceChildren(...online.map((user) => {
     const li = document.createElement("li");
-    li.textContent = user.username;
+    const link = document.createElement("a");
+    link.href = `/users/${encodeURIComponent(user.username)}/`;
+    link.textContent = user.username;
+    li.append(link);
     return li;
   }));
 }

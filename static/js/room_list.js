@@ -1,14 +1,23 @@
-// The room list: unread counts update live from the notification socket.
+// The room list: unread counts update live from the bell's notification socket.
 
-import { ReconnectingSocket } from "./socket.js";
+const me = Number(document.body.dataset.userId);
 
-new ReconnectingSocket("/ws/notifications/", {
-  onFrame: (frame) => {
-    if (frame.type !== "unread") return;
-    const badge = document.querySelector(`li[data-room="${CSS.escape(frame.room)}"] .unread-count`);
-    if (!badge) return;
-    badge.textContent = frame.count;
-    badge.setAttribute("aria-label", `${frame.count} unread`);
-    badge.classList.toggle("hidden", frame.count === 0);
-  },
+function badgeFor(slug) {
+  return document.querySelector(`li[data-room="${CSS.escape(slug)}"][data-joined] .unread-count`);
+}
+
+function show(badge, count) {
+  badge.textContent = count;
+  badge.setAttribute("aria-label", `${count} unread`);
+  badge.classList.toggle("hidden", count === 0);
+}
+
+window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
+  if (frame.type === "unread") {
+    const badge = badgeFor(frame.room);
+    if (badge) show(badge, frame.count);
+  } else if (frame.type === "message.new" && frame.message.author_id !== me && !frame.message.deleted) {
+    const badge = badgeFor(frame.message.room);
+    if (badge) show(badge, Number(badge.textContent) + 1);
+  }
 });

@@ -302,3 +302,14 @@ async def test_a_member_of_another_room_does_not_receive_the_message(room, peopl
 
     await alice_socket.expect("message.new")
     assert await bob_socket.quiet("message.new")
+
+
+async def test_room_owner_may_delete_anyones_message(people, join):
+    alice, bob = people
+    room = await sync_to_async(room_create)(slug="owned", title="Owned", created_by=alice)
+    message, _ = await sync_to_async(message_post)(room=room, author=bob, body="spam", client_id="")
+    owner_socket = await join(alice, room)
+
+    await owner_socket.send({"type": "message.delete", "id": message.pk})
+
+    assert (await owner_socket.expect("message.deleted"))["id"] == message.pk

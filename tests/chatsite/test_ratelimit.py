@@ -13,12 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
 from chatsite.env import ConfigError
-from chatsite.redis_toolkit import ratelimit
+from chatsite.redis_toolkit import outage, ratelimit
 from chatsite.redis_toolkit.connections import reset_clients
 from chatsite.redis_toolkit.ratelimit import (
     SLIDING_LOG,
@@ -35,6 +36,14 @@ from chatsite.ws import JsonSocketConsumer
 from tests.chatsite.test_settings import run_manage
 
 pytestmark = pytest.mark.usefixtures("redis_client")
+
+
+@pytest.fixture(autouse=True)
+def _no_outage_carried_over():
+    """The outage record is per process: one test's Redis going down must not pause the next's checks."""
+    outage.redis_outage.reset()
+    yield
+    outage.redis_outage.reset()
 
 
 @pytest.fixture
@@ -260,7 +269,7 @@ def test_unknown_rule_is_refused_naming_the_known_ones():
 
 
 def _outage_records(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == ratelimit.__name__]
+    return [r for r in caplog.records if r.name == outage.__name__]
 
 
 def test_fail_open_rule_allows_while_redis_is_unreachable_and_logs_once(rule, spare_redis, caplog):
@@ -317,7 +326,7 @@ def test_counting_resumes_and_recovery_is_logged_when_redis_is_back(rule, spare_
     assert [(r.allowed, r.degraded) for r in back] == [(True, False), (True, False), (False, False)]
     levels = [r.levelno for r in _outage_records(caplog)]
     assert levels == [logging.ERROR, logging.WARNING]  # down once, back once
-    assert "available again" in _outage_records(caplog)[1].getMessage()
+    assert "answers again" in _outage_records(caplog)[1].getMessage()
 
 
 # ----------------------------------------------------------------------------------- configuration
@@ -397,29 +406,46 @@ def test_command_refuses_an_unknown_rule_listing_the_known_ones():
         call_command("ratelimit", "status", "nope", "k")
 
 
-def test_admin_page_shows_refusals_per_rule_and_superusers_reset_a_key(rule, make_user, db):
+ADMIN_PAGE = "/admin/redis_toolkit/ratelimitrule/"
+
+
+def test_admin_page_shows_refusals_per_rule_and_a_superuser_resets_a_key(rule, make_user, db):
     name = rule("1/1m")
     for _ in range(3):
         rate_limit(name, "user:7")
-    admin = make_user("root", is_staff=True, is_superuser=True)
     client = Client()
-    client.force_login(admin)
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
 
-    page = client.get("/admin/redis/ratelimits/", {"rule": name, "key": "user:7"}).content.decode()
+    page = client.get(ADMIN_PAGE, {"rule": name, "key": "user:7"}).content.decode()
     assert f'<th scope="row">{name}</th>' in page
     assert '<td class="refused">2</td>' in page
     assert "Reset this key" in page
-    assert "Rate limits" in client.get("/admin/").content.decode()  # linked from the admin index
+    assert ADMIN_PAGE in client.get("/admin/").content.decode()  # listed on the admin index
 
-    client.post("/admin/redis/ratelimits/", {"rule": name, "key": "user:7"})
+    client.post(ADMIN_PAGE, {"rule": name, "key": "user:7"})
     assert rate_limit(name, "user:7").allowed
+
+
+def test_staff_with_view_permission_look_but_cannot_reset(rule, make_user, db):
+    name = rule("1/1m")
+    rate_limit(name, "user:8")
+    staff = make_user(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_ratelimitrule"))
+    client = Client()
+    client.force_login(staff)
+
+    page = client.get(ADMIN_PAGE, {"rule": name, "key": "user:8"}).content.decode()
+    assert "1 per 60 s" in page
+    assert "Reset this key" not in page
+    assert client.post(ADMIN_PAGE, {"rule": name, "key": "user:8"}).status_code == 403
+    assert not rate_limit(name, "user:8").allowed
 
 
 def test_admin_page_is_for_staff_only(make_user, db):
     client = Client()
     client.force_login(make_user())
 
-    assert client.get("/admin/redis/ratelimits/").status_code == 302  # to the admin login
+    assert client.get(ADMIN_PAGE).status_code == 302  # to the admin login
 
 
 # ----------------------------------------------------------------------------------------- WebSocket

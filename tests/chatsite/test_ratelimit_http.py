@@ -7,10 +7,12 @@ import itertools
 import pytest
 from django.http import HttpResponse, JsonResponse
 from django.test import Client, RequestFactory, override_settings
-from django.urls import path
+from django.urls import path, reverse
 from django.views import View
 
 from chatsite.redis_toolkit.connections import reset_clients
+from chatsite.redis_toolkit.outage import redis_outage
+from chatsite.redis_toolkit.ratelimit import rate_limit_reset
 from chatsite.redis_toolkit.ratelimit_http import RateLimitMixin, key_ip, ratelimit_view
 from chatsite.urls import urlpatterns as site_urlpatterns
 
@@ -85,12 +87,16 @@ RULES = {
     "tests.open": {"limits": "2/1m", "fail": "open"},
     "auth.login": {"limits": "3/1m", "fail": "closed"},
     "auth.signup": {"limits": "2/1m", "fail": "closed"},
+    "notifications.broadcast": {"limits": "2/1h", "fail": "closed"},
 }
 
 
 @pytest.fixture(autouse=True)
 def _rules(settings):
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, **RULES}
+    redis_outage.reset()  # one test's Redis going down must not pause the next's checks
+    yield
+    redis_outage.reset()
 
 
 def browser(**extra) -> Client:
@@ -281,6 +287,20 @@ def test_signup_is_limited_per_ip(django_user_model):
 
     assert [signup(n) for n in range(3)] == [302, 302, 429]
     assert not django_user_model.objects.filter(username="newcomer2").exists()
+
+
+def test_admin_broadcasts_are_limited_per_admin(make_user):
+    make_user(fresh_name("reader"))
+    admin = make_user(fresh_name("admin"), is_staff=True, is_superuser=True)
+    rate_limit_reset("notifications.broadcast", f"user:{admin.pk}")  # user ids repeat across tests
+    client = browser()
+    client.force_login(admin)
+    send = reverse("admin:notifications_broadcast_add")
+
+    statuses = [client.post(send, {"text": f"Deploy at {n}", "users": ""}).status_code for n in range(3)]
+
+    assert statuses == [302, 302, 429]
+    assert client.get(send).status_code == 200  # the form itself is not counted
 
 
 # ------------------------------------------------------------------------------------- client address

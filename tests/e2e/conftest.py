@@ -12,17 +12,16 @@ from tests.conftest import require
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 
 
-# Per module, not per session: the event loop Playwright's sync API runs in this thread would break
-# every async test that pytest-django orders after the browser tests.
 @pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module: Playwright's loop must be gone before other tests use async_to_sync."""
     require(CHROMIUM.exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    # The ORM calls in these tests are plain sync code beside that loop; only while it runs, or the
-    # setting leaks into later subprocesses (`check --deploy` refuses it).
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in these tests are plain sync code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             headless=True,
@@ -38,6 +37,7 @@ def browser():
         )
         yield browser
         browser.close()
+    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

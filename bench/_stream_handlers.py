@@ -1,0 +1,19 @@
+"""Handlers the latency benchmark's worker process loads (STREAMS_HANDLER_MODULES=bench._stream_handlers)."""
+
+import time
+
+from chatsite.redis_toolkit.connections import get_redis
+from chatsite.redis_toolkit.keys import redis_key
+from chatsite.redis_toolkit.workers import event_handler
+
+LATENCY_GROUP = "bench-latency"
+
+
+def started_key() -> str:
+    return redis_key("bench", "started")
+
+
+@event_handler("bench.latency", group=LATENCY_GROUP)
+def record_start(event) -> None:
+    started = time.time()  # first thing: "handler start"
+    get_redis("bench").hset(started_key(), str(event.id), repr(started))

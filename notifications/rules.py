@@ -1,0 +1,111 @@
+"""Who gets notified of what: the rules the stream handlers apply (idempotent per event)."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from chat.models import Membership, Message, Room
+from notifications.models import Broadcast, Notification
+from notifications.services import broadcast_send, notification_create
+
+MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
+SNIPPET = 80
+
+
+def mentioned_usernames(body: str) -> set[str]:
+    """`@bob, @carol.` -> {"bob", "carol"}: trailing punctuation is not part of a name."""
+    return {name.rstrip(".-+@") for name in MENTION_RE.findall(body)} - {""}
+
+
+def _snippet(body: str) -> str:
+    body = " ".join(body.split())
+    return body if len(body) <= SNIPPET else body[: SNIPPET - 1] + "…"
+
+
+def notify_message_posted(*, event_id: str, message_id: int) -> int:
+    """Mentions in any room, or a direct-message notification in a DM; returns how many were made."""
+    message = Message.objects.select_related("room", "author").filter(pk=message_id).first()
+    if message is None or message.deleted_at is not None or message.author is None:
+        return 0  # gone before we got to it: nothing to tell anyone
+    if message.room.kind == Room.Kind.DIRECT:
+        return _notify_direct_message(event_id=event_id, message=message)
+    return _notify_mentions(event_id=event_id, message=message)
+
+
+def _notify_mentions(*, event_id: str, message: Message) -> int:
+    names = mentioned_usernames(message.body)
+    if not names:
+        return 0
+    room, author = message.room, message.author
+    candidates = get_user_model().objects.filter(username__in=names, is_active=True).exclude(pk=author.pk)
+    members = Membership.objects.filter(room=room, user__in=candidates)
+    muted = set(members.filter(muted=True).values_list("user_id", flat=True))
+    allowed = candidates if room.is_public else candidates.filter(pk__in=members.values("user_id"))
+    made = 0
+    for user_id in allowed.exclude(pk__in=muted).values_list("pk", flat=True):
+        created = notification_create(
+            recipient_id=user_id,
+            kind=Notification.Kind.MENTION,
+            event_id=event_id,
+            text=f"{author.username} mentioned you in #{room.title}: {_snippet(message.body)}",
+            actor=author,
+            room=room,
+            message=message,
+            data={"seq": message.seq},
+        )
+        made += created is not None
+    return made
+
+
+def _notify_direct_message(*, event_id: str, message: Message) -> int:
+    room, author = message.room, message.author
+    made = 0
+    for membership in Membership.objects.filter(room=room).exclude(user=author):
+        with transaction.atomic():
+            # Lock the recipient's membership: concurrent workers must not both see "no unread DM note".
+            Membership.objects.select_for_update().filter(pk=membership.pk).first()
+            waiting = Notification.objects.filter(
+                recipient_id=membership.user_id, room=room, kind=Notification.Kind.DIRECT_MESSAGE, read_at__isnull=True
+            ).exists()
+            if waiting or membership.muted:
+                continue  # one notification per unread conversation, not one per message
+            created = notification_create(
+                recipient_id=membership.user_id,
+                kind=Notification.Kind.DIRECT_MESSAGE,
+                event_id=event_id,
+                text=f"{author.username} sent you a message: {_snippet(message.body)}",
+                actor=author,
+                room=room,
+                message=message,
+                data={"seq": message.seq},
+            )
+            made += created is not None
+    return made
+
+
+def notify_member_added(*, event_id: str, room_id: int, user_id: int, added_by_id: int | None) -> bool:
+    """An invitation when someone else adds the user to a private room."""
+    room = Room.objects.filter(pk=room_id).first()
+    if room is None or room.kind != Room.Kind.PRIVATE or added_by_id in (None, user_id):
+        return False
+    actor = get_user_model().objects.filter(pk=added_by_id).first()
+    who = actor.username if actor else "Someone"
+    return (
+        notification_create(
+            recipient_id=user_id,
+            kind=Notification.Kind.ROOM_INVITE,
+            event_id=event_id,
+            text=f"{who} added you to the private room {room.title}",
+            actor=actor,
+            room=room,
+        )
+        is not None
+    )
+
+
+def send_broadcast(*, broadcast_id: int) -> int:
+    broadcast = Broadcast.objects.select_related("room", "created_by").filter(pk=broadcast_id).first()
+    return 0 if broadcast is None else broadcast_send(broadcast=broadcast)

@@ -1,0 +1,73 @@
+"""The bell's unread count, kept in Redis as the set of unread notification ids (one round trip to read).
+
+A set, not a counter, so re-adding an id on a redelivered event changes nothing. The member "*"
+marks a set that was built from the database: without it (Redis restarted, key expired) the set is
+rebuilt from the database on the next read or change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chatsite.redis_toolkit.connections import get_redis
+from chatsite.redis_toolkit.keys import redis_key
+
+BUILT = "*"
+TTL_SECONDS = 7 * 24 * 3600
+
+# KEYS[1] set; ARGV[1] 'add'|'remove', ARGV[2] ttl, ARGV[3..] ids. Returns the count, or -1 if not built.
+_CHANGE = """
+if redis.call('SISMEMBER', KEYS[1], '*') == 0 then return -1 end
+for i = 3, #ARGV do
+  if ARGV[1] == 'add' then redis.call('SADD', KEYS[1], ARGV[i]) else redis.call('SREM', KEYS[1], ARGV[i]) end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return redis.call('SCARD', KEYS[1]) - 1
+"""
+
+
+def _key(user_id: int) -> str:
+    return redis_key("notifications", "unread", user_id)
+
+
+def _rebuild(user_id: int) -> int:
+    from notifications.models import Notification
+
+    ids = list(Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).values_list("id", flat=True))
+    pipe = get_redis().pipeline()
+    pipe.delete(_key(user_id))
+    pipe.sadd(_key(user_id), BUILT, *ids)
+    pipe.expire(_key(user_id), TTL_SECONDS)
+    pipe.execute()
+    return len(ids)
+
+
+def unread_count(user_id: int) -> int:
+    count = get_redis().scard(_key(user_id))
+    return count - 1 if count else _rebuild(user_id)
+
+
+def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:
+    script = get_redis().register_script(_CHANGE)
+    count = script(keys=[_key(user_id)], args=[mode, TTL_SECONDS, *ids])
+    return count if count >= 0 else _rebuild(user_id)
+
+
+def unread_add(user_id: int, ids: Iterable[int]) -> int:
+    return _change("add", user_id, ids)
+
+
+def unread_remove(user_id: int, ids: Iterable[int]) -> int:
+    return _change("remove", user_id, ids)
+
+
+def unread_add_many(changes: dict[int, list[int]]) -> dict[int, int | None]:
+    """Add ids for many users in one pipelined round trip (broadcasts).
+
+    Returns each user's new count; None where the set was not built (it is rebuilt on the next read).
+    """
+    script = get_redis().register_script(_CHANGE)
+    pipe = get_redis().pipeline(transaction=False)
+    for user_id, ids in changes.items():
+        script(keys=[_key(user_id)], args=["add", TTL_SECONDS, *ids], client=pipe)
+    return {user_id: (count if count >= 0 else None) for user_id, count in zip(changes, pipe.execute(), strict=True)}

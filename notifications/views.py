@@ -1,0 +1,82 @@
+"""Notification pages and the bell's JSON endpoints."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from chatsite.errors import NotFound
+from notifications.events import notification_data
+from notifications.selectors import notification_list
+from notifications.services import notification_mark_read
+from notifications.unread import unread_count
+
+PAGE_SIZE = 20
+BELL_SIZE = 10
+
+
+@login_required
+def notification_page(request):
+    order = "date" if request.GET.get("order") == "date" else "unread"
+    page = Paginator(notification_list(user=request.user, order=order), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "notifications/list.html", {"page": page, "order": order})
+
+
+@login_required
+@require_POST
+def notification_read(request, notification_id: int):
+    try:
+        notification_mark_read(user=request.user, ids=[notification_id])
+    except NotFound:
+        raise Http404("No such notification.") from None
+    return redirect(request.POST.get("next") or "notifications:list")
+
+
+@login_required
+@require_POST
+def notification_read_all(request):
+    notification_mark_read(user=request.user)
+    return redirect("notifications:list")
+
+
+def _json_error(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+@require_GET
+def api_list(request):
+    """GET: the bell's unread count and latest notifications."""
+    if not request.user.is_authenticated:
+        return _json_error("not_signed_in", "Sign in to see notifications.", 401)
+    latest = notification_list(user=request.user, order="date")[:BELL_SIZE]
+    return JsonResponse(
+        {"unread_count": unread_count(request.user.pk), "notifications": [notification_data(n) for n in latest]}
+    )
+
+
+@require_POST
+def api_mark_read(request):
+    """POST {"ids": [..]} or {"all": true}: mark read; answers the new unread count."""
+    if not request.user.is_authenticated:
+        return _json_error("not_signed_in", "Sign in to see notifications.", 401)
+    try:
+        payload = json.loads(request.body or b"{}")
+    except ValueError:
+        return _json_error("invalid_json", "The body must be JSON.", 400)
+    ids = payload.get("ids") if isinstance(payload, dict) else None
+    if not (isinstance(payload, dict) and (payload.get("all") is True or _int_list(ids))):
+        return _json_error("invalid_body", 'Send {"ids": [1, 2]} or {"all": true}.', 400)
+    try:
+        marked, count = notification_mark_read(user=request.user, ids=None if payload.get("all") is True else ids)
+    except NotFound as exc:
+        return _json_error(exc.code, exc.detail, 404)
+    return JsonResponse({"marked": marked, "unread_count": count})
+
+
+def _int_list(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(type(v) is int for v in value)

@@ -1,0 +1,91 @@
+"""The notification rules the stream handlers apply: mentions, DMs, invitations."""
+
+import pytest
+
+from chat.services import direct_room_open, membership_add, membership_set_muted, message_post, room_create
+from notifications.models import Notification
+from notifications.rules import mentioned_usernames, notify_member_added, notify_message_posted
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
+
+
+@pytest.fixture
+def people(make_user):
+    return make_user("alice"), make_user("bob"), make_user("carol")
+
+
+def post(room, author, body):
+    return message_post(room=room, author=author, body=body, client_id="")[0]
+
+
+def test_mentioned_usernames_ignore_emails_and_trailing_punctuation():
+    assert mentioned_usernames("hi @bob, and @carol. mail me at x@example.com @bob") == {"bob", "carol"}
+
+
+def test_mention_notifies_the_mentioned_user_once_per_event(people):
+    alice, bob, _ = people
+    room = room_create(slug="lobby", title="Lobby")
+    message = post(room, alice, "@bob look at this")
+
+    assert notify_message_posted(event_id="7", message_id=message.pk) == 1
+    assert notify_message_posted(event_id="7", message_id=message.pk) == 0  # redelivered event
+
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.kind, notification.actor) == (bob, "mention", alice)
+    assert notification.data == {"seq": message.seq}
+
+
+def test_no_mention_for_oneself_unknown_users_or_non_members_of_a_private_room(people):
+    alice, bob, _carol = people
+    room = room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob])
+    message = post(room, alice, "@alice @ghost @carol @bob")
+
+    notify_message_posted(event_id="1", message_id=message.pk)
+
+    assert list(Notification.objects.values_list("recipient__username", flat=True)) == ["bob"]
+
+
+def test_no_mention_from_a_muted_room(people):
+    alice, bob, _ = people
+    room = room_create(slug="lobby", title="Lobby")
+    membership_set_muted(room=room, user=bob, muted=True)
+
+    notify_message_posted(event_id="1", message_id=post(room, alice, "@bob hey").pk)
+
+    assert not Notification.objects.exists()
+
+
+def test_direct_messages_notify_once_until_read(people):
+    alice, bob, _ = people
+    dm = direct_room_open(user=alice, other=bob)
+
+    notify_message_posted(event_id="1", message_id=post(dm, alice, "hi").pk)
+    notify_message_posted(event_id="2", message_id=post(dm, alice, "are you there?").pk)
+    assert Notification.objects.filter(recipient=bob, kind="direct_message").count() == 1
+
+    Notification.objects.update(read_at="2026-01-01T00:00:00Z")
+    notify_message_posted(event_id="3", message_id=post(dm, alice, "hello again").pk)
+    assert Notification.objects.filter(recipient=bob, kind="direct_message").count() == 2
+    assert not Notification.objects.filter(recipient=alice).exists()
+
+
+def test_adding_someone_to_a_private_room_invites_them(people):
+    alice, bob, _ = people
+    room = room_create(slug="secret", title="Secret", private=True, created_by=alice)
+    membership_add(room=room, user=bob, added_by=alice)
+
+    assert notify_member_added(event_id="9", room_id=room.pk, user_id=bob.pk, added_by_id=alice.pk)
+    assert not notify_member_added(event_id="9", room_id=room.pk, user_id=bob.pk, added_by_id=alice.pk)
+
+    invite = Notification.objects.get()
+    assert invite.kind == "room_invite"
+    assert "Secret" in invite.text
+
+
+def test_joining_a_public_room_or_adding_oneself_is_no_invitation(people):
+    alice, bob, _ = people
+    public = room_create(slug="lobby", title="Lobby")
+    private = room_create(slug="secret", title="Secret", private=True, created_by=alice)
+
+    assert not notify_member_added(event_id="1", room_id=public.pk, user_id=bob.pk, added_by_id=alice.pk)
+    assert not notify_member_added(event_id="2", room_id=private.pk, user_id=alice.pk, added_by_id=alice.pk)
