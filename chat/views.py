@@ -23,6 +23,7 @@ from chat.selectors import (
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.redis_toolkit.ratelimit_http import ratelimit_view
 
 
 def _room_or_error(request, slug: str) -> Room:
@@ -49,6 +50,7 @@ def home(request):
 
 @login_required
 @require_POST
+@ratelimit_view("rooms.create", key="user")
 def room_new(request):
     form = RoomForm(request.POST)
     if not form.is_valid():
@@ -140,6 +142,7 @@ def _json_error(code: str, detail: str, status: int) -> JsonResponse:
 
 
 @require_GET
+@ratelimit_view("api", key="user")
 def api_messages(request, slug: str):
     """GET /api/rooms/<slug>/messages?before_seq=&after_seq=&limit= (session auth)."""
     if not request.user.is_authenticated:

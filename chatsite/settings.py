@@ -15,6 +15,7 @@ from chatsite.env import (
     env_str,
 )
 from chatsite.redis_toolkit.connections import default_retry
+from chatsite.redis_toolkit.ratelimit_rules import rate_limits_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -184,6 +185,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# -------------------------------------------------------------------- rate limits
+# Each rule: "limits" (COUNT/PERIOD, several separated by commas: all must allow; sliding windows)
+# and "fail": "open" allows while Redis is unreachable, "closed" refuses. Operators override a rule
+# from the environment: RATE_LIMIT_CHAT_MESSAGE="10/10s,60/1m", RATE_LIMIT_CHAT_MESSAGE_FAIL=closed.
+RATE_LIMITS = rate_limits_from_env(
+    {
+        "chat.message": {"limits": "10/10s, 60/1m", "fail": "open"},  # per user: burst, sustained
+        "chat.typing": {"limits": "30/1m", "fail": "open"},  # per user
+        "auth.login": {"limits": "10/1m, 50/1h", "fail": "closed"},  # per IP and per username tried
+        "auth.signup": {"limits": "5/1h", "fail": "closed"},  # per IP
+        "rooms.create": {"limits": "10/1h", "fail": "open"},  # per user
+        "api": {"limits": "120/1m", "fail": "open"},  # per user
+        "notifications.broadcast": {"limits": "10/1h", "fail": "closed"},  # per admin, each "Send"
+    }
+)
+# Reverse proxies in front that append to X-Forwarded-For; 0 trusts only the socket's address.
+NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 
 # ----------------------------------------------------------------------- security
 if not DEBUG:

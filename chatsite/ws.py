@@ -10,6 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatsite.accounts.services import session_group
 from chatsite.errors import UserError
+from chatsite.redis_toolkit.ratelimit import RateLimitUnavailable, arate_limit, seconds
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,23 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "detail": detail, **extra})
 
     async def check_rate(self, rule: str, key: str, *, quiet: bool = False) -> bool:
-        """TEMPORARY until the rate-limit branch lands: always allows."""
-        return True
+        """Count one action against `rule` for `key` (one Redis round trip); False when refused.
+
+        A refusal sends `error {code: "rate_limited", detail, retry_after}` (seconds) unless `quiet`
+        (for frames nobody waits on, such as typing); the caller then drops the frame.
+        """
+        try:
+            result = await arate_limit(rule, key)
+        except RateLimitUnavailable as exc:
+            if not quiet:
+                detail = "Sending is paused for a moment; try again shortly."
+                await self.send_error("unavailable", detail, retry_after=exc.retry_after)
+            return False
+        if not result.allowed and not quiet:
+            wait = max(1, seconds(result.retry_after))
+            detail = f"You are sending too fast; you can send again in {wait} second{'s' if wait != 1 else ''}."
+            await self.send_error("rate_limited", detail, retry_after=round(result.retry_after, 3))
+        return result.allowed
 
     async def session_revoked(self, event: dict) -> None:
         """The browser's session was signed out elsewhere: close as if never signed in."""

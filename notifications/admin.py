@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin
 
 from chatsite.errors import UserError
+from chatsite.redis_toolkit.ratelimit_http import ratelimit_call
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_audience, broadcast_request
 
@@ -62,4 +63,10 @@ class BroadcastAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
 
     def add_view(self, request, form_url="", extra_context=None):
-        return super().add_view(request, form_url, {**(extra_context or {}), "title": "Send notification"})
+        context = {**(extra_context or {}), "title": "Send notification"}
+
+        def page():
+            return super(BroadcastAdmin, self).add_view(request, form_url, context)
+
+        # Every "Send" counts against the admin's notifications.broadcast limit.
+        return ratelimit_call(request, "notifications.broadcast", page, key="user", methods=("POST",))

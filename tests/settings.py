@@ -12,3 +12,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 
 # Threads of async tests must not keep connections open, or the test database cannot be dropped.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
+# Tests share one client IP and (on SQLite) reuse user ids, so production numbers would let tests
+# throttle each other. Rate-limit tests set the numbers they test with override_settings.
+RATE_LIMITS = {name: {**rule, "limits": "10000/1s"} for name, rule in RATE_LIMITS.items()}  # noqa: F405

@@ -10,8 +10,10 @@ from django.views.decorators.http import require_POST
 from chatsite.accounts.forms import SignupForm
 from chatsite.accounts.selectors import user_session_list
 from chatsite.accounts.services import user_session_revoke, user_session_revoke_others
+from chatsite.redis_toolkit.ratelimit_http import ratelimit_view
 
 
+@ratelimit_view("auth.signup", key="ip", methods=("POST",))
 def signup(request):
     if request.user.is_authenticated:
         return redirect("home")

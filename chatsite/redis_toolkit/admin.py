@@ -1,4 +1,6 @@
-"""Admin pages of the Redis toolkit: fencing marks and the outbox (read-only), streams and dead letters."""
+"""Admin pages of the Redis toolkit: fencing marks and the outbox (read-only), streams, rate limits."""
+
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -7,8 +9,16 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from redis.exceptions import RedisError
 
-from chatsite.redis_toolkit.models import Fence, OutboxEvent, Stream
+from chatsite.redis_toolkit.models import Fence, OutboxEvent, RateLimitRule, Stream
 from chatsite.redis_toolkit.outbox import outbox_backlog
+from chatsite.redis_toolkit.ratelimit import (
+    REDIS_DOWN,
+    RateLimitUnavailable,
+    rate_limit,
+    rate_limit_hits,
+    rate_limit_reset,
+)
+from chatsite.redis_toolkit.ratelimit_rules import env_name, known_rules
 from chatsite.redis_toolkit.streams import dead_letter_replay, dead_letters, stream_status
 
 
@@ -86,3 +96,61 @@ class StreamAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"Replayed {moved} dead letter(s) of {stream}.", messages.SUCCESS)
         return HttpResponseRedirect(request.path)
+
+
+@admin.register(RateLimitRule)
+class RateLimitAdmin(admin.ModelAdmin):
+    """One page, no table: every rule with its refusals; looking up a key; resetting one needs the change permission."""
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
+        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        data = request.POST if request.method == "POST" else request.GET
+        rule, key = data.get("rule", ""), data.get("key", "").strip()
+        rules = {r.name: r for r in known_rules()}
+        if request.method == "POST":
+            return self._reset(request, rule if rule in rules else "", key)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Rate limits",
+            "opts": self.opts,
+            "can_reset": self.has_change_permission(request),
+            "lookup_rule": rule,
+            "lookup_key": key,
+        }
+        try:
+            hits = rate_limit_hits()
+            context["status"] = self._status(rule, key) if rule in rules and key else None
+        except (*REDIS_DOWN, RateLimitUnavailable) as exc:
+            hits, context["redis_error"] = {}, f"{type(exc).__name__}: {exc}"
+        context["rows"] = [
+            {"rule": r, "variable": env_name(r.name), "denied": hits.get(r.name, 0)} for r in rules.values()
+        ]
+        return TemplateResponse(request, "admin/redis_toolkit/ratelimits.html", context)
+
+    def _status(self, rule: str, key: str) -> list[dict]:
+        result = rate_limit(rule, key, cost=0)  # cost 0 only looks
+        if result.degraded:
+            raise RateLimitUnavailable(rule)
+        return [{**vars(state), "used": state.limit - state.remaining} for state in result.windows]
+
+    def _reset(self, request, rule: str, key: str):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if not rule or not key:
+            self.message_user(request, "Nothing reset: choose a rule and give a key.", messages.ERROR)
+            return HttpResponseRedirect(request.path)
+        existed = rate_limit_reset(rule, key)
+        text = f"Reset {rule} for {key}." if existed else f"Nothing was counted for {key} under {rule}."
+        self.message_user(request, text, messages.SUCCESS)
+        return HttpResponseRedirect(f"{request.path}?{urlencode({'rule': rule, 'key': key})}")

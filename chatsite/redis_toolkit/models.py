@@ -49,3 +49,15 @@ class Stream(models.Model):
 
     def __str__(self) -> str:
         return "streams"
+
+
+class RateLimitRule(models.Model):
+    """No table: gives the admin a "Rate limits" page (rules, refusals per rule, look-up and reset of a key)."""
+
+    class Meta:
+        managed = False
+        verbose_name = "rate limit"
+        verbose_name_plural = "rate limits"
+
+    def __str__(self) -> str:
+        return "rate limits"

@@ -1,0 +1,186 @@
+"""Rate-limit rules: the "N/period" grammar, the RATE_LIMITS setting and its environment overrides."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from itertools import pairwise
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+from chatsite.env import ConfigError
+
+MAX_LIMIT = 10_000  # the log keeps one entry per allowed unit: bounded memory per key
+MAX_PERIOD = 366 * 86400  # stamps are microseconds in Lua's doubles: exact far beyond this
+FAIL_POLICIES = ("open", "closed")
+ENV_PREFIX = "RATE_LIMIT_"
+
+_UNITS = {
+    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
+    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
+    **dict.fromkeys(("h", "hour", "hours"), 3600),
+    **dict.fromkeys(("d", "day", "days"), 86400),
+}
+_LIMIT = re.compile(r"^(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)$")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Window:
+    """At most `limit` units in any `period` seconds (a sliding window, not a calendar one)."""
+
+    limit: int
+    period: float
+
+    @cached_property
+    def micros(self) -> int:
+        return round(self.period * 1_000_000)
+
+    def __str__(self) -> str:
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if self.period >= size and self.period % size == 0:
+                return f"{self.limit}/{self.period / size:g}{unit}"
+        return f"{self.limit}/{self.period:g}s"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named rule: every window must allow; `fail_open` says what to do when Redis is unreachable."""
+
+    name: str
+    windows: tuple[Window, ...]
+    fail_open: bool
+
+    @property
+    def limits(self) -> str:
+        return ", ".join(str(window) for window in self.windows)
+
+    @cached_property
+    def smallest_limit(self) -> int:
+        return min(window.limit for window in self.windows)
+
+    @cached_property
+    def script_args(self) -> tuple[bytes, ...]:
+        """The rule's part of the rate-limit script's ARGV, encoded once."""
+        args = [self.name.encode()]
+        for window in self.windows:
+            args += [str(window.limit).encode(), str(window.micros).encode()]
+        return tuple(args)
+
+
+def env_name(rule: str) -> str:
+    """`chat.message` -> `RATE_LIMIT_CHAT_MESSAGE` (its `_FAIL` twin holds the failure policy)."""
+    return ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", rule.upper())
+
+
+def parse_limits(text: str | list[str] | tuple[str, ...], *, where: str) -> tuple[Window, ...]:
+    """`"10/10s, 60/1m"` -> two windows; `where` names the setting or variable in errors."""
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    windows = []
+    for part in parts:
+        if not isinstance(part, str):
+            raise ConfigError(f"{where}: {part!r} is not a limit; write limits as text like 30/1m.")
+        match = _LIMIT.match(part.strip().lower())
+        if not match or match.group(3) not in _UNITS:
+            raise ConfigError(
+                f"{where}: {part.strip()!r} is not a limit; expected COUNT/PERIOD like 5/10s, 30/1m, 100/h or 1000/1d."
+            )
+        limit, period = int(match.group(1)), float(match.group(2) or 1) * _UNITS[match.group(3)]
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ConfigError(f"{where}: {part.strip()!r} must allow between 1 and {MAX_LIMIT} per period.")
+        if not 0 < period <= MAX_PERIOD:
+            raise ConfigError(f"{where}: {part.strip()!r} needs a period above zero and at most 366 days.")
+        windows.append(Window(limit, period))
+    if not windows:
+        raise ConfigError(f"{where}: no limits given; expected COUNT/PERIOD such as 30/1m.")
+    windows.sort(key=lambda window: window.period)
+    for shorter, longer in pairwise(windows):
+        if shorter.period == longer.period:
+            raise ConfigError(f"{where}: two limits share a period; keep the smaller one.")
+        if shorter.limit >= longer.limit:
+            raise ConfigError(
+                f"{where}: '{shorter}' can never be reached under '{longer}'; longer periods need larger limits."
+            )
+    return tuple(windows)
+
+
+def parse_fail(value: object, *, where: str) -> bool:
+    """True for "open" (allow while Redis is unreachable), False for "closed" (refuse)."""
+    text = str(value).strip().lower()
+    if text not in FAIL_POLICIES:
+        raise ConfigError(f"{where}={value!r} is not a failure policy; use open or closed.")
+    return text == "open"
+
+
+def parse_rule(name: str, spec: Mapping, *, where: str = "RATE_LIMITS") -> Rule:
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}: rule name {name!r} must be lowercase letters, digits, '.', '_' or '-'.")
+    if not isinstance(spec, Mapping) or set(spec) != {"limits", "fail"}:
+        raise ConfigError(f'{where}[{name!r}] must be {{"limits": "30/1m", "fail": "open" or "closed"}}.')
+    windows = parse_limits(spec["limits"], where=f"{where}[{name!r}]['limits']")
+    return Rule(name, windows, parse_fail(spec["fail"], where=f"{where}[{name!r}]['fail']"))
+
+
+def rate_limits_from_env(rules: Mapping[str, Mapping], environ: Mapping[str, str] = os.environ) -> dict[str, dict]:
+    """Validate RATE_LIMITS and apply `RATE_LIMIT_<RULE>="5/10s,30/1m"` / `RATE_LIMIT_<RULE>_FAIL=open`."""
+    result: dict[str, dict] = {}
+    known: dict[str, str] = {}
+    for name, spec in rules.items():
+        rule = parse_rule(name, spec)
+        variable = env_name(name)
+        if variable in known:
+            raise ConfigError(f"RATE_LIMITS: rules {known[variable]!r} and {name!r} share the variable {variable}.")
+        known[variable] = known[f"{variable}_FAIL"] = name
+        limits, fail_open = rule.limits, rule.fail_open
+        if variable in environ:
+            limits = ", ".join(str(w) for w in parse_limits(environ[variable], where=variable))
+        if f"{variable}_FAIL" in environ:
+            fail_open = parse_fail(environ[f"{variable}_FAIL"], where=f"{variable}_FAIL")
+        result[name] = {"limits": limits, "fail": "open" if fail_open else "closed"}
+    for variable in environ:
+        if variable.startswith(ENV_PREFIX) and variable not in known:
+            rule_variables = ", ".join(sorted(v for v in known if not v.endswith("_FAIL") or v[:-5] not in known))
+            raise ConfigError(f"{variable} names no rate-limit rule; known: {rule_variables} (and their _FAIL twins).")
+    return result
+
+
+_cache: dict[object, Rule] = {}
+
+
+def get_rule(rule: str | tuple[int, float]) -> Rule:
+    """The Rule for a name in settings.RATE_LIMITS, or an inline `(limit, period_seconds)` (fails closed)."""
+    cached = _cache.get(rule)
+    if cached is not None:
+        return cached
+    if isinstance(rule, tuple):
+        if len(rule) != 2 or not isinstance(rule[0], int) or not isinstance(rule[1], int | float):
+            raise ValueError(f"rule={rule!r}: an inline rule is (limit, period_seconds), e.g. (5, 60).")
+        limit, period = rule
+        if not 1 <= limit <= MAX_LIMIT or not 0 < period <= MAX_PERIOD:
+            raise ValueError(f"rule={rule!r}: the limit must be 1-{MAX_LIMIT}, the period 0-{MAX_PERIOD} seconds.")
+        parsed = Rule(str(Window(limit, float(period))), (Window(limit, float(period)),), fail_open=False)
+    elif isinstance(rule, str):
+        rules = getattr(settings, "RATE_LIMITS", {})
+        if rule not in rules:
+            raise ValueError(f"Unknown rate-limit rule {rule!r}; known rules: {', '.join(sorted(rules)) or 'none'}.")
+        parsed = parse_rule(rule, rules[rule])
+    else:
+        raise ValueError(f"rule={rule!r}: give a rule name from RATE_LIMITS or (limit, period_seconds).")
+    _cache[rule] = parsed
+    return parsed
+
+
+def known_rules() -> list[Rule]:
+    return [get_rule(name) for name in sorted(getattr(settings, "RATE_LIMITS", {}))]
+
+
+def _forget_rules(*, setting: str, **kwargs) -> None:
+    if setting == "RATE_LIMITS":
+        _cache.clear()
+
+
+setting_changed.connect(_forget_rules)
