@@ -45,11 +45,22 @@ def start_server(app: str, server: str, port: int) -> subprocess.Popen:
         "SECURE_SSL_REDIRECT": "0",
         "LOG_LEVEL": "WARNING",
         # Measure delivery, not the limiter: senders here are far over any human rate.
-        "RATE_LIMIT_CHAT_MESSAGE": "1000000/1s",
-        "RATE_LIMIT_CHAT_TYPING": "1000000/1s",
+        "RATE_LIMIT_CHAT_MESSAGE": "10000/1s",
+        "RATE_LIMIT_CHAT_TYPING": "10000/1s",
     }
     if server == "uvicorn":
-        cmd = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--log-level", "warning", "--ws", "websockets"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--ws",
+            "websockets",
+        ]
     else:
         cmd = [sys.executable, "-m", "daphne", "-v", "0", "-p", str(port), app]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
@@ -121,14 +132,20 @@ async def run_load(peer: Peer, members: int, senders: int, messages: int) -> dic
                 break
     expected = senders * messages
     latencies: list[float] = []
+    last = [time.perf_counter()]
 
     async def receive(ws) -> None:
         got = 0
         while got < expected:
-            body = peer.body_of(await ws.recv())
+            try:  # a layer that drops messages (channel capacity) never delivers them all
+                raw = await asyncio.wait_for(ws.recv(), 5)
+            except TimeoutError:
+                return
+            body = peer.body_of(raw)
             if body is not None and body.startswith("t="):
                 got += 1
-                latencies.append(time.perf_counter() - float(body[2:].split(" ", 1)[0]))
+                last[0] = time.perf_counter()
+                latencies.append(last[0] - float(body[2:].split(" ", 1)[0]))
 
     async def send(ws, s: int) -> None:
         for n in range(messages):
@@ -137,14 +154,16 @@ async def run_load(peer: Peer, members: int, senders: int, messages: int) -> dic
     started = time.perf_counter()
     receivers = [asyncio.create_task(receive(ws)) for ws in sockets]
     await asyncio.gather(*(send(sockets[s], s) for s in range(senders)))
-    await asyncio.wait_for(asyncio.gather(*receivers), timeout=300)
-    elapsed = time.perf_counter() - started
+    await asyncio.gather(*receivers)
+    elapsed = last[0] - started
     for ws in sockets:
         await ws.close()
     latencies.sort()
+    delivered = len(latencies)
     return {
-        "messages_per_s": expected / elapsed,
-        "deliveries_per_s": expected * members / elapsed,
+        "messages_per_s": delivered / members / elapsed,
+        "deliveries_per_s": delivered / elapsed,
+        "lost_pct": 100 * (1 - delivered / (expected * members)),
         "p50_ms": statistics.median(latencies) * 1000,
         "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
         "elapsed_s": elapsed,
@@ -176,8 +195,9 @@ def main(argv: list[str]) -> int:
             proc.wait(timeout=10)
         r = results[kind]
         print(
-            f"{kind:9} on {args.server}: {r['messages_per_s']:8,.0f} messages/s  {r['deliveries_per_s']:9,.0f} deliveries/s"
-            f"  latency p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
+            f"{kind:9} on {args.server}: {r['messages_per_s']:7,.0f} messages/s"
+            f" {r['deliveries_per_s']:8,.0f} deliveries/s"
+            f"  lost {r['lost_pct']:5.1f}%  latency p50 {r['p50_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms"
         )
     if len(results) == 2:
         ratio = results["chatsite"]["deliveries_per_s"] / results["tutorial"]["deliveries_per_s"]

@@ -21,7 +21,9 @@ if not settings.configured:
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
                     # redis-py 8 defaults to a 5 s socket timeout, which breaks the layer's 5 s BZPOPMIN.
-                    "hosts": [{"address": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), "socket_timeout": None}],
+                    "hosts": [
+                        {"address": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), "socket_timeout": None}
+                    ],
                     "prefix": "chatsite-bench-tutorial",
                 },
             }
@@ -29,9 +31,9 @@ if not settings.configured:
     )
     django.setup()
 
-from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import re_path  # noqa: E402
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import re_path
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
