@@ -46,18 +46,25 @@ def _notify_mentions(*, event_id: str, message: Message) -> int:
     allowed = candidates if room.is_public else candidates.filter(pk__in=members.values("user_id"))
     made = 0
     for user_id in allowed.exclude(pk__in=muted).values_list("pk", flat=True):
-        created = notification_create(
-            recipient_id=user_id,
-            kind=Notification.Kind.MENTION,
-            event_id=event_id,
-            text=f"{author.username} mentioned you in #{room.title}: {_snippet(message.body)}",
-            actor=author,
-            room=room,
-            message=message,
-            data={"seq": message.seq},
+        text = f"{author.username} mentioned you in #{room.title}: {_snippet(message.body)}"
+        made += _notify_about(
+            message, recipient_id=user_id, kind=Notification.Kind.MENTION, event_id=event_id, text=text
         )
-        made += created is not None
     return made
+
+
+def _notify_about(message: Message, *, recipient_id: int, kind: str, event_id: str, text: str) -> bool:
+    created = notification_create(
+        recipient_id=recipient_id,
+        kind=kind,
+        event_id=event_id,
+        text=text,
+        actor=message.author,
+        room=message.room,
+        message=message,
+        data={"seq": message.seq},
+    )
+    return created is not None
 
 
 def _notify_direct_message(*, event_id: str, message: Message) -> int:
@@ -72,17 +79,9 @@ def _notify_direct_message(*, event_id: str, message: Message) -> int:
             ).exists()
             if waiting or membership.muted:
                 continue  # one notification per unread conversation, not one per message
-            created = notification_create(
-                recipient_id=membership.user_id,
-                kind=Notification.Kind.DIRECT_MESSAGE,
-                event_id=event_id,
-                text=f"{author.username} sent you a message: {_snippet(message.body)}",
-                actor=author,
-                room=room,
-                message=message,
-                data={"seq": message.seq},
-            )
-            made += created is not None
+            text = f"{author.username} sent you a message: {_snippet(message.body)}"
+            kind = Notification.Kind.DIRECT_MESSAGE
+            made += _notify_about(message, recipient_id=membership.user_id, kind=kind, event_id=event_id, text=text)
     return made
 
 

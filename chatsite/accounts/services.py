@@ -12,16 +12,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatsite.accounts.models import UserSession
+from chatsite.redis_toolkit.ratelimit_http import client_ip
 
 
 def session_group(session_key: str) -> str:
     """Channel-layer group every socket opened with this session joins (hashed: keys are secrets)."""
     digest = hashlib.sha256(session_key.encode()).hexdigest()[:32]
     return f"accounts.session.{digest}"
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def user_session_record(*, request) -> UserSession:
@@ -32,7 +29,7 @@ def user_session_record(*, request) -> UserSession:
         defaults={
             "user": request.user,
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
-            "ip": _client_ip(request),
+            "ip": client_ip(request) or None,  # behind proxies: NUM_PROXIES picks the real address
             "last_seen": timezone.now(),
         },
     )

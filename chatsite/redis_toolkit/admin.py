@@ -52,9 +52,8 @@ class OutboxEventAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Stream)
-class StreamAdmin(admin.ModelAdmin):
-    """One page, no table: status read from Redis; replaying dead letters needs the change permission."""
+class SinglePageAdmin(admin.ModelAdmin):
+    """A table-less model's admin: its changelist URL shows one page built from Redis."""
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
@@ -65,6 +64,11 @@ class StreamAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(Stream)
+class StreamAdmin(SinglePageAdmin):
+    """One page, no table: status read from Redis; replaying dead letters needs the change permission."""
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
@@ -99,18 +103,8 @@ class StreamAdmin(admin.ModelAdmin):
 
 
 @admin.register(RateLimitRule)
-class RateLimitAdmin(admin.ModelAdmin):
+class RateLimitAdmin(SinglePageAdmin):
     """One page, no table: every rule with its refusals; looking up a key; resetting one needs the change permission."""
-
-    def get_urls(self):
-        name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
-        return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
