@@ -15,7 +15,7 @@ from chat.selectors import message_history, room_get_for_user, room_unread_count
 from chat.services import message_delete, message_edit, message_post, room_join, room_mark_read
 from chatsite.errors import Forbidden, NotFound
 from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocketConsumer, field
-from notifications.events import apush as apush_to_user
+from notifications.events import apush
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +24,8 @@ SYNC_LIMIT = 200
 
 def _open_room(slug: str, user) -> Room:
     room = room_get_for_user(slug=slug, user=user)
-    room_join(room=room, user=user) if room.is_public else None
+    if room.is_public:
+        room_join(room=room, user=user)
     return room
 
 
@@ -122,7 +123,7 @@ class RoomConsumer(JsonSocketConsumer):
         seq = field(frame, "seq", int)
         unread = await database_sync_to_async(_read)(self.room, self.user, seq)
         await self.send_json(unread)
-        await apush_to_user(self.user.pk, unread)  # the user's other tabs and room lists
+        await apush(self.user.pk, unread)  # the user's other tabs and room lists
 
     async def frame_typing(self, frame: dict) -> None:
         active = field(frame, "active", bool)

@@ -40,12 +40,16 @@ def _room_label(room: Room, user) -> str:
     return room.title
 
 
-@login_required
-def home(request):
+def _room_list_page(request, form: RoomForm, *, status: int = 200):
     rooms = list(room_list_for_user(user=request.user))
     for room in rooms:
         room.label = _room_label(room, request.user)
-    return render(request, "chat/room_list.html", {"rooms": rooms, "form": RoomForm()})
+    return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=status)
+
+
+@login_required
+def home(request):
+    return _room_list_page(request, RoomForm())
 
 
 @login_required
@@ -54,8 +58,7 @@ def home(request):
 def room_new(request):
     form = RoomForm(request.POST)
     if not form.is_valid():
-        rooms = room_list_for_user(user=request.user)
-        return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=400)
+        return _room_list_page(request, form, status=400)
     data = form.cleaned_data
     try:
         room = room_create(
