@@ -2,9 +2,9 @@
 
 import time
 
-from chatsite.redis_toolkit.connections import get_redis
-from chatsite.redis_toolkit.keys import redis_key
-from chatsite.redis_toolkit.workers import event_handler
+from redis_toolkit.connections import get_redis
+from redis_toolkit.keys import redis_key
+from redis_toolkit.workers import event_handler
 
 LATENCY_GROUP = "bench-latency"
 

@@ -11,10 +11,10 @@ import time
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 
-from chatsite.redis_toolkit.connections import get_redis
-from chatsite.redis_toolkit.keys import redis_key
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_create, broadcast_send
+from redis_toolkit.connections import get_redis
+from redis_toolkit.keys import redis_key
 
 PREFIX = "bench-user-"
 

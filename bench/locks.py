@@ -18,9 +18,9 @@ import redis.connection as sync_connection
 from redis.asyncio.lock import Lock as AsyncRedisPyLock
 from redis.lock import Lock as RedisPyLock
 
-from chatsite.redis_toolkit.connections import aget_redis, get_redis
-from chatsite.redis_toolkit.keys import redis_key
-from chatsite.redis_toolkit.locks import PURPOSE, aacquire_lock, acquire_lock, aredis_lock, redis_lock
+from redis_toolkit.connections import aget_redis, get_redis
+from redis_toolkit.keys import redis_key
+from redis_toolkit.locks import PURPOSE, aacquire_lock, acquire_lock, aredis_lock, redis_lock
 
 
 @contextlib.contextmanager

@@ -9,13 +9,13 @@ import logging
 from channels.db import database_sync_to_async
 from redis.exceptions import RedisError
 
-from chat import events, presence
+from chat import frames, presence
 from chat.models import Room
 from chat.selectors import message_history, room_get_for_user, room_unread_count
 from chat.services import message_delete, message_edit, message_post, room_join, room_mark_read
 from chatsite.errors import Forbidden, NotFound
+from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, room_group
 from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocketConsumer, field
-from notifications.events import apush
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _open_room(slug: str, user) -> Room:
 def _read(room: Room, user, seq: int) -> dict:
     membership = room_mark_read(room=room, user=user, seq=seq)
     count = room_unread_count(room=room, user=user, last_read_seq=membership.last_read_seq)
-    return events.unread(room_slug=room.slug, count=count, last_read_seq=membership.last_read_seq)
+    return frames.unread(room_slug=room.slug, count=count, last_read_seq=membership.last_read_seq)
 
 
 class RoomConsumer(JsonSocketConsumer):
@@ -50,7 +50,7 @@ class RoomConsumer(JsonSocketConsumer):
         except Forbidden:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        await self.join(events.room_group(self.room.pk))
+        await self.join(room_group(self.room.pk))
         await self.update_presence(presence.apresence_join)
         self.heartbeat = asyncio.create_task(self.keep_presence())
 
@@ -67,9 +67,9 @@ class RoomConsumer(JsonSocketConsumer):
         changed, online = await operation(
             room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
         )
-        frame = events.presence(room_slug=self.room.slug, online=online)
+        frame = frames.presence(room_slug=self.room.slug, online=online)
         if changed:
-            await events.abroadcast(self.room.pk, frame)
+            await abroadcast_to_room(self.room.pk, frame)
         elif not announce_only:
             await self.send_json(frame)
 
@@ -81,7 +81,7 @@ class RoomConsumer(JsonSocketConsumer):
                     room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
                 )
                 if changed:
-                    await events.abroadcast(self.room.pk, events.presence(room_slug=self.room.slug, online=online))
+                    await abroadcast_to_room(self.room.pk, frames.presence(room_slug=self.room.slug, online=online))
             except RedisError as exc:
                 logger.warning("presence heartbeat failed for room %s: %s", self.room.slug, exc)
 
@@ -98,7 +98,7 @@ class RoomConsumer(JsonSocketConsumer):
             room=self.room, author=self.user, body=body, client_id=client_id
         )
         if not created:  # a retried send: acknowledge again, to this socket only
-            await self.send_json(await database_sync_to_async(events.message_new)(message))
+            await self.send_json(await database_sync_to_async(frames.message_new)(message))
 
     async def frame_message_edit(self, frame: dict) -> None:
         message_id, body = field(frame, "id", int), field(frame, "body", str)
@@ -115,7 +115,7 @@ class RoomConsumer(JsonSocketConsumer):
             room=self.room, after_seq=max(after_seq, 0), limit=SYNC_LIMIT
         )
         for message in messages:
-            await self.send(text_data=events.encode(events.message_new(message, room_slug=self.room.slug)))
+            await self.send(text_data=encode(frames.message_new(message, room_slug=self.room.slug)))
         last_seq = messages[-1].seq if messages else after_seq
         await self.send_json({"type": "sync.done", "room": self.room.slug, "last_seq": last_seq, "has_more": has_more})
 
@@ -123,13 +123,13 @@ class RoomConsumer(JsonSocketConsumer):
         seq = field(frame, "seq", int)
         unread = await database_sync_to_async(_read)(self.room, self.user, seq)
         await self.send_json(unread)
-        await apush(self.user.pk, unread)  # the user's other tabs and room lists
+        await apush_to_user(self.user.pk, unread)  # the user's other tabs and room lists
 
     async def frame_typing(self, frame: dict) -> None:
         active = field(frame, "active", bool)
         if not await self.check_rate("chat.typing", str(self.user.pk), quiet=True):
             return
-        typing = events.typing(
+        typing = frames.typing(
             room_slug=self.room.slug, user_id=self.user.pk, username=self.user.username, active=active
         )
-        await events.abroadcast(self.room.pk, typing)
+        await abroadcast_to_room(self.room.pk, typing)

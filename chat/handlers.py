@@ -1,8 +1,9 @@
 """Worker-side chat maintenance (run_workers imports every app's handlers module)."""
 
-from chat import events, presence
+from chat import frames, presence
 from chat.models import Room
-from chatsite.redis_toolkit.periodic import periodic_task
+from chatsite.realtime import broadcast_to_room
+from redis_toolkit.periodic import periodic_task
 
 
 @periodic_task("chat.presence_sweep", every=20)
@@ -12,4 +13,4 @@ def sweep_presence() -> None:
     slugs = dict(Room.objects.filter(pk__in=changed).values_list("pk", "slug"))
     for room_id, online in changed.items():
         if room_id in slugs:
-            events.broadcast(room_id, events.presence(room_slug=slugs[room_id], online=online))
+            broadcast_to_room(room_id, frames.presence(room_slug=slugs[room_id], online=online))

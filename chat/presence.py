@@ -7,8 +7,8 @@ a crashed process expire after TTL and are pruned by the next join, leave or hea
 
 from __future__ import annotations
 
-from chatsite.redis_toolkit.connections import aget_redis
-from chatsite.redis_toolkit.keys import redis_key
+from redis_toolkit.connections import aget_redis
+from redis_toolkit.keys import redis_key
 
 TTL_SECONDS = 40
 HEARTBEAT_SECONDS = 15
@@ -79,7 +79,7 @@ def presence_sweep() -> dict[int, list[dict]]:
     Run periodically by one worker, so a crashed process's users leave even a room nobody else
     is refreshing.
     """
-    from chatsite.redis_toolkit.connections import get_redis
+    from redis_toolkit.connections import get_redis
 
     client = get_redis()
     changed: dict[int, list[dict]] = {}

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from chat import events
+from chat import frames
 from chat.models import Membership, Message, Room
 from chat.selectors import room_can_moderate
 from chatsite.errors import Forbidden, NotFound, UserError
-from chatsite.redis_toolkit.outbox import publish_event
+from chatsite.realtime import broadcast_to_room_on_commit
+from redis_toolkit.outbox import publish_event
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
@@ -57,8 +56,8 @@ def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple
                 "chat.message.posted",
                 {"message_id": message.pk, "room_id": room.pk, "seq": seq, "author_id": author.pk},
             )
-            frame = events.message_new(message, room_slug=room.slug, author_name=author.username)
-            transaction.on_commit(partial(events.broadcast, room.pk, frame))
+            frame = frames.message_new(message, room_slug=room.slug, author_name=author.username)
+            broadcast_to_room_on_commit(room.pk, frame)
     except IntegrityError:
         if not client_id:
             raise
@@ -91,7 +90,7 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     message.edited_at = timezone.now()
     message.save(update_fields=["body", "edited_at"])
     publish_event("chat.message.edited", {"message_id": message.pk, "room_id": room.pk, "seq": message.seq})
-    transaction.on_commit(partial(events.broadcast, room.pk, events.message_edited(message)))
+    broadcast_to_room_on_commit(room.pk, frames.message_edited(message))
     return message
 
 
@@ -108,7 +107,7 @@ def message_delete(*, room: Room, message_id: int, actor) -> Message:
             "chat.message.deleted",
             {"message_id": message.pk, "room_id": room.pk, "seq": message.seq, "actor_id": actor.pk},
         )
-        transaction.on_commit(partial(events.broadcast, room.pk, events.message_deleted(message)))
+        broadcast_to_room_on_commit(room.pk, frames.message_deleted(message))
     return message
 
 

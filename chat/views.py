@@ -9,7 +9,7 @@ from django.http import Http404, HttpResponseForbidden, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from chat import events
+from chat import frames
 from chat.forms import RoomForm
 from chat.models import Room
 from chat.selectors import (
@@ -23,7 +23,7 @@ from chat.selectors import (
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
-from chatsite.redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit_http import ratelimit_view
 
 
 def _room_or_error(request, slug: str) -> Room:
@@ -87,7 +87,7 @@ def room_detail(request, slug: str):
     context = {
         "room": room,
         "room_label": _room_label(room, request.user),
-        "history": [events.message_data(m, room_slug=room.slug) for m in history],
+        "history": [frames.message_data(m, room_slug=room.slug) for m in history],
         "has_more": has_more,
         "members": room_members(room=room),
         "membership": membership,
@@ -162,7 +162,7 @@ def api_messages(request, slug: str):
     return JsonResponse(
         {
             "room": room.slug,
-            "messages": [events.message_data(m, room_slug=room.slug) for m in page],
+            "messages": [frames.message_data(m, room_slug=room.slug) for m in page],
             "has_more": has_more,
         }
     )

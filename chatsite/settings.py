@@ -14,8 +14,8 @@ from chatsite.env import (
     env_redis_url,
     env_str,
 )
-from chatsite.redis_toolkit.connections import default_retry
-from chatsite.redis_toolkit.ratelimit_rules import rate_limits_from_env
+from redis_toolkit.connections import default_retry
+from redis_toolkit.ratelimit_rules import rate_limits_from_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -55,8 +55,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "chatsite.redis_toolkit",
-    "chatsite.accounts",
+    "redis_toolkit",
+    "accounts",
     "chat",
     "notifications",
 ]
@@ -67,7 +67,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "chatsite.accounts.middleware.SessionTrackingMiddleware",
+    "accounts.middleware.SessionTrackingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
-from chatsite.redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit_http import ratelimit_view
 
 # Every login attempt (POST) counts, per client IP and per username tried: brute-force protection.
 login_view = ratelimit_view("auth.login", key=("ip", "post:username"), methods=("POST",))(LoginView.as_view())
@@ -10,7 +10,7 @@ login_view = ratelimit_view("auth.login", key=("ip", "post:username"), methods=(
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", login_view, name="login"),
-    path("accounts/", include("chatsite.accounts.urls")),
+    path("accounts/", include("accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("notifications.urls")),
     path("", include("chat.urls")),

@@ -8,9 +8,9 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chatsite.accounts.services import session_group
 from chatsite.errors import UserError
-from chatsite.redis_toolkit.ratelimit import RateLimitUnavailable, arate_limit, seconds
+from chatsite.realtime import session_group
+from redis_toolkit.ratelimit import RateLimitUnavailable, arate_limit, seconds
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from django import forms
 from django.contrib import admin
 
 from chatsite.errors import UserError
-from chatsite.redis_toolkit.ratelimit_http import ratelimit_call
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_audience, broadcast_request
+from redis_toolkit.ratelimit_http import ratelimit_call
 
 
 @admin.register(Notification)

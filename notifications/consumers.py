@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from channels.db import database_sync_to_async
 
-from chat.events import room_group
 from chat.selectors import room_ids_for_user
+from chatsite.realtime import room_group, user_group
 from chatsite.ws import JsonSocketConsumer
-from notifications.events import user_group
 
 WATCHED_FRAMES = {"message.new", "message.deleted"}
 

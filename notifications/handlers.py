@@ -5,10 +5,10 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from chatsite.redis_toolkit.periodic import periodic_task
-from chatsite.redis_toolkit.workers import event_handler
 from notifications import rules
 from notifications.models import Notification
+from redis_toolkit.periodic import periodic_task
+from redis_toolkit.workers import event_handler
 
 GROUP = "notifications"
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import partial
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from chatsite.errors import NotFound, UserError
-from chatsite.redis_toolkit.outbox import publish_event
-from notifications import events
+from chatsite.realtime import push_to_user, push_to_users
+from notifications import frames
 from notifications.models import Broadcast, Notification
 from notifications.unread import unread_add, unread_add_many, unread_remove
+from redis_toolkit.outbox import publish_event
 
 BROADCAST_BATCH = 1000
 MAX_TEXT = 300
@@ -21,7 +21,7 @@ MAX_TEXT = 300
 
 def _deliver(notification: Notification) -> None:
     count = unread_add(notification.recipient_id, [notification.pk])
-    events.push(notification.recipient_id, events.notification_new(notification, unread_count=count))
+    push_to_user(notification.recipient_id, frames.notification_new(notification, unread_count=count))
 
 
 def notification_create(
@@ -40,7 +40,7 @@ def notification_create(
                 message=message,
                 data=data or {},
             )
-            transaction.on_commit(partial(_deliver, notification))
+            transaction.on_commit(lambda: _deliver(notification))
     except IntegrityError:
         return None  # this event already notified this recipient: a redelivery
     return notification
@@ -63,7 +63,7 @@ def notification_mark_read(*, user, ids: Iterable[int] | None = None) -> tuple[l
         Notification.objects.filter(pk__in=marked).update(read_at=timezone.now())
     count = unread_remove(user.pk, marked)
     if marked:
-        events.push(user.pk, events.notification_read(marked, unread_count=count))
+        push_to_user(user.pk, frames.notification_read(marked, unread_count=count))
     return marked, count
 
 
@@ -129,8 +129,8 @@ def broadcast_send(*, broadcast: Broadcast, progress: Callable[[int, int], None]
             )
         if created:
             counts = unread_add_many({n.recipient_id: [n.pk] for n in created})
-            events.push_many(
-                {n.recipient_id: events.notification_new(n, unread_count=counts[n.recipient_id]) for n in created}
+            push_to_users(
+                {n.recipient_id: frames.notification_new(n, unread_count=counts[n.recipient_id]) for n in created}
             )
         sent += len(created)
         if progress:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from chatsite.redis_toolkit.connections import get_redis
-from chatsite.redis_toolkit.keys import redis_key
+from redis_toolkit.connections import get_redis
+from redis_toolkit.keys import redis_key
 
 BUILT = "*"
 TTL_SECONDS = 7 * 24 * 3600

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatsite.errors import NotFound
-from notifications.events import notification_data
+from notifications.frames import notification_data
 from notifications.selectors import notification_list
 from notifications.services import notification_mark_read
 from notifications.unread import unread_count

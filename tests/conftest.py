@@ -29,6 +29,14 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    base["DJANGO_SETTINGS_MODULE"] = "chatsite.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
+    )
+
+
 def pytest_sessionstart(session):
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
@@ -78,7 +86,7 @@ def _fresh_redis_keys():
 
 @pytest.fixture
 def redis_client() -> redis.Redis:
-    from chatsite.redis_toolkit.connections import get_redis
+    from redis_toolkit.connections import get_redis
 
     client = get_redis()
     try:
@@ -245,7 +253,7 @@ def worker_process(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerP
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": test_database_url(),
-            "STREAMS_HANDLER_MODULES": "tests.chatsite.stream_handlers",
+            "STREAMS_HANDLER_MODULES": "tests.redis_toolkit.stream_handlers",
             # Short delays so retries, claims and relay rounds happen within a test.
             "STREAMS_RETRY_DELAY_MS": "100",
             "STREAMS_CLAIM_IDLE_MS": "1000",
@@ -276,7 +284,7 @@ def worker_process(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerP
 @pytest.fixture
 def clean_streams(redis_client) -> Iterator[None]:
     """Streams, groups, locks and markers of this run's prefix start empty and are removed afterwards."""
-    from chatsite.redis_toolkit.outage import redis_outage
+    from redis_toolkit.outage import redis_outage
 
     redis_outage.reset()
     _delete_test_keys()

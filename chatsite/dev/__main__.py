@@ -43,8 +43,7 @@ def run() -> int:
         manage("seed_demo")
         server = [PYTHON, "-m", "daphne", "-b", host, "-p", port, "chatsite.asgi:application"]
         children.append(subprocess.Popen(server, cwd=ROOT))
-        if (ROOT / "chatsite" / "redis_toolkit" / "management" / "commands" / "run_workers.py").exists():
-            children.append(subprocess.Popen([PYTHON, "manage.py", "run_workers"], cwd=ROOT))
+        children.append(subprocess.Popen([PYTHON, "manage.py", "run_workers"], cwd=ROOT))
         print(f"\nchatsite is running at http://{host}:{port}/  (Ctrl-C stops everything)\n", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         while all(child.poll() is None for child in children):

@@ -1,13 +1,10 @@
 """Configuration from the environment: bad values stop start-up with one line naming the variable."""
 
-import os
 import secrets
-import subprocess
-import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import run_manage
 
 PRODUCTION = {
     "DEBUG": "0",
@@ -15,14 +12,6 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "chat.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://chat.example.com",
 }
-
-
-def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
-    base["DJANGO_SETTINGS_MODULE"] = "chatsite.settings"
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=60
-    )
 
 
 @pytest.mark.parametrize(

@@ -53,8 +53,8 @@ def test_broadcast_to_everyone_and_to_a_room(make_user):
 
 
 def test_a_second_broadcast_while_one_runs_is_refused(make_user):
-    from chatsite.redis_toolkit.locks import redis_lock
     from notifications.management.commands.broadcast import BROADCAST_LOCK
+    from redis_toolkit.locks import redis_lock
 
     make_user("alice")
     with redis_lock(BROADCAST_LOCK, ttl=10), pytest.raises(CommandError, match="Another broadcast is being sent"):

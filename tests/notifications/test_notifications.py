@@ -8,10 +8,10 @@ from django.urls import reverse
 
 from chat.services import room_create
 from chatsite.errors import UserError
-from chatsite.redis_toolkit.connections import get_redis
 from notifications import unread
 from notifications.models import Notification
 from notifications.services import broadcast_create, broadcast_send, notification_create, notification_mark_read
+from redis_toolkit.connections import get_redis
 from tests.chat.conftest import open_socket
 
 pytestmark = pytest.mark.usefixtures("redis_client")
@@ -201,9 +201,10 @@ async def test_room_list_watch_receives_new_messages_of_my_rooms_but_not_typing(
     assert (await socket.expect("rooms.watching"))["count"] == 1
     await socket.expect("rooms.watching")
 
-    from chat import events
+    from chat import frames
+    from chatsite.realtime import abroadcast_to_room
 
-    await events.abroadcast(room.pk, events.typing(room_slug="team", user_id=alice.pk, username="alice", active=True))
+    await abroadcast_to_room(room.pk, frames.typing(room_slug="team", user_id=alice.pk, username="alice", active=True))
     await sync_to_async(message_post)(room=room, author=alice, body="hi", client_id="")
 
     frame = await socket.expect("message.new", "typing")

@@ -9,8 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from chat.models import Room
 from chatsite.errors import UserError
-from chatsite.redis_toolkit.locks import LockTimeout, LockUnavailable, redis_lock
 from notifications.services import broadcast_audience, broadcast_create, broadcast_send
+from redis_toolkit.locks import LockTimeout, LockUnavailable, redis_lock
 
 
 def progress_bar(out, width: int = 30):

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    label = "accounts"
+
+    def ready(self) -> None:
+        from accounts import receivers  # noqa: F401 - connects signal receivers

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("signup/", views.signup, name="signup"),
+    path("sessions/", views.session_list, name="sessions"),
+    path("sessions/<int:session_id>/revoke/", views.session_revoke, name="session-revoke"),
+    path("sessions/revoke-others/", views.session_revoke_others, name="session-revoke-others"),
+]

@@ -1,0 +1,88 @@
+"""The one way to push frames to sockets: channel-layer group names, encode-once sends, on-commit forms."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from functools import partial
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+
+def room_group(room_id: int) -> str:
+    return f"chat.room.{room_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"notifications.user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    # Channels group names allow [a-zA-Z0-9-_.] under 100 characters; a digest keeps the key itself out of Redis.
+    return "accounts.session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def encode(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"))
+
+
+def _room_event(frame: dict) -> dict:
+    # Encoded once here; every member's consumer sends the same text as is. `frame` names the
+    # frame type so room-list watchers can skip typing and presence without decoding.
+    return {"type": "room.frame", "frame": frame["type"], "text": encode(frame)}
+
+
+def _user_event(frame: dict) -> dict:
+    return {"type": "user.frame", "text": encode(frame)}
+
+
+# ------------------------------------------------------------------------------ rooms
+async def abroadcast_to_room(room_id: int, frame: dict) -> None:
+    """Send one frame to every socket watching a room."""
+    await get_channel_layer().group_send(room_group(room_id), _room_event(frame))
+
+
+def broadcast_to_room(room_id: int, frame: dict) -> None:
+    async_to_sync(abroadcast_to_room)(room_id, frame)
+
+
+def broadcast_to_room_on_commit(room_id: int, frame: dict) -> None:
+    """broadcast_to_room once the current transaction commits (at once outside one)."""
+    transaction.on_commit(partial(broadcast_to_room, room_id, frame))
+
+
+# ------------------------------------------------------------------------------ users
+async def apush_to_user(user_id: int, frame: dict) -> None:
+    """Send one frame to every notification socket (every tab) of a user."""
+    await get_channel_layer().group_send(user_group(user_id), _user_event(frame))
+
+
+def push_to_user(user_id: int, frame: dict) -> None:
+    async_to_sync(apush_to_user)(user_id, frame)
+
+
+def push_to_user_on_commit(user_id: int, frame: dict) -> None:
+    transaction.on_commit(partial(push_to_user, user_id, frame))
+
+
+async def _apush_to_users(frames: dict[int, dict]) -> None:
+    layer = get_channel_layer()
+    await asyncio.gather(*(layer.group_send(user_group(uid), _user_event(frame)) for uid, frame in frames.items()))
+
+
+def push_to_users(frames: dict[int, dict]) -> None:
+    """One frame per user, published concurrently (broadcasts to thousands)."""
+    async_to_sync(_apush_to_users)(frames)
+
+
+# --------------------------------------------------------------------------- sessions
+def push_to_session(session_key: str, event: dict) -> None:
+    """Send a control event (e.g. `{"type": "session.revoked"}`) to every socket of one browser session."""
+    async_to_sync(get_channel_layer().group_send)(session_group(session_key), event)
+
+
+def push_to_session_on_commit(session_key: str, event: dict) -> None:
+    transaction.on_commit(partial(push_to_session, session_key, event))

@@ -1,0 +1,66 @@
+"""Fencing tokens checked in the database: a resource accepts writes only from the newest lock holder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from asgiref.sync import sync_to_async
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+
+from redis_toolkit.locks import StaleFencingToken
+from redis_toolkit.models import Fence
+
+__all__ = ["StaleFencingToken", "afence_advance", "fence_advance"]
+
+T = TypeVar("T")
+_MAX_TOKEN = 2**63 - 1
+
+
+def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Record `token` for `resource` unless a newer one was recorded; StaleFencingToken if one was.
+
+    Call it inside the transaction.atomic() of the write it guards, so a stale holder's write rolls back
+    with it. A token equal to the last one passes: it is the same lease writing again.
+    """
+    if not isinstance(resource, str) or not resource or len(resource) > 200:
+        raise ValueError(f"resource must be a non-empty string of at most 200 characters, got {resource!r}")
+    if isinstance(token, bool) or not isinstance(token, int) or not 0 < token <= _MAX_TOKEN:
+        raise ValueError(f"token must be a positive fencing token (lease.fencing_token), got {token!r}")
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise TransactionManagementError(
+            "fence_advance() must run inside transaction.atomic() together with the write it guards"
+        )
+    table = connection.ops.quote_name(Fence._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # One statement on both PostgreSQL and SQLite: the row lock taken by the upsert orders concurrent
+    # holders, and the WHERE re-checks against the newest committed token.
+    sql = (
+        f"INSERT INTO {table} (resource, last_token, updated_at) VALUES (%s, %s, %s) "
+        "ON CONFLICT (resource) DO UPDATE SET last_token = excluded.last_token, updated_at = excluded.updated_at "
+        f"WHERE {table}.last_token <= excluded.last_token"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [resource, token, now])
+        if cursor.rowcount == 1:
+            return
+    last = Fence.objects.using(using).filter(resource=resource).values_list("last_token", flat=True).first()
+    raise StaleFencingToken(
+        f"stale fencing token {token} for {resource!r}: a newer lock holder already wrote with {last}"
+    )
+
+
+async def afence_advance(
+    resource: str, token: int, write: Callable[[], T] | None = None, *, using: str = DEFAULT_DB_ALIAS
+) -> T | None:
+    """Async twin: in one transaction on a worker thread, fence_advance and then `write()` (sync, returned)."""
+
+    def guarded() -> T | None:
+        with transaction.atomic(using=using):
+            fence_advance(resource, token, using=using)
+            return write() if write is not None else None
+
+    return await sync_to_async(guarded)()

@@ -1,0 +1,59 @@
+"""`manage.py ratelimit rules | status RULE KEY | reset RULE KEY`: inspect and unlock rate limits."""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError
+
+from redis_toolkit.ratelimit import RateLimitUnavailable, rate_limit, rate_limit_hits, rate_limit_reset
+from redis_toolkit.ratelimit_rules import Rule, env_name, get_rule, known_rules
+
+
+class Command(BaseCommand):
+    help = "Show rate-limit rules and how often they refused; show or reset one key of a rule."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        sub.add_parser("rules", help="every rule, its limits, failure policy and refusal count")
+        for action, text in (("status", "what KEY has used of RULE"), ("reset", "forget what KEY used of RULE")):
+            command = sub.add_parser(action, help=text)
+            command.add_argument("rule", help="a rule name from RATE_LIMITS, e.g. auth.login")
+            command.add_argument("key", help="as the caller counts it, e.g. ip:203.0.113.9, username:alice, 42")
+
+    def handle(self, *args, action: str, **options):
+        if action == "rules":
+            return self.rules()
+        rule = self.rule(options["rule"])
+        if action == "status":
+            return self.status(rule, options["key"])
+        existed = rate_limit_reset(rule.name, options["key"])
+        self.stdout.write(f"{rule.name} {options['key']}: " + ("reset" if existed else "nothing was counted"))
+
+    def rule(self, name: str) -> Rule:
+        known = [rule.name for rule in known_rules()]
+        if name not in known:
+            raise CommandError(f"Unknown rule {name!r}; known rules: {', '.join(known)}.")
+        return get_rule(name)
+
+    def rules(self) -> None:
+        hits = rate_limit_hits()
+        for rule in known_rules():
+            denied = hits.get(rule.name, 0)
+            policy = "fail open" if rule.fail_open else "fail closed"
+            self.stdout.write(f"{rule.name}: {rule.limits} ({policy}); refused {denied}; {env_name(rule.name)}")
+
+    def status(self, rule: Rule, key: str) -> None:
+        try:
+            result = rate_limit(rule.name, key, cost=0)  # cost 0 only looks
+        except RateLimitUnavailable as exc:
+            raise CommandError(str(exc)) from None
+        if result.degraded:
+            raise CommandError(f"rate limit {rule.name!r} cannot be checked: Redis is unreachable")
+        refused = rate_limit_hits().get(rule.name, 0)
+        self.stdout.write(f"{rule.name} {key}: {'allowed' if result.remaining else 'refused'} now")
+        for state in result.windows:
+            used = state.limit - state.remaining
+            line = f"  {state.limit} per {state.period:g}s: {used} used, {state.remaining} left"
+            if used:
+                line += f", whole limit back in {state.reset:.1f}s"
+            self.stdout.write(line)
+        self.stdout.write(f"  refused (all keys, this rule): {refused}")

@@ -1,0 +1,333 @@
+"""Exact sliding-window rate limits: one Lua call per check, Redis's clock, a failure policy per rule."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+
+import redis
+from django.conf import settings
+from django.core.signals import setting_changed
+from redis.commands.core import AsyncScript, Script
+from redis.exceptions import NoScriptError, ReadOnlyError
+
+from redis_toolkit.connections import aget_redis, get_redis
+from redis_toolkit.keys import redis_key
+from redis_toolkit.outage import UNREACHABLE, redis_outage
+from redis_toolkit.ratelimit_rules import Rule, Window, get_rule
+
+PURPOSE = "ratelimit"
+# While Redis is down, checks go to it at most once per this many seconds per process; the others
+# apply the rule's failure policy at once instead of each waiting out connect retries.
+PROBE_SECONDS = 1.0
+# Unreachable, timed out or a read-only replica after a failover: what a failure policy is for.
+# Other errors (a bad script, wrong arguments) are bugs and propagate.
+REDIS_DOWN = (*UNREACHABLE, ReadOnlyError)
+AFTER_FAILURE = "fail-open rate limits allow everything and fail-closed ones refuse until it answers"
+MAX_KEY_LENGTH = 120
+
+# KEYS[1]: the log, a list of Redis TIME stamps in microseconds, newest first, one per unit allowed.
+# KEYS[2]: the hash of refusals per rule. ARGV: cost, rule name, then limit/period pairs (period in
+# microseconds), shortest period first. A window allows `cost` more when at most limit - cost of its
+# stamps are younger than its period; every window must allow, or nothing is counted.
+# Returns "retry_after head-now remaining next ...": retry_after (0 when allowed), the newest stamp
+# minus now, then per window the units remaining and when its oldest counted stamp leaves it (µs).
+SLIDING_LOG = """
+local clock = redis.call('TIME')
+local now = clock[1] * 1000000 + clock[2]
+local key, cost, windows = KEYS[1], tonumber(ARGV[1]), (#ARGV - 2) / 2
+local length = redis.call('LLEN', key)
+local head = length > 0 and tonumber(redis.call('LINDEX', key, 0)) or 0
+
+-- Windows come shortest first; count the longest first, as no shorter one counts more.
+local used, oldest, retry, keep, bound = {}, {}, 0, 0, length
+for i = windows, 1, -1 do
+  local limit, period = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  local floor, upto = now - period, math.min(bound, limit)
+  local count, last = 0, 0
+  if upto > 0 and head > floor then
+    -- How many of the newest `upto` stamps are younger than `floor` (index 0, the head, is), and
+    -- the oldest of those. Usually all are: each push drops the stamps no window counts.
+    last = upto == 1 and head or tonumber(redis.call('LINDEX', key, upto - 1))
+    if last > floor then
+      count = upto
+    else
+      -- The few stale ones sit at the old end: step back 1, 2, 4... from there, then bisect.
+      local lo, hi, step = 0, upto - 1, 1
+      last = head
+      while hi - step > lo do
+        local value = tonumber(redis.call('LINDEX', key, hi - step))
+        if value > floor then lo, last = hi - step, value; break end
+        hi, step = hi - step, step * 2
+      end
+      while hi - lo > 1 do
+        local mid = math.floor((lo + hi) / 2)
+        local value = tonumber(redis.call('LINDEX', key, mid))
+        if value > floor then lo, last = mid, value else hi = mid end
+      end
+      count = lo + 1
+    end
+  end
+  used[i], oldest[i], bound = count, last, count
+  if count + cost > limit then
+    -- The stamp at index limit - cost must leave the window before `cost` more fit.
+    local blocker = limit - cost == count - 1 and last or tonumber(redis.call('LINDEX', key, limit - cost))
+    retry = math.max(retry, blocker + period - now)
+  end
+  keep = math.max(keep, count + cost)
+end
+
+if retry > 0 then
+  redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+elseif cost > 0 then
+  -- A clock stepping back must not break the newest-first order the counts rely on.
+  local stamp = math.max(now, head)
+  if cost == 1 then
+    redis.call('LPUSH', key, stamp)
+  else
+    local stamps = {}
+    for i = 1, cost do stamps[i] = stamp end
+    redis.call('LPUSH', key, unpack(stamps))
+  end
+  if length + cost > keep then
+    redis.call('LTRIM', key, 0, keep - 1)  -- drop the stamps no window counts any more
+  end
+  -- Expiry runs on Redis's millisecond clock of the script's start, a little before TIME:
+  -- a second to spare so the key never vanishes while a stamp still counts.
+  redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * windows + 2]) / 1000) + 1000)
+  for i = 1, windows do
+    if used[i] == 0 then oldest[i] = stamp end
+    used[i] = used[i] + cost
+  end
+  head, length = stamp, 1
+end
+
+-- One bulk string: far cheaper for the client to parse than an array.
+local reply = string.format('%d %d', retry, length > 0 and head - now or 0)
+for i = 1, windows do
+  local limit, period = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  reply = reply .. string.format(' %d %d', limit - used[i], used[i] > 0 and oldest[i] + period - now or 0)
+end
+return reply
+"""
+
+
+class RateLimitUnavailable(Exception):
+    """Redis is unreachable and the rule fails closed: refuse the action."""
+
+    def __init__(self, rule: str, retry_after: float = PROBE_SECONDS):
+        super().__init__(f"rate limit {rule!r} cannot be checked: Redis is unreachable")
+        self.rule, self.retry_after = rule, retry_after
+
+
+@dataclass(frozen=True)
+class WindowState:
+    """One window of a rule after a check; times are seconds from now."""
+
+    limit: int
+    period: float
+    remaining: int
+    reset: float  # until the whole limit is available again
+    next_unit: float  # until at least one more unit is available (0 when nothing is used)
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    """Outcome of a check. `limit`, `remaining`, `reset` and `period` describe the tightest window."""
+
+    allowed: bool
+    remaining: int
+    retry_after: float  # seconds until the same request would be allowed (0 when allowed)
+    reset: float  # seconds until the tightest window's whole limit is available again
+    limit: int
+    rule: str
+    period: float = 0.0
+    degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
+    # The script's numbers (newest stamp - now, then remaining and next unit per window, µs) and the
+    # rule's windows: `windows` is built from them only when asked (headers, status), off the hot path.
+    raw: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    spec: tuple[Window, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def windows(self) -> tuple[WindowState, ...]:
+        """Every window of the rule, shortest period first."""
+        head, raw = (self.raw[0], self.raw) if self.raw else (0, ())
+        return tuple(
+            WindowState(w.limit, w.period, raw[1 + 2 * i], _reset(head, w, raw[1 + 2 * i]), raw[2 + 2 * i] / 1e6)
+            for i, w in enumerate(self.spec)
+        )
+
+
+def _reset(head: int, window: Window, remaining: int) -> float:
+    """Seconds until the newest counted stamp leaves the window: then its whole limit is back."""
+    return (head + window.micros) / 1e6 if remaining < window.limit else 0.0
+
+
+class _Target:
+    """One Redis (URL) and key prefix: its key names and client, resolved once (see _current)."""
+
+    def __init__(self) -> None:
+        self.hits = hits_key()
+        self.prefixes: dict[str, str] = {}  # rule name -> its log keys' prefix
+        self.client: redis.Redis | None = None  # get_redis(PURPOSE), looked up once
+
+    def sync_client(self) -> redis.Redis:
+        self.client = get_redis(PURPOSE)
+        return self.client
+
+    def log_key(self, rule: str, key: str) -> str:
+        prefix = self.prefixes.get(rule)
+        if prefix is None:
+            prefix = self.prefixes[rule] = redis_key("ratelimit", "log", rule, "")
+        if len(key) > MAX_KEY_LENGTH:
+            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+        return prefix + key
+
+
+_targets: dict[tuple[str, str], _Target] = {}
+_scripts: dict[str, Script | AsyncScript] = {}
+# The target of the current settings. Checks resolve it (and its client) once, not per call: on a
+# latency-bound hot path every object touched after the socket wait costs cache misses.
+_current: _Target | None = None
+
+
+def _target() -> _Target:
+    global _current
+    target = _current
+    if target is None:
+        key = (settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
+        target = _targets.get(key)
+        if target is None:
+            target = _targets.setdefault(key, _Target())
+        _current = target
+    return target
+
+
+def _forget_target(*, setting: str, **kwargs) -> None:
+    """Tests point REDIS_URL (or the prefix) elsewhere: resolve the target and client again."""
+    global _current
+    if setting.startswith("REDIS_"):
+        _current = None
+        for target in _targets.values():
+            target.client = None
+
+
+setting_changed.connect(_forget_target)
+
+
+def log_key(rule: str, key: str) -> str:
+    """The Redis key of one rule's log for one key; long keys (user input) are hashed."""
+    return _target().log_key(rule, key)
+
+
+def hits_key() -> str:
+    return redis_key("ratelimit", "hits")
+
+
+def _check_input(rule: Rule, key: str, cost: int) -> None:
+    if key.__class__ is not str or not key:
+        raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
+    if cost.__class__ is not int or cost < 0:
+        raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
+    if cost > rule.smallest_limit:
+        raise ValueError(f"cost={cost} can never pass rule {rule.name!r}, which allows at most {rule.smallest_limit}.")
+
+
+def _result(rule: Rule, raw: bytes) -> RateLimitResult:
+    retry, *numbers = map(int, raw.split())
+    windows, head = rule.windows, numbers[0]
+    tightest = 0
+    if len(windows) > 1:  # the fewest units left, then the longest wait for all of them
+        tightness = [(numbers[1 + 2 * i], -_reset(head, w, numbers[1 + 2 * i])) for i, w in enumerate(windows)]
+        tightest = tightness.index(min(tightness))
+    window, remaining = windows[tightest], numbers[1 + 2 * tightest]
+    return RateLimitResult(
+        retry == 0,
+        remaining,
+        retry / 1e6,
+        _reset(head, window, remaining),
+        window.limit,
+        rule.name,
+        window.period,
+        False,
+        tuple(numbers),
+        windows,
+    )
+
+
+def _unavailable(rule: Rule) -> RateLimitResult:
+    if not rule.fail_open:
+        raise RateLimitUnavailable(rule.name)
+    first: Window = rule.windows[0]
+    return RateLimitResult(True, first.limit, 0.0, 0.0, first.limit, rule.name, first.period, degraded=True)
+
+
+def _script() -> Script:
+    script = _scripts.get("sync")
+    if script is None:
+        script = _scripts["sync"] = get_redis(PURPOSE).register_script(SLIDING_LOG)
+    return script
+
+
+def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
+    """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks).
+
+    One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
+    """
+    spec, target = get_rule(rule), _target()
+    _check_input(spec, key, cost)
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+        return _unavailable(spec)
+    client, script = target.client or target.sync_client(), _scripts.get("sync") or _script()
+    log = target.log_key(spec.name, key)
+    try:
+        try:
+            # EVALSHA straight away: Script.__call__'s generic plumbing costs a few per cent of a check.
+            reply = client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
+        except NoScriptError:  # a restarted or flushed Redis: load it and run again
+            reply = script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
+    except REDIS_DOWN as exc:
+        redis_outage.failed(exc, then=AFTER_FAILURE)
+        return _unavailable(spec)
+    redis_outage.recovered()
+    return _result(spec, reply)
+
+
+async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
+    """Async twin of rate_limit."""
+    spec, target = get_rule(rule), _target()
+    _check_input(spec, key, cost)
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+        return _unavailable(spec)
+    client = aget_redis(PURPOSE)
+    script = _scripts.get("async")
+    if script is None:
+        script = _scripts["async"] = client.register_script(SLIDING_LOG)
+    log = target.log_key(spec.name, key)
+    try:
+        try:
+            reply = await client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
+        except NoScriptError:
+            reply = await script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
+    except REDIS_DOWN as exc:
+        redis_outage.failed(exc, then=AFTER_FAILURE)
+        return _unavailable(spec)
+    redis_outage.recovered()
+    return _result(spec, reply)
+
+
+def rate_limit_reset(rule: str | tuple[int, float], key: str) -> bool:
+    """Forget everything counted for `key` under `rule` (an operator unlocking someone); True if it had any."""
+    return bool(get_redis(PURPOSE).delete(log_key(get_rule(rule).name, key)))
+
+
+def rate_limit_hits() -> dict[str, int]:
+    """How often each rule refused a request, since Redis last lost its data."""
+    raw = get_redis(PURPOSE, decode_responses=True).hgetall(hits_key())
+    return {rule: int(count) for rule, count in raw.items()}
+
+
+def seconds(value: float) -> int:
+    """Whole seconds for headers and messages: rounded up, so a client never retries too early."""
+    return max(0, math.ceil(value - 1e-6))

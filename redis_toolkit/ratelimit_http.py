@@ -1,0 +1,272 @@
+"""Rate limits for Django views: a decorator, a class-view mixin, key functions, 429 pages and headers."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from redis_toolkit.ratelimit import (
+    RateLimitResult,
+    RateLimitUnavailable,
+    arate_limit,
+    rate_limit,
+    seconds,
+)
+
+KeyFunc = Callable[[HttpRequest], str | None]
+KeySpec = str | KeyFunc | Iterable[str | KeyFunc]
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or the X-Forwarded-For entry NUM_PROXIES hops from the end."""
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = getattr(settings, "NUM_PROXIES", 0)
+    if hops:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            address = forwarded[-min(hops, len(forwarded))]
+    return address
+
+
+def key_ip(request: HttpRequest) -> str:
+    """`ip:<address>`; IPv6 clients by their /64, which one subscriber usually gets whole."""
+    address = client_ip(request)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"ip:{address or 'unknown'}"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"
+
+
+def key_user(request: HttpRequest) -> str | None:
+    """`user:<pk>` for signed-in users; anonymous requests are not checked by this key."""
+    user = getattr(request, "user", None)
+    return f"user:{user.pk}" if user is not None and user.is_authenticated else None
+
+
+def key_user_or_ip(request: HttpRequest) -> str:
+    return key_user(request) or key_ip(request)
+
+
+def key_post(field: str) -> KeyFunc:
+    """`<field>:<value>` of a POST field (e.g. the username being tried), case-folded; absent: no check."""
+
+    def key(request: HttpRequest) -> str | None:
+        value = request.POST.get(field, "").strip().casefold()
+        return f"{field}:{value}" if value else None
+
+    key.__name__ = f"key_post_{field}"
+    return key
+
+
+_NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user, "user_or_ip": key_user_or_ip}
+
+
+def _key_funcs(key: KeySpec) -> list[KeyFunc]:
+    specs = [key] if isinstance(key, str) or callable(key) else list(key)
+    funcs = []
+    for spec in specs:
+        if callable(spec):
+            funcs.append(spec)
+        elif isinstance(spec, str) and spec.startswith("post:") and len(spec) > 5:
+            funcs.append(key_post(spec[5:]))
+        elif spec in _NAMED_KEYS:
+            funcs.append(_NAMED_KEYS[spec])
+        else:
+            raise ValueError(
+                f"key={spec!r}: use 'ip', 'user', 'user_or_ip', 'post:<field>' or a function of the request."
+            )
+    if not funcs:
+        raise ValueError("key: give at least one key.")
+    return funcs
+
+
+def policy_names(result: RateLimitResult) -> list[str]:
+    if len(result.windows) == 1:
+        return [result.rule]
+    return [f"{result.rule}.{state.period:g}s" for state in result.windows]
+
+
+def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
+    """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10): every window of the rule."""
+    if result.degraded or not result.windows:
+        return {}
+    names = policy_names(result)
+    policy = ", ".join(f'"{n}";q={s.limit};w={seconds(s.period)}' for n, s in zip(names, result.windows, strict=True))
+    current = ", ".join(
+        f'"{n}";r={s.remaining};t={seconds(s.next_unit)}' for n, s in zip(names, result.windows, strict=True)
+    )
+    return {"RateLimit-Policy": policy, "RateLimit": current}
+
+
+def wants_json(request: HttpRequest) -> bool:
+    if request.path.startswith("/api/"):
+        return True
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
+    """429 with Retry-After and the RateLimit fields: JSON for API clients, a page for browsers."""
+    wait = max(1, seconds(result.retry_after))
+    detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
+    if wants_json(request):
+        body = {"code": "rate_limited", "detail": detail, "retry_after": wait}
+        response: HttpResponse = JsonResponse({"error": body}, status=429)
+    else:
+        page = render_to_string("429.html", {"detail": detail, "retry_after": wait}, request=request)
+        response = HttpResponse(page, status=429)
+    for name, value in ratelimit_headers(result).items():
+        response[name] = value
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
+    """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
+    wait = max(1, seconds(exc.retry_after))
+    detail = "This is unavailable for a moment; please try again shortly."
+    if wants_json(request):
+        response: HttpResponse = JsonResponse({"error": {"code": "unavailable", "detail": detail}}, status=503)
+    else:
+        response = HttpResponse(render_to_string("503.html", {"detail": detail}, request=request), status=503)
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _tightest(results: list[RateLimitResult]) -> RateLimitResult | None:
+    counted = [result for result in results if not result.degraded]
+    return min(counted, key=lambda r: (r.allowed, r.remaining)) if counted else None
+
+
+def _add_headers(response: HttpResponse, results: list[RateLimitResult]) -> HttpResponse:
+    tightest = _tightest(results)
+    if tightest is not None:
+        for name, value in ratelimit_headers(tightest).items():
+            response.setdefault(name, value)
+    return response
+
+
+class _Guard:
+    """The checks one decorated view makes: each key in turn, stopping at the first refusal."""
+
+    def __init__(self, rule: str | tuple[int, float], key: KeySpec, methods: Iterable[str] | None, cost: int):
+        self.rule, self.keys, self.cost = rule, _key_funcs(key), cost
+        self.methods = {method.upper() for method in methods} if methods is not None else None
+
+    def applies(self, request: HttpRequest) -> bool:
+        return self.methods is None or request.method in self.methods
+
+    def check(self, request: HttpRequest) -> list[RateLimitResult]:
+        results = []
+        for func in self.keys:
+            key = func(request)
+            if key is not None:
+                results.append(rate_limit(self.rule, key, cost=self.cost))
+                if not results[-1].allowed:
+                    break
+        return results
+
+    async def acheck(self, request: HttpRequest) -> list[RateLimitResult]:
+        results = []
+        for func in self.keys:
+            key = func(request)
+            if key is not None:
+                results.append(await arate_limit(self.rule, key, cost=self.cost))
+                if not results[-1].allowed:
+                    break
+        return results
+
+    def refusal(self, request: HttpRequest, results: list[RateLimitResult]) -> HttpResponse | None:
+        denied = [result for result in results if not result.allowed]
+        return too_many_requests(request, denied[0]) if denied else None
+
+    def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
+        if not self.applies(request):
+            return view()
+        try:
+            results = self.check(request)
+        except RateLimitUnavailable as exc:
+            return service_unavailable(request, exc)
+        return self.refusal(request, results) or _add_headers(view(), results)
+
+    async def acall(self, request: HttpRequest, view: Callable) -> HttpResponse:
+        if not self.applies(request):
+            return await view()
+        try:
+            results = await self.acheck(request)
+        except RateLimitUnavailable as exc:
+            return service_unavailable(request, exc)
+        return self.refusal(request, results) or _add_headers(await view(), results)
+
+
+def ratelimit_view(
+    rule: str | tuple[int, float],
+    *,
+    key: KeySpec = "user_or_ip",
+    methods: Iterable[str] | None = None,
+    cost: int = 1,
+) -> Callable:
+    """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
+
+    `key`: 'ip', 'user', 'user_or_ip', 'post:<field>', a function of the request, or several (each
+    is checked in turn under the same rule). `methods`: only these are counted (e.g. ("POST",)).
+    """
+    guard = _Guard(rule, key, methods, cost)
+
+    def decorator(view: Callable) -> Callable:
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def async_wrapper(request, *args, **kwargs):
+                return await guard.acall(request, lambda: view(request, *args, **kwargs))
+
+            return async_wrapper
+
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            return guard.call(request, lambda: view(request, *args, **kwargs))
+
+        return wrapper
+
+    return decorator
+
+
+def ratelimit_call(
+    request: HttpRequest,
+    rule: str | tuple[int, float],
+    view: Callable[[], HttpResponse],
+    *,
+    key: KeySpec = "user_or_ip",
+    methods: Iterable[str] | None = None,
+    cost: int = 1,
+) -> HttpResponse:
+    """`view()` if `rule` allows the request, else 429: for views neither decorator nor mixin fits (admin)."""
+    return _Guard(rule, key, methods, cost).call(request, view)
+
+
+class RateLimitMixin:
+    """For class-based views: set `ratelimit_rule` (and `ratelimit_key`, `ratelimit_methods`)."""
+
+    ratelimit_rule: str | tuple[int, float] | None = None
+    ratelimit_key: KeySpec = "user_or_ip"
+    ratelimit_methods: Iterable[str] | None = None
+    ratelimit_cost: int = 1
+
+    def dispatch(self, request, *args, **kwargs):
+        if self.ratelimit_rule is None:
+            raise ValueError(f"{type(self).__name__}.ratelimit_rule is not set; name a rule from RATE_LIMITS.")
+        guard = _Guard(self.ratelimit_rule, self.ratelimit_key, self.ratelimit_methods, self.ratelimit_cost)
+        parent = super().dispatch
+        if getattr(self, "view_is_async", False):
+            return guard.acall(request, lambda: parent(request, *args, **kwargs))
+        return guard.call(request, lambda: parent(request, *args, **kwargs))

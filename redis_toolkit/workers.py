@@ -1,0 +1,469 @@
+"""Consumer-group workers: handlers declare what they consume; StreamWorker owns ack, retry, claim and dead letters."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from django.conf import settings
+from django.db import connections
+from redis.exceptions import RedisError, ResponseError
+
+from redis_toolkit.connections import get_redis
+from redis_toolkit.outage import UNREACHABLE, redis_outage
+from redis_toolkit.streams import (
+    REPLAY_GROUP,
+    Event,
+    MalformedEntry,
+    check_name,
+    dead_letter_fields,
+    dead_letter_key,
+    decode_entry,
+    known_streams_key,
+    stream_for_type,
+    stream_key,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_DELAY_MS = 300_000
+# A consumer with nothing pending that has not read for this long is a worker that is gone.
+FORGET_CONSUMER_AFTER_MS = 3_600_000
+
+
+class InvalidEvent(Exception):
+    """Raise from a handler for an event that can never succeed: it goes to the dead letters at once."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    event_type: str
+    group: str
+    stream: str
+    func: Callable[[Event], None]
+    fields: dict[str, type] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+    def check(self, event: Event) -> None:
+        """Raise InvalidEvent naming the first declared payload field that is missing or of the wrong type."""
+        for name, kind in self.fields.items():
+            if name not in event.payload:
+                raise InvalidEvent(f"payload has no {name!r}")
+            value = event.payload[name]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise InvalidEvent(f"payload {name!r} is {type(value).__name__} {value!r}, expected {kind.__name__}")
+
+
+class HandlerRegistry:
+    """Which function handles which event type in which consumer group."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[tuple[str, str, str], Handler] = {}
+
+    def handler(
+        self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None
+    ) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
+        """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
+        check_name(event_type, argument="event_type")
+        check_name(group, argument="group")
+        stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(event_type)
+        for name, kind in (fields or {}).items():
+            if not isinstance(name, str) or not isinstance(kind, type):
+                raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
+
+        def register(func: Callable[[Event], None]) -> Callable[[Event], None]:
+            handler = Handler(event_type, group, stream, func, dict(fields or {}))
+            # Keyed by name so a module imported twice does not register its handlers twice.
+            self._handlers[(group, event_type, handler.name)] = handler
+            return func
+
+        return register
+
+    def groups(self) -> list[str]:
+        return sorted({h.group for h in self._handlers.values()})
+
+    def for_group(self, group: str) -> list[Handler]:
+        return [h for h in self._handlers.values() if h.group == group]
+
+    def types(self) -> set[str]:
+        return {h.event_type for h in self._handlers.values()}
+
+    def streams(self) -> set[str]:
+        return {h.stream for h in self._handlers.values()}
+
+
+default_registry = HandlerRegistry()
+event_handler = default_registry.handler
+
+
+def load_handlers() -> None:
+    """Import every installed app's `handlers` module, then STREAMS_HANDLER_MODULES."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("handlers")
+    for module in settings.STREAMS_HANDLER_MODULES:
+        import_module(module)
+
+
+def refresh_db_connections() -> None:
+    """What Django does between requests, between batches: drop connections that broke or aged out.
+
+    Skipped inside a transaction (a caller's atomic block, or a test's), which it would close.
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass
+class _Outcome:
+    acks: list[str] = field(default_factory=list)
+    dead: list[tuple[str, dict, str, int]] = field(default_factory=list)  # entry id, fields, reason, deliveries
+
+
+class StreamWorker:
+    """One consumer of one group, over every stream its handlers read.
+
+    Delivery is at-least-once: an entry is acknowledged after its handlers return, so one handled
+    by a worker that died before XACK is handled again; handlers make their effects idempotent with
+    `event.id`. A failed entry stays pending and is retried after a delay that doubles; at
+    STREAMS_MAX_DELIVERIES it goes, with the error, to the stream's dead-letter stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        group: str,
+        consumer: str | None = None,
+        batch: int | None = None,
+        registry: HandlerRegistry = default_registry,
+    ) -> None:
+        handlers = registry.for_group(group)
+        if not handlers:
+            known = ", ".join(registry.groups()) or "none"
+            raise ValueError(f"no handlers are registered for group {group!r} (registered groups: {known})")
+        self.group = group
+        self.consumer = consumer or default_consumer_name()
+        self.batch = batch or settings.STREAMS_BATCH_SIZE
+        self.by_type: dict[str, list[Handler]] = {}
+        for handler in handlers:
+            self.by_type.setdefault(handler.event_type, []).append(handler)
+        self.known_types = registry.types()
+        self.streams = sorted({h.stream for h in handlers})
+        self.keys = {stream_key(s): s for s in self.streams}
+        self.max_deliveries = settings.STREAMS_MAX_DELIVERIES
+        self.retry_delay_ms = settings.STREAMS_RETRY_DELAY_MS
+        self.claim_idle_ms = settings.STREAMS_CLAIM_IDLE_MS
+        # Sweeps (retries, claims) run between reads, so a read must not block longer than a sweep period,
+        # nor as long as the socket timeout.
+        self.sweep_interval = min(self.retry_delay_ms, self.claim_idle_ms) / 2000
+        self.block_ms = int(min(1000, self.sweep_interval * 1000, settings.REDIS_SOCKET_TIMEOUT * 500))
+        self.client = get_redis("streams", decode_responses=True)
+        self._read_from = {key: ">" for key in self.keys}
+        self._claim_cursor = dict.fromkeys(self.streams, "0-0")
+        self._next_sweep = 0.0
+        self._next_forget = time.monotonic() + 60
+        self._groups_ready = False
+        self.handled = self.retried = self.dead_lettered = 0
+
+    def __repr__(self) -> str:
+        return f"<StreamWorker group={self.group!r} consumer={self.consumer!r} streams={self.streams}>"
+
+    # --------------------------------------------------------------- loop
+
+    def run(self, stop: threading.Event) -> None:
+        """Read and handle batches until `stop` is set; the batch in hand is always finished first."""
+        logger.info("worker %s: group %r reads %s", self.consumer, self.group, ", ".join(self.streams))
+        while not stop.is_set():
+            try:
+                self.run_once()
+                redis_outage.recovered()
+            except UNREACHABLE as exc:
+                stop.wait(
+                    redis_outage.failed(
+                        exc, then=f"the worker of group {self.group!r} retries with backoff and resumes by itself"
+                    )
+                )
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    logger.exception("worker %s: Redis refused a command; retrying", self.consumer)
+                    stop.wait(1.0)
+                    continue
+                # Redis lost the stream or the group (restarted without its data): recreate them.
+                logger.warning("group %r is missing on %s; recreating it", self.group, ", ".join(self.streams))
+                self._groups_ready = False
+            except RedisError:
+                logger.exception("worker %s: Redis error; retrying", self.consumer)
+                stop.wait(1.0)
+
+    def run_once(self, *, wait: bool = True) -> int:
+        """Retry/claim if due, then read and handle one batch; returns how many entries were read."""
+        if not self._groups_ready:
+            self.ensure_groups()
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.sweep_interval
+            self.sweep()
+        reply = self.client.xreadgroup(
+            self.group, self.consumer, self._read_from, count=self.batch, block=self.block_ms if wait else None
+        )
+        read = 0
+        for key, entries in reply or ():
+            read += len(entries)
+            self._process(self.keys[key], entries)
+        return read
+
+    def ensure_groups(self) -> None:
+        """Create the group on each stream (from its first entry, so nothing published earlier is skipped)."""
+        pipe = self.client.pipeline(transaction=False)
+        for key in self.keys:
+            pipe.xgroup_create(key, self.group, id="0", mkstream=True)
+        pipe.sadd(known_streams_key(), *self.streams)
+        for result in pipe.execute(raise_on_error=False):
+            if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
+                raise result
+        self._groups_ready = True
+
+    # --------------------------------------------------------------- retries and claims
+
+    def sweep(self) -> None:
+        for stream in self.streams:
+            self._retry_own(stream)
+            self._claim_idle(stream)
+        if time.monotonic() >= self._next_forget:
+            self._next_forget = time.monotonic() + 60
+            self._forget_gone_consumers()
+
+    def _retry_delay_ms(self, deliveries: int) -> int:
+        return min(MAX_RETRY_DELAY_MS, self.retry_delay_ms * 2 ** max(0, deliveries - 1))
+
+    def _retry_own(self, stream: str) -> None:
+        """Re-deliver this consumer's failed entries whose retry delay has passed (XCLAIM counts a delivery)."""
+        key = stream_key(stream)
+        pending = self.client.xpending_range(
+            key, self.group, "-", "+", self.batch, consumername=self.consumer, idle=self.retry_delay_ms
+        )
+        due = {
+            p["message_id"]: p["times_delivered"] + 1
+            for p in pending
+            if p["time_since_delivered"] >= self._retry_delay_ms(p["times_delivered"])
+        }
+        if not due:
+            return
+        claimed = self.client.xclaim(key, self.group, self.consumer, self.retry_delay_ms, list(due))
+        entries = [(entry_id, fields) for entry_id, fields in claimed if entry_id is not None]
+        gone = set(due) - {entry_id for entry_id, _ in entries}
+        if gone:
+            self._ack_trimmed(stream, gone)
+        self.retried += len(entries)
+        self._process(stream, entries, due)
+
+    def _claim_idle(self, stream: str) -> None:
+        """Take over entries pending on a consumer that has been silent for STREAMS_CLAIM_IDLE_MS."""
+        key = stream_key(stream)
+        reply = self.client.xautoclaim(
+            key, self.group, self.consumer, self.claim_idle_ms, start_id=self._claim_cursor[stream], count=self.batch
+        )
+        self._claim_cursor[stream] = reply[0]
+        if len(reply) > 2 and reply[2]:  # Redis >= 7 drops trimmed entries from the PEL and names them
+            self._warn_trimmed(stream, reply[2])
+        # Redis 6.2 returns (None, None) for a trimmed entry; _retry_own acknowledges it later.
+        entries = [(entry_id, fields) for entry_id, fields in reply[1] if entry_id is not None]
+        if not entries:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for entry_id, _ in entries:
+            pipe.xpending_range(key, self.group, entry_id, entry_id, 1, consumername=self.consumer)
+        deliveries = {p["message_id"]: p["times_delivered"] for found in pipe.execute() for p in found}
+        logger.warning(
+            "worker %s: claimed %d entr%s of %s from consumers silent for %d ms",
+            self.consumer,
+            len(entries),
+            "y" if len(entries) == 1 else "ies",
+            stream,
+            self.claim_idle_ms,
+        )
+        self._process(stream, entries, deliveries)
+
+    def _ack_trimmed(self, stream: str, entry_ids: Iterable[str]) -> None:
+        """Entries that could not be claimed: acknowledge those trimmed away (another consumer has the rest)."""
+        key = stream_key(stream)
+        entry_ids = sorted(entry_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for entry_id in entry_ids:
+            pipe.xrange(key, entry_id, entry_id)
+        trimmed = [entry_id for entry_id, found in zip(entry_ids, pipe.execute(), strict=True) if not found]
+        if trimmed:
+            self.client.xack(key, self.group, *trimmed)
+            self._warn_trimmed(stream, trimmed)
+
+    def _warn_trimmed(self, stream: str, entry_ids: list[str]) -> None:
+        logger.error(
+            "group %r lost %d entr(ies) of %s trimmed before they were handled (raise STREAMS_MAXLEN?): %s",
+            self.group,
+            len(entry_ids),
+            stream,
+            ", ".join(entry_ids[:10]),
+        )
+
+    def _forget_gone_consumers(self) -> None:
+        for key in self.keys:
+            for consumer in self.client.xinfo_consumers(key, self.group):
+                if (
+                    consumer["pending"] == 0
+                    and consumer["idle"] > FORGET_CONSUMER_AFTER_MS
+                    and consumer["name"] != self.consumer
+                ):
+                    self.client.xgroup_delconsumer(key, self.group, consumer["name"])
+
+    # --------------------------------------------------------------- handling
+
+    def _process(self, stream: str, entries: list, deliveries: dict[str, int] | None = None) -> int:
+        """Handle entries, then acknowledge and dead-letter in one MULTI; failed ones stay pending for a retry."""
+        if not entries:
+            return 0
+        refresh_db_connections()
+        outcome = _Outcome()
+        for entry_id, fields in entries:
+            count = deliveries.get(entry_id, 1) if deliveries else 1
+            self._handle(stream, entry_id, fields, count, outcome)
+        if outcome.acks or outcome.dead:
+            key = stream_key(stream)
+            pipe = self.client.pipeline(transaction=True)
+            if outcome.acks:
+                pipe.xack(key, self.group, *outcome.acks)
+            for entry_id, fields, reason, count in outcome.dead:
+                letter = dead_letter_fields(
+                    fields, source_id=entry_id, group=self.group, consumer=self.consumer, error=reason, deliveries=count
+                )
+                pipe.xadd(dead_letter_key(stream), letter, maxlen=settings.STREAMS_DEAD_LETTER_MAXLEN, approximate=True)
+                pipe.xack(key, self.group, entry_id)
+            pipe.execute()
+        return len(entries)
+
+    def _handle(self, stream: str, entry_id: str, fields: dict, count: int, outcome: _Outcome) -> None:
+        if count > self.max_deliveries:
+            # Delivered that often without an ack: it kills the workers handling it, so stop trying.
+            reason = f"delivered {count} times without being acknowledged (did it crash the worker?)"
+            return self._dead(stream, entry_id, fields, reason, count, outcome)
+        if fields.get(REPLAY_GROUP, self.group) != self.group:
+            outcome.acks.append(entry_id)  # replayed for another group; this one handled it already
+            return None
+        event_type = fields.get("type")
+        handlers = self.by_type.get(event_type)
+        if handlers is None and event_type in self.known_types:
+            outcome.acks.append(entry_id)  # another group's event
+            return None
+        try:
+            event = decode_entry(stream, entry_id, fields, count)
+        except MalformedEntry as exc:
+            return self._dead(stream, entry_id, fields, str(exc), count, outcome)
+        if handlers is None:
+            reason = f"unknown event type {event.type!r}: no handler is registered for it"
+            return self._dead(stream, entry_id, fields, reason, count, outcome)
+        for handler in handlers:
+            try:
+                handler.check(event)
+                handler.func(event)
+            except InvalidEvent as exc:
+                return self._dead(stream, entry_id, fields, f"invalid event: {exc} ({handler.name})", count, outcome)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc} ({handler.name})"
+                if count >= self.max_deliveries:
+                    logger.exception("%s failed on %s event %s, attempt %d", handler.name, event.type, event.id, count)
+                    return self._dead(stream, entry_id, fields, reason, count, outcome)
+                logger.warning(
+                    "%s failed on %s event %s, attempt %d of %d; retrying in %d ms",
+                    handler.name,
+                    event.type,
+                    event.id,
+                    count,
+                    self.max_deliveries,
+                    self._retry_delay_ms(count),
+                    exc_info=True,
+                )
+                return None  # stays pending; _retry_own delivers it again
+        self.handled += 1
+        outcome.acks.append(entry_id)
+        return None
+
+    def _dead(self, stream: str, entry_id: str, fields: dict, reason: str, count: int, outcome: _Outcome) -> None:
+        logger.error("group %r dead-lettered %s entry %s: %s", self.group, stream, entry_id, reason)
+        self.dead_lettered += 1
+        outcome.dead.append((entry_id, fields, reason, count))
+
+
+# ------------------------------------------------------------------- process
+
+
+def run_workers(
+    *,
+    groups: list[str],
+    consumer: str | None = None,
+    batch: int | None = None,
+    relay: bool = True,
+    periodic: bool = True,
+    stop: threading.Event | None = None,
+    registry: HandlerRegistry = default_registry,
+) -> int:
+    """Run a thread per group, the outbox relay and periodic tasks until SIGTERM/SIGINT; returns the exit status."""
+    from redis_toolkit.outbox import OutboxRelay
+
+    stop = stop or threading.Event()
+    consumer = consumer or default_consumer_name()
+    workers = [StreamWorker(group=g, consumer=consumer, batch=batch, registry=registry) for g in groups]
+    failed = threading.Event()
+
+    def guarded(name: str, target: Callable[[threading.Event], None]) -> threading.Thread:
+        def body() -> None:
+            try:
+                target(stop)
+            except BaseException:
+                logger.exception("%s crashed; stopping the worker process", name)
+                failed.set()
+                stop.set()
+            finally:
+                connections.close_all()
+
+        return threading.Thread(target=body, name=name)
+
+    threads = [guarded(f"group-{w.group}", w.run) for w in workers]
+    if relay:
+        threads.append(guarded("outbox-relay", OutboxRelay().run))
+    if periodic:
+        from redis_toolkit.periodic import PeriodicRunner
+
+        threads.append(guarded("periodic", PeriodicRunner().run))
+
+    def on_signal(signum, _frame) -> None:
+        logger.info("%s: finishing the current batch, then exiting", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        # A process started in the background with SIGINT ignored keeps ignoring the terminal's Ctrl-C.
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, on_signal)
+    if not workers:
+        logger.info("no event handlers are registered; running the outbox relay only")
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    logger.info("worker %s stopped", consumer)
+    return 1 if failed.is_set() else 0

@@ -1,0 +1,558 @@
+"""Distributed locks: exclusion, fencing tokens, lost leases, the watchdog and waits, on a real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from django.test import override_settings
+
+from redis_toolkit.connections import get_redis, reset_clients
+from redis_toolkit.locks import (
+    PURPOSE,
+    LockError,
+    LockLost,
+    LockTimeout,
+    LockUnavailable,
+    _give_back,
+    _keys,
+    _run,
+    aacquire_lock,
+    acquire_lock,
+    aredis_lock,
+    arun_exclusively,
+    atry_redis_lock,
+    redis_lock,
+    run_exclusively,
+    try_redis_lock,
+)
+from redis_toolkit.models import Fence
+from tests.conftest import ROOT, test_database_url
+
+
+@pytest.fixture
+def name(redis_client) -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def holder_of(name: str) -> bytes | None:
+    return get_redis(PURPOSE).get(_keys(name)[0])
+
+
+def wait_until(condition, timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------- basics
+
+
+def test_lease_is_exclusive_until_released(name):
+    with redis_lock(name, ttl=5) as lease:
+        assert lease.name == name
+        assert try_redis_lock(name) is None
+        with pytest.raises(LockTimeout, match="held by another holder"):
+            acquire_lock(name, blocking=False)
+    assert lease.released
+    assert not lease.lost
+    assert holder_of(name) is None
+    with try_redis_lock(name) as again:
+        assert again is not None
+
+
+def test_fencing_tokens_strictly_increase_per_lock_name(name):
+    tokens = []
+    for _ in range(5):
+        with redis_lock(name, ttl=5) as lease:
+            tokens.append(lease.fencing_token)
+    with redis_lock(name + "-other", ttl=5):
+        pass
+    with redis_lock(name, ttl=5) as lease:
+        tokens.append(lease.fencing_token)
+    assert tokens == sorted(set(tokens))
+    assert [b - a for a, b in itertools.pairwise(tokens)] == [1] * 5
+
+
+def test_fencing_tokens_keep_increasing_after_the_counter_is_lost(name):
+    with redis_lock(name, ttl=5) as first:
+        pass
+    get_redis(PURPOSE).delete(_keys(name)[1])  # eviction, FLUSHALL or a restore from an old backup
+    with redis_lock(name, ttl=5) as second:
+        pass
+    assert second.fencing_token > first.fencing_token
+
+
+def test_a_retried_acquire_finds_its_own_lease_instead_of_waiting_on_it(name):
+    keys = _keys(name).for_acquire
+    first = _run("acquire", get_redis(PURPOSE), keys, ["owner-a:", 5000])
+    repeated = _run("acquire", get_redis(PURPOSE), keys, ["owner-a:", 5000])
+    other = _run("acquire", get_redis(PURPOSE), keys, ["owner-b:", 5000])
+    assert first > 0  # a fencing token
+    assert repeated == first
+    assert -5001 <= other < 0  # held: minus one minus the holder's remaining ms
+
+
+def test_an_acquire_whose_reply_was_lost_is_given_back_without_touching_others(name):
+    keys = _keys(name)
+    _run("acquire", get_redis(PURPOSE), keys.for_acquire, ["lost-reply:", 30000])  # ran; reply lost
+    _give_back(get_redis(PURPOSE), keys, "lost-reply:")
+    assert holder_of(name) is None
+
+    with redis_lock(name, ttl=5) as lease:
+        _give_back(get_redis(PURPOSE), keys, "lost-reply:")  # this time it never ran
+        assert holder_of(name).startswith(lease.token.encode())
+
+
+def test_release_after_expiry_raises_lock_lost_and_spares_the_new_holder(name):
+    stale = acquire_lock(name, ttl=0.1)
+    time.sleep(0.2)
+    with redis_lock(name, ttl=5) as current:
+        with pytest.raises(LockLost, match="lock lost"):
+            stale.release()
+        assert stale.lost
+        assert holder_of(name).startswith(current.token.encode())
+    assert current.fencing_token > stale.fencing_token
+
+
+def test_extend_keeps_the_lease_and_extend_after_expiry_raises_lock_lost(name):
+    lease = acquire_lock(name, ttl=0.5)
+    lease.extend(5)
+    time.sleep(0.6)
+    assert try_redis_lock(name) is None
+    assert get_redis(PURPOSE).pttl(_keys(name)[0]) > 4000
+    lease.release()
+
+    short = acquire_lock(name, ttl=0.1)
+    time.sleep(0.2)
+    with pytest.raises(LockLost, match="lock lost"):
+        short.extend()
+
+
+def test_releasing_twice_is_harmless_but_extending_a_released_lease_is_an_error(name):
+    lease = acquire_lock(name, ttl=5)
+    lease.release()
+    lease.release()
+    with pytest.raises(LockError, match="already released"):
+        lease.extend()
+
+
+def test_block_that_outlives_its_lease_raises_lock_lost_at_the_end(name):
+    with pytest.raises(LockLost, match="lock lost"), redis_lock(name, ttl=0.1):
+        time.sleep(0.2)
+
+
+def test_block_exception_wins_over_a_lost_lease(name):
+    @redis_lock(name, ttl=0.1)
+    def outlives_its_lease_then_fails():
+        time.sleep(0.2)
+        raise KeyError("the block's own error")
+
+    with pytest.raises(KeyError):
+        outlives_its_lease_then_fails()
+
+
+def test_decorated_function_runs_under_the_lock(name):
+    @redis_lock(name, ttl=5)
+    def guarded(value):
+        return value, try_redis_lock(name)
+
+    assert guarded(7) == (7, None)
+    assert guarded(8) == (8, None)  # each call takes and frees its own lease
+    assert holder_of(name) is None
+
+
+def test_a_lock_object_holds_one_lease_at_a_time(name):
+    lock = redis_lock(name, ttl=5)
+    with lock, pytest.raises(RuntimeError, match="already held"), lock:
+        pass
+    with lock:  # usable again once released
+        pass
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"ttl": 0}, "ttl"),
+        ({"ttl": -1}, "ttl"),
+        ({"ttl": math.nan}, "ttl"),
+        ({"ttl": math.inf}, "ttl"),
+        ({"ttl": "10"}, "ttl"),
+        ({"blocking_timeout": -0.5}, "blocking_timeout"),
+        ({"blocking_timeout": math.nan}, "blocking_timeout"),
+        ({"blocking": False, "blocking_timeout": 1}, "blocking_timeout"),
+    ],
+)
+def test_bad_arguments_raise_value_error_naming_them(name, kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        redis_lock(name, **kwargs)
+    with pytest.raises(ValueError, match=argument):
+        aredis_lock(name, **kwargs)
+    assert holder_of(name) is None
+
+
+def test_empty_name_is_refused():
+    with pytest.raises(ValueError, match="name"):
+        redis_lock("")
+
+
+def test_decorators_refuse_the_wrong_kind_of_function(name):
+    async def coroutine():
+        pass
+
+    with pytest.raises(TypeError, match="aredis_lock"):
+        redis_lock(name)(coroutine)
+    with pytest.raises(TypeError, match="redis_lock"):
+        aredis_lock(name)(lambda: None)
+
+
+# ------------------------------------------------------------------ waiting
+
+
+def test_non_blocking_and_zero_timeout_give_up_at_once(name):
+    with redis_lock(name, ttl=5):
+        started = time.monotonic()
+        with pytest.raises(LockTimeout):
+            acquire_lock(name, blocking=False)
+        with pytest.raises(LockTimeout):
+            acquire_lock(name, blocking_timeout=0)
+        assert time.monotonic() - started < 1  # no wait at all, well below the 5 s lease
+
+
+def test_blocking_acquire_gives_up_after_blocking_timeout(name):
+    with redis_lock(name, ttl=5):
+        started = time.monotonic()
+        with pytest.raises(LockTimeout, match=r"after 0\.3s"):
+            acquire_lock(name, blocking_timeout=0.3)
+        assert time.monotonic() - started >= 0.3
+
+
+def test_waiter_gets_the_lock_when_the_holder_releases(name):
+    holder = acquire_lock(name, ttl=30)
+    threading.Timer(0.3, holder.release).start()
+    with redis_lock(name, ttl=5, blocking_timeout=10) as lease:
+        assert lease.fencing_token == holder.fencing_token + 1
+    assert holder.released
+
+
+def test_waiter_notices_a_crashed_holders_expiry(name):
+    crashed = acquire_lock(name, ttl=0.4)  # never released: its process "died"
+    with redis_lock(name, ttl=5, blocking_timeout=10) as lease:
+        assert lease.fencing_token > crashed.fencing_token
+
+
+def test_blocked_waiter_waits_for_the_release_instead_of_polling(spare_redis, name):
+    with override_settings(REDIS_URL=spare_redis.url, REDIS_SOCKET_TIMEOUT=2):
+        reset_clients()
+        try:
+            holder = acquire_lock(name, ttl=30)
+            before = get_redis().info("commandstats")
+            threading.Timer(1.5, holder.release).start()
+            with redis_lock(name, ttl=5, blocking_timeout=10):
+                pass
+            after = get_redis().info("commandstats")
+        finally:
+            reset_clients()
+
+    def calls(stats, command):
+        return stats.get(f"cmdstat_{command}", {}).get("calls", 0)
+
+    # 1.5 s of waiting: a first attempt, one more when a 1 s wait slice ends, one on the wake-up,
+    # plus the two releases. A 0.1 s poller (redis-py's default) would have made about 15 attempts.
+    assert calls(after, "evalsha") - calls(before, "evalsha") <= 8
+    assert calls(after, "blpop") - calls(before, "blpop") <= 4
+
+
+# ------------------------------------------------------------------ watchdog
+
+
+def test_watchdog_keeps_the_lease_through_a_block_three_times_its_ttl(name):
+    with redis_lock(name, ttl=1, watchdog=True) as lease:
+        for _ in range(6):
+            time.sleep(0.5)
+            assert try_redis_lock(name) is None
+    assert not lease.lost
+    assert holder_of(name) is None
+
+
+def test_watchdog_reports_a_lease_taken_over_during_the_block(name):
+    lock = redis_lock(name, ttl=0.6, watchdog=True)
+    lease = lock.__enter__()
+    get_redis(PURPOSE).delete(_keys(name)[0])  # as if it had expired during a long pause
+    thief = acquire_lock(name, ttl=5)
+    wait_until(
+        lambda: lease.lost
+    )  # the next watchdog tick notices  # the holder can see it while still inside the block...
+    with pytest.raises(LockLost, match="lock lost"):
+        lock.__exit__(None, None, None)  # ...and the end of the block raises
+    assert holder_of(name).startswith(thief.token.encode())  # the new holder's lease is untouched
+    thief.release()
+
+
+def test_watchdog_dies_with_its_process(name):
+    code = (
+        "import os, django; django.setup();"
+        "from redis_toolkit.locks import acquire_lock;"
+        f"acquire_lock({name!r}, ttl=0.5, watchdog=True); print('held', flush=True); os._exit(0)"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "held", out.stderr
+    with redis_lock(name, ttl=5, blocking_timeout=5):
+        pass
+
+
+# ---------------------------------------------------------- Redis failures
+
+
+def test_unreachable_redis_raises_lock_unavailable_never_success(spare_redis, name):
+    ran = []
+    with override_settings(REDIS_URL=spare_redis.url, REDIS_SOCKET_TIMEOUT=1):
+        reset_clients()
+        try:
+            lease = acquire_lock(name, ttl=5)
+            spare_redis.stop()
+            with pytest.raises(LockUnavailable, match="could not release"):
+                lease.release()
+            with pytest.raises(LockUnavailable, match="could not acquire"), redis_lock(name, ttl=5):
+                ran.append("block")
+            with pytest.raises(LockUnavailable):
+                try_redis_lock(name)
+        finally:
+            reset_clients()
+    assert ran == []
+
+
+# --------------------------------------------------------- run_exclusively
+
+
+def test_run_exclusively_skips_while_another_process_runs_the_job(name):
+    ran = []
+    with redis_lock(name, ttl=5):
+        assert run_exclusively(name, lambda: ran.append(1)) is False
+    assert run_exclusively(name, lambda: ran.append(2)) is True
+    assert ran == [2]
+    assert holder_of(name) is None
+
+
+def test_run_exclusively_with_min_interval_runs_once_per_interval(name):
+    ran = []
+    assert run_exclusively(name, lambda: ran.append(1), min_interval=0.5) is True
+    assert run_exclusively(name, lambda: ran.append(2), min_interval=0.5) is False
+    time.sleep(0.6)
+    assert run_exclusively(name, lambda: ran.append(3), min_interval=0.5) is True
+    assert ran == [1, 3]
+
+
+def test_run_exclusively_frees_the_lock_when_the_job_fails(name):
+    def failing():
+        raise RuntimeError("job failed")
+
+    with pytest.raises(RuntimeError, match="job failed"):
+        run_exclusively(name, failing, min_interval=60)
+    assert holder_of(name) is None
+
+
+# -------------------------------------------------------------- async twins
+
+
+async def test_async_lock_excludes_fences_and_releases(name):
+    async with aredis_lock(name, ttl=5) as lease:
+        assert await atry_redis_lock(name) is None
+        with pytest.raises(LockTimeout):
+            await aacquire_lock(name, blocking=False)
+    async with aredis_lock(name, ttl=5) as second:
+        assert second.fencing_token == lease.fencing_token + 1
+    assert lease.released
+    assert second.released
+
+
+async def test_async_waiter_gets_the_lock_when_the_holder_releases(name):
+    holder = await aacquire_lock(name, ttl=30)
+
+    async def release_soon():
+        await asyncio.sleep(0.3)
+        await holder.arelease()
+
+    releaser = asyncio.create_task(release_soon())
+    async with aredis_lock(name, ttl=5, blocking_timeout=10) as lease:
+        assert lease.fencing_token == holder.fencing_token + 1
+    await releaser
+
+
+async def test_async_lost_lease_raises_lock_lost(name):
+    with pytest.raises(LockLost, match="lock lost"):
+        async with aredis_lock(name, ttl=0.1):
+            await asyncio.sleep(0.2)
+    stale = await aacquire_lock(name, ttl=0.1)
+    await asyncio.sleep(0.2)
+    with pytest.raises(LockLost):
+        await stale.aextend()
+
+
+async def test_async_watchdog_keeps_the_lease_through_three_ttls(name):
+    async with aredis_lock(name, ttl=1, watchdog=True) as lease:
+        for _ in range(6):
+            await asyncio.sleep(0.5)
+            assert await atry_redis_lock(name) is None
+    assert not lease.lost
+
+
+async def test_async_watchdog_reports_a_takeover(name):
+    lock = aredis_lock(name, ttl=0.6, watchdog=True)
+    lease = await lock.__aenter__()
+    await asyncio.to_thread(get_redis(PURPOSE).delete, _keys(name)[0])
+    thief = await aacquire_lock(name, ttl=5)
+    for _ in range(100):
+        if lease.lost:
+            break
+        await asyncio.sleep(0.05)
+    assert lease.lost
+    with pytest.raises(LockLost):
+        await lock.__aexit__(None, None, None)
+    await thief.arelease()
+
+
+async def test_async_decorator_and_run_exclusively(name):
+    @aredis_lock(name, ttl=5)
+    async def guarded():
+        return await atry_redis_lock(name)
+
+    assert await guarded() is None
+    ran = []
+
+    async def job():
+        ran.append(1)
+
+    assert await arun_exclusively(name, job) is True
+    async with aredis_lock(name, ttl=5):
+        assert await arun_exclusively(name, job) is False
+    assert ran == [1]
+
+
+async def test_cancelled_async_wait_leaves_no_lease_behind(name):
+    holder = await aacquire_lock(name, ttl=30)
+    waiter = asyncio.create_task(aacquire_lock(name, ttl=30, blocking_timeout=10))
+    await asyncio.sleep(0.2)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await holder.arelease()
+    assert await atry_redis_lock(name) is not None
+
+
+# ------------------------------------------------------- real processes
+
+
+def _contend(name: str, counter_key: str, barrier, rounds: int, out: str) -> None:
+    """One contending process: acquire `rounds` times, log monotonic hold intervals and tokens."""
+    client = get_redis()
+    records = []
+    barrier.wait(timeout=30)
+    for _ in range(rounds):
+        with redis_lock(name, ttl=10, blocking_timeout=40) as lease:
+            start = time.monotonic()
+            # A deliberately non-atomic read-modify-write: any overlap of holders loses an increment.
+            value = int(client.get(counter_key) or 0)
+            client.set(counter_key, value + 1)
+            end = time.monotonic()
+        records.append((start, end, lease.fencing_token, os.getpid()))
+        if len(records) % 4 == 0:
+            time.sleep(0.001)  # let others in; the lock does not promise fairness
+    with open(out, "w") as fh:
+        json.dump(records, fh)
+
+
+@pytest.mark.slow
+def test_contention_torture_no_overlap_increasing_tokens_no_deadlock(name, tmp_path):
+    processes, rounds = 24, 40
+    counter_key = f"{_keys(name)[0]}:counter"
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(processes)
+    procs = [
+        ctx.Process(target=_contend, args=(name, counter_key, barrier, rounds, str(tmp_path / f"{i}.json")))
+        for i in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
+    deadline = time.monotonic() + 50
+    for proc in procs:
+        proc.join(timeout=max(0.1, deadline - time.monotonic()))
+    stuck = [proc.pid for proc in procs if proc.is_alive()]
+    for proc in procs:
+        if proc.is_alive():
+            proc.kill()
+    increments = int(get_redis().get(counter_key) or 0)
+    get_redis().delete(counter_key)
+    assert not stuck, f"processes still waiting (deadlock?): {stuck}"
+    assert [proc.exitcode for proc in procs] == [0] * processes
+
+    holds = sorted(tuple(r) for i in range(processes) for r in json.loads((tmp_path / f"{i}.json").read_text()))
+    assert len(holds) == processes * rounds
+    for (_, end, token, _), (next_start, _, next_token, _) in itertools.pairwise(holds):
+        assert end < next_start, "two holders overlapped"
+        assert token < next_token, "fencing tokens went backwards in acquisition order"
+    assert increments == processes * rounds
+    handovers = sum(a[3] != b[3] for a, b in itertools.pairwise(holds))
+    assert handovers >= processes, "the processes did not really contend"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_paused_holder_loses_the_lock_and_its_fenced_write_is_rejected(name, make_user):
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from redis_toolkit.fencing import fence_advance
+
+    make_user("guarded", first_name="nobody")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "DATABASE_URL": test_database_url()}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.redis_toolkit.lock_holder", name, "guarded"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline().split()
+        assert line[:1] == ["held"], line
+        stale_token = int(line[1])
+        time.sleep(1.5)  # the holder's watchdog keeps its 1 s lease alive meanwhile
+        assert try_redis_lock(name) is None
+
+        os.kill(child.pid, signal.SIGSTOP)  # a long GC pause, a frozen VM...
+        with redis_lock(name, ttl=10, blocking_timeout=10) as lease:
+            assert lease.fencing_token > stale_token
+            with transaction.atomic():
+                fence_advance(f"lock-test:{name}", lease.fencing_token)
+                get_user_model().objects.filter(username="guarded").update(first_name="new holder")
+
+            os.kill(child.pid, signal.SIGCONT)
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            outcome = json.loads(child.stdout.readline())
+            assert child.wait(timeout=30) == 0
+            assert holder_of(name).startswith(lease.token.encode())  # the stale release did not touch it
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+            child.kill()
+        child.wait()
+
+    assert outcome == {"write": "StaleFencingToken", "release": "LockLost", "lost": True}
+    assert get_user_model().objects.get(username="guarded").first_name == "new holder"
+    assert Fence.objects.get(resource=f"lock-test:{name}").last_token == lease.fencing_token

@@ -1,0 +1,182 @@
+"""The transactional outbox: no event without its change, sent right after commit or later by the relay."""
+
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.test import override_settings
+from django.utils import timezone
+
+from redis_toolkit.connections import get_redis, reset_clients
+from redis_toolkit.fencing import StaleFencingToken, fence_advance
+from redis_toolkit.locks import redis_lock
+from redis_toolkit.models import OutboxEvent
+from redis_toolkit.outbox import (
+    RELAY_LOCK,
+    TransactionRequired,
+    outbox_purge,
+    outbox_relay_batch,
+    publish_event,
+)
+from redis_toolkit.streams import stream_key
+
+pytestmark = pytest.mark.usefixtures("clean_streams")
+
+
+def stream_entries(stream: str = "test") -> list[dict]:
+    return [fields for _, fields in get_redis("tests", decode_responses=True).xrange(stream_key(stream))]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_publish_event_outside_a_transaction_is_refused():
+    with pytest.raises(TransactionRequired, match=r"inside transaction\.atomic\(\)"):
+        publish_event("test.effect", {"n": 1})
+
+    assert not OutboxEvent.objects.exists()
+
+
+def change_that_fails(n: int) -> None:
+    with transaction.atomic():
+        publish_event("test.effect", {"n": n})
+        raise RuntimeError("the change fails after its event was recorded")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_is_rolled_back_with_its_change():
+    with pytest.raises(RuntimeError):
+        change_that_fails(1)
+
+    assert not OutboxEvent.objects.exists()
+    assert stream_entries() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_of_a_rolled_back_savepoint_never_reaches_the_stream():
+    with transaction.atomic():
+        kept = publish_event("test.effect", {"n": 1})
+        with pytest.raises(RuntimeError):
+            change_that_fails(2)
+
+    assert [e["id"] for e in stream_entries()] == [str(kept.pk)]
+    assert list(OutboxEvent.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_committed_event_is_in_its_stream_right_after_commit():
+    with transaction.atomic():
+        event = publish_event("test.effect", {"n": 7, "at": timezone.now()})
+
+    [fields] = stream_entries()
+    assert fields["id"] == str(event.pk)
+    assert fields["type"] == "test.effect"
+    assert json.loads(fields["payload"])["n"] == 7
+    assert OutboxEvent.objects.get().stream == "test"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_relay_marks_what_the_fast_path_pushed_as_sent_without_sending_it_again():
+    with transaction.atomic():
+        publish_event("test.effect", {"n": 1})
+
+    with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as lease:
+        assert outbox_relay_batch(fencing_token=lease.fencing_token, min_age=timedelta(0)) == 1
+
+    assert len(stream_entries()) == 1
+    assert OutboxEvent.objects.get().sent_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_explicit_stream_overrides_the_one_named_by_the_type():
+    with transaction.atomic():
+        publish_event("test.effect", {"n": 1}, stream="audit")
+
+    assert len(stream_entries("audit")) == 1
+    assert stream_entries("test") == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "message"),
+    [
+        (("Bad Type!", {}), {}, ValueError, r"type='Bad Type!' is not a valid name"),
+        (("test.effect", [1, 2]), {}, TypeError, r"payload=\.\.\.\) takes a dict, not list"),
+        (("test.effect", {"obj": object()}), {}, TypeError, r"not JSON-serialisable"),
+        (("test.effect", {}), {"stream": "a:b"}, ValueError, r"stream='a:b' is not a valid name"),
+    ],
+)
+def test_bad_arguments_are_rejected_with_a_clear_error(args, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        publish_event(*args, **kwargs)
+
+
+@pytest.mark.django_db
+def test_relay_sends_waiting_rows_in_id_order_and_marks_them_sent():
+    # Under the `db` fixture the test's transaction never commits: the fast path never runs.
+    ids = [publish_event("test.effect", {"n": n}).pk for n in range(5)]
+
+    with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as lease:
+        sent = outbox_relay_batch(fencing_token=lease.fencing_token, min_age=timedelta(0))
+
+    assert sent == 5
+    assert [int(e["id"]) for e in stream_entries()] == ids
+    assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_relay_leaves_young_rows_to_the_fast_path():
+    publish_event("test.effect", {"n": 1})
+
+    with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as lease:
+        assert outbox_relay_batch(fencing_token=lease.fencing_token, min_age=timedelta(minutes=1)) == 0
+
+    assert stream_entries() == []
+
+
+@pytest.mark.django_db
+def test_relay_with_a_stale_fencing_token_marks_nothing_sent():
+    publish_event("test.effect", {"n": 1})
+    with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as old:
+        pass
+    with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as new:
+        fence_advance(RELAY_LOCK, new.fencing_token)
+
+    with pytest.raises(StaleFencingToken):
+        outbox_relay_batch(fencing_token=old.fencing_token, min_age=timedelta(0))
+
+    assert OutboxEvent.objects.get().sent_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_wait_while_redis_is_down_and_the_outage_is_logged_once(spare_redis, caplog):
+    caplog.set_level(logging.ERROR, logger="redis_toolkit.outage")
+    with override_settings(REDIS_URL=spare_redis.url, REDIS_SOCKET_TIMEOUT=1):
+        reset_clients()
+        spare_redis.stop()
+        for n in range(3):
+            with transaction.atomic():
+                publish_event("test.effect", {"n": n})
+
+        assert OutboxEvent.objects.filter(sent_at__isnull=True).count() == 3
+        assert [r.getMessage().split(" (")[0] for r in caplog.records] == [f"Redis unreachable at {spare_redis.url}"]
+
+        spare_redis.start()
+        with redis_lock(RELAY_LOCK, ttl=5.0, blocking=False) as lease:
+            assert outbox_relay_batch(fencing_token=lease.fencing_token, min_age=timedelta(0)) == 3
+        assert len(stream_entries()) == 3
+        assert not OutboxEvent.objects.filter(sent_at__isnull=True).exists()
+    reset_clients()
+
+
+@pytest.mark.django_db
+def test_purge_deletes_old_sent_rows_and_never_unsent_ones():
+    long_ago = timezone.now() - timedelta(days=30)
+    old_sent = OutboxEvent.objects.create(type="test.effect", stream="test", payload={}, occurred_at=long_ago)
+    old_unsent = OutboxEvent.objects.create(type="test.effect", stream="test", payload={}, occurred_at=long_ago)
+    recent_sent = OutboxEvent.objects.create(type="test.effect", stream="test", payload={})
+    OutboxEvent.objects.filter(pk__in=[old_sent.pk, recent_sent.pk]).update(sent_at=timezone.now())
+
+    assert outbox_purge(older_than=timedelta(days=1)) == 1
+
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {old_unsent.pk, recent_sent.pk}
