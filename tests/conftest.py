@@ -37,6 +37,29 @@ def run_manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def wait_until(condition: Callable[[], object], *, timeout: float = 10.0, why: Callable[[], str] | None = None) -> None:
+    """Poll `condition` every 50 ms until it is true; fail after `timeout` s with `why()` (e.g. a process log)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout:g}s" + (f":\n{why()}" if why else ""))
+        time.sleep(0.05)
+
+
+def session_cookie(user) -> str:
+    """The session id of a fresh signed-in session of `user` (for sockets and HTTP clients outside Django's)."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def cookie_header(user) -> str:
+    """A `Cookie:` header value for a fresh signed-in session of `user`."""
+    return f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}"
+
+
 def pytest_sessionstart(session):
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()

@@ -8,16 +8,10 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.test import Client
 
 from chat.services import room_create
 from chatsite.asgi import application
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
+from tests.conftest import session_cookie
 
 
 class Socket:

@@ -4,17 +4,11 @@ import json
 
 import pytest
 import websockets
-from django.test import Client
 
 from chat.services import room_create
+from tests.conftest import cookie_header
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("redis_client")]
-
-
-def cookie_for(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return f"sessionid={client.cookies['sessionid'].value}"
 
 
 async def frames_until(ws, kind: str, timeout: float = 5) -> dict:
@@ -31,7 +25,7 @@ def test_message_sent_on_one_server_reaches_a_client_on_the_other(asgi_server, m
     alice, bob = make_user("alice"), make_user("bob")
     room_create(slug="lobby", title="Lobby")
     first, second = asgi_server(), asgi_server()
-    alice_cookie, bob_cookie = cookie_for(alice), cookie_for(bob)
+    alice_cookie, bob_cookie = cookie_header(alice), cookie_header(bob)
 
     async def scenario():
         def connect(server, cookie):

@@ -38,7 +38,7 @@ from redis_toolkit.locks import (
     try_redis_lock,
 )
 from redis_toolkit.models import Fence
-from tests.conftest import ROOT, test_database_url
+from tests.conftest import ROOT, test_database_url, wait_until
 
 
 @pytest.fixture
@@ -48,13 +48,6 @@ def name(redis_client) -> str:
 
 def holder_of(name: str) -> bytes | None:
     return get_redis(PURPOSE).get(_keys(name)[0])
-
-
-def wait_until(condition, timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 # ----------------------------------------------------------------- basics
@@ -292,9 +285,7 @@ def test_watchdog_reports_a_lease_taken_over_during_the_block(name):
     lease = lock.__enter__()
     get_redis(PURPOSE).delete(_keys(name)[0])  # as if it had expired during a long pause
     thief = acquire_lock(name, ttl=5)
-    wait_until(
-        lambda: lease.lost
-    )  # the next watchdog tick notices  # the holder can see it while still inside the block...
+    wait_until(lambda: lease.lost)  # the next watchdog tick notices: the holder can see it inside the block...
     with pytest.raises(LockLost, match="lock lost"):
         lock.__exit__(None, None, None)  # ...and the end of the block raises
     assert holder_of(name).startswith(thief.token.encode())  # the new holder's lease is untouched
