@@ -18,8 +18,7 @@ import redis.connection as sync_connection
 from redis.asyncio.lock import Lock as AsyncRedisPyLock
 from redis.lock import Lock as RedisPyLock
 
-from redis_toolkit.connections import aget_redis, get_redis
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import aget_redis, get_redis, redis_key
 from redis_toolkit.locks import PURPOSE, aacquire_lock, acquire_lock, aredis_lock, redis_lock
 
 

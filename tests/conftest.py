@@ -13,11 +13,24 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from chatsite.dev.embedded_redis import start_redis_server
+from redis_toolkit.conf import DEFAULTS as TOOLKIT_DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _mirror_into_toolkit(*, setting: str, value, enter: bool, **kwargs) -> None:
+    """Tests override the site's settings by name (REDIS_URL, RATE_LIMITS, STREAMS_...): pass them on to
+    REDIS_TOOLKIT, which settings.py fills from the same names and which is all the toolkit reads."""
+    if setting in TOOLKIT_DEFAULTS:
+        settings.REDIS_TOOLKIT[setting] = value if value is not None else TOOLKIT_DEFAULTS[setting]
+        setting_changed.send(sender=None, setting="REDIS_TOOLKIT", value=settings.REDIS_TOOLKIT, enter=enter)
+
+
+setting_changed.connect(_mirror_into_toolkit)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -109,7 +122,7 @@ def _fresh_redis_keys():
 
 @pytest.fixture
 def redis_client() -> redis.Redis:
-    from redis_toolkit.connections import get_redis
+    from redis_toolkit.client import get_redis
 
     client = get_redis()
     try:
@@ -307,7 +320,7 @@ def worker_process(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerP
 @pytest.fixture
 def clean_streams(redis_client) -> Iterator[None]:
     """Streams, groups, locks and markers of this run's prefix start empty and are removed afterwards."""
-    from redis_toolkit.outage import redis_outage
+    from redis_toolkit.client import redis_outage
 
     redis_outage.reset()
     _delete_test_keys()

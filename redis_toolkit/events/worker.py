@@ -1,34 +1,33 @@
-"""Consumer-group workers: handlers declare what they consume; StreamWorker owns ack, retry, claim and dead letters."""
+"""StreamWorker: one consumer of one group; owns ack, retry, claim of silent consumers and dead letters."""
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import import_module
 
-from django.conf import settings
-from django.db import connections
 from redis.exceptions import RedisError, ResponseError
 
-from redis_toolkit.connections import get_redis
-from redis_toolkit.outage import UNREACHABLE, redis_outage
-from redis_toolkit.streams import (
+from redis_toolkit.client import UNREACHABLE, get_redis, redis_outage
+from redis_toolkit.conf import toolkit_setting
+from redis_toolkit.events.codec import (
     REPLAY_GROUP,
-    Event,
     MalformedEntry,
-    check_name,
     dead_letter_fields,
     dead_letter_key,
     decode_entry,
     known_streams_key,
-    stream_for_type,
     stream_key,
+)
+from redis_toolkit.events.registry import (
+    Handler,
+    HandlerRegistry,
+    InvalidEvent,
+    default_consumer_name,
+    default_registry,
+    refresh_db_connections,
 )
 
 logger = logging.getLogger(__name__)
@@ -36,97 +35,6 @@ logger = logging.getLogger(__name__)
 MAX_RETRY_DELAY_MS = 300_000
 # A consumer with nothing pending that has not read for this long is a worker that is gone.
 FORGET_CONSUMER_AFTER_MS = 3_600_000
-
-
-class InvalidEvent(Exception):
-    """Raise from a handler for an event that can never succeed: it goes to the dead letters at once."""
-
-
-@dataclass(frozen=True)
-class Handler:
-    event_type: str
-    group: str
-    stream: str
-    func: Callable[[Event], None]
-    fields: dict[str, type] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return f"{self.func.__module__}.{self.func.__qualname__}"
-
-    def check(self, event: Event) -> None:
-        """Raise InvalidEvent naming the first declared payload field that is missing or of the wrong type."""
-        for name, kind in self.fields.items():
-            if name not in event.payload:
-                raise InvalidEvent(f"payload has no {name!r}")
-            value = event.payload[name]
-            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise InvalidEvent(f"payload {name!r} is {type(value).__name__} {value!r}, expected {kind.__name__}")
-
-
-class HandlerRegistry:
-    """Which function handles which event type in which consumer group."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[tuple[str, str, str], Handler] = {}
-
-    def handler(
-        self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None
-    ) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
-        """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
-        check_name(event_type, argument="event_type")
-        check_name(group, argument="group")
-        stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(event_type)
-        for name, kind in (fields or {}).items():
-            if not isinstance(name, str) or not isinstance(kind, type):
-                raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
-
-        def register(func: Callable[[Event], None]) -> Callable[[Event], None]:
-            handler = Handler(event_type, group, stream, func, dict(fields or {}))
-            # Keyed by name so a module imported twice does not register its handlers twice.
-            self._handlers[(group, event_type, handler.name)] = handler
-            return func
-
-        return register
-
-    def groups(self) -> list[str]:
-        return sorted({h.group for h in self._handlers.values()})
-
-    def for_group(self, group: str) -> list[Handler]:
-        return [h for h in self._handlers.values() if h.group == group]
-
-    def types(self) -> set[str]:
-        return {h.event_type for h in self._handlers.values()}
-
-    def streams(self) -> set[str]:
-        return {h.stream for h in self._handlers.values()}
-
-
-default_registry = HandlerRegistry()
-event_handler = default_registry.handler
-
-
-def load_handlers() -> None:
-    """Import every installed app's `handlers` module, then STREAMS_HANDLER_MODULES."""
-    from django.utils.module_loading import autodiscover_modules
-
-    autodiscover_modules("handlers")
-    for module in settings.STREAMS_HANDLER_MODULES:
-        import_module(module)
-
-
-def refresh_db_connections() -> None:
-    """What Django does between requests, between batches: drop connections that broke or aged out.
-
-    Skipped inside a transaction (a caller's atomic block, or a test's), which it would close.
-    """
-    for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
-
-
-def default_consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 @dataclass
@@ -158,20 +66,20 @@ class StreamWorker:
             raise ValueError(f"no handlers are registered for group {group!r} (registered groups: {known})")
         self.group = group
         self.consumer = consumer or default_consumer_name()
-        self.batch = batch or settings.STREAMS_BATCH_SIZE
+        self.batch = batch or toolkit_setting("STREAMS_BATCH_SIZE")
         self.by_type: dict[str, list[Handler]] = {}
         for handler in handlers:
             self.by_type.setdefault(handler.event_type, []).append(handler)
         self.known_types = registry.types()
         self.streams = sorted({h.stream for h in handlers})
         self.keys = {stream_key(s): s for s in self.streams}
-        self.max_deliveries = settings.STREAMS_MAX_DELIVERIES
-        self.retry_delay_ms = settings.STREAMS_RETRY_DELAY_MS
-        self.claim_idle_ms = settings.STREAMS_CLAIM_IDLE_MS
+        self.max_deliveries = toolkit_setting("STREAMS_MAX_DELIVERIES")
+        self.retry_delay_ms = toolkit_setting("STREAMS_RETRY_DELAY_MS")
+        self.claim_idle_ms = toolkit_setting("STREAMS_CLAIM_IDLE_MS")
         # Sweeps (retries, claims) run between reads, so a read must not block longer than a sweep period,
         # nor as long as the socket timeout.
         self.sweep_interval = min(self.retry_delay_ms, self.claim_idle_ms) / 2000
-        self.block_ms = int(min(1000, self.sweep_interval * 1000, settings.REDIS_SOCKET_TIMEOUT * 500))
+        self.block_ms = int(min(1000, self.sweep_interval * 1000, toolkit_setting("REDIS_SOCKET_TIMEOUT") * 500))
         self.client = get_redis("streams", decode_responses=True)
         self._read_from = {key: ">" for key in self.keys}
         self._claim_cursor = dict.fromkeys(self.streams, "0-0")
@@ -350,7 +258,12 @@ class StreamWorker:
                 letter = dead_letter_fields(
                     fields, source_id=entry_id, group=self.group, consumer=self.consumer, error=reason, deliveries=count
                 )
-                pipe.xadd(dead_letter_key(stream), letter, maxlen=settings.STREAMS_DEAD_LETTER_MAXLEN, approximate=True)
+                pipe.xadd(
+                    dead_letter_key(stream),
+                    letter,
+                    maxlen=toolkit_setting("STREAMS_DEAD_LETTER_MAXLEN"),
+                    approximate=True,
+                )
                 pipe.xack(key, self.group, entry_id)
             pipe.execute()
         return len(entries)
@@ -405,65 +318,3 @@ class StreamWorker:
         logger.error("group %r dead-lettered %s entry %s: %s", self.group, stream, entry_id, reason)
         self.dead_lettered += 1
         outcome.dead.append((entry_id, fields, reason, count))
-
-
-# ------------------------------------------------------------------- process
-
-
-def run_workers(
-    *,
-    groups: list[str],
-    consumer: str | None = None,
-    batch: int | None = None,
-    relay: bool = True,
-    periodic: bool = True,
-    stop: threading.Event | None = None,
-    registry: HandlerRegistry = default_registry,
-) -> int:
-    """Run a thread per group, the outbox relay and periodic tasks until SIGTERM/SIGINT; returns the exit status."""
-    from redis_toolkit.outbox import OutboxRelay
-
-    stop = stop or threading.Event()
-    consumer = consumer or default_consumer_name()
-    workers = [StreamWorker(group=g, consumer=consumer, batch=batch, registry=registry) for g in groups]
-    failed = threading.Event()
-
-    def guarded(name: str, target: Callable[[threading.Event], None]) -> threading.Thread:
-        def body() -> None:
-            try:
-                target(stop)
-            except BaseException:
-                logger.exception("%s crashed; stopping the worker process", name)
-                failed.set()
-                stop.set()
-            finally:
-                connections.close_all()
-
-        return threading.Thread(target=body, name=name)
-
-    threads = [guarded(f"group-{w.group}", w.run) for w in workers]
-    if relay:
-        threads.append(guarded("outbox-relay", OutboxRelay().run))
-    if periodic:
-        from redis_toolkit.periodic import PeriodicRunner
-
-        threads.append(guarded("periodic", PeriodicRunner().run))
-
-    def on_signal(signum, _frame) -> None:
-        logger.info("%s: finishing the current batch, then exiting", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, on_signal)
-        # A process started in the background with SIGINT ignored keeps ignoring the terminal's Ctrl-C.
-        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
-            signal.signal(signal.SIGINT, on_signal)
-    if not workers:
-        logger.info("no event handlers are registered; running the outbox relay only")
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.5)
-    logger.info("worker %s stopped", consumer)
-    return 1 if failed.is_set() else 0

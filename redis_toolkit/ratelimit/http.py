@@ -1,4 +1,4 @@
-"""Rate limits for Django views: a decorator, a class-view mixin, key functions, 429 pages and headers."""
+"""Rate limits for Django views: a decorator, key functions, 429/503 answers and RateLimit headers."""
 
 from __future__ import annotations
 
@@ -7,17 +7,11 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 
 from asgiref.sync import iscoroutinefunction
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
-from redis_toolkit.ratelimit import (
-    RateLimitResult,
-    RateLimitUnavailable,
-    arate_limit,
-    rate_limit,
-    seconds,
-)
+from redis_toolkit.conf import toolkit_setting
+from redis_toolkit.ratelimit.core import RateLimitResult, RateLimitUnavailable, arate_limit, rate_limit, seconds
 
 KeyFunc = Callable[[HttpRequest], str | None]
 KeySpec = str | KeyFunc | Iterable[str | KeyFunc]
@@ -26,7 +20,7 @@ KeySpec = str | KeyFunc | Iterable[str | KeyFunc]
 def client_ip(request: HttpRequest) -> str:
     """The client's address: REMOTE_ADDR, or the X-Forwarded-For entry NUM_PROXIES hops from the end."""
     address = request.META.get("REMOTE_ADDR", "")
-    hops = getattr(settings, "NUM_PROXIES", 0)
+    hops = toolkit_setting("NUM_PROXIES")
     if hops:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
         if forwarded:
@@ -110,21 +104,27 @@ def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
 
 
 def wants_json(request: HttpRequest) -> bool:
-    if request.path.startswith("/api/"):
+    if request.path.startswith(tuple(toolkit_setting("RATE_LIMIT_JSON_PATHS"))):
         return True
     return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
 
 
+def _refusal(request: HttpRequest, status: int, body: dict, template: str | None, context: dict) -> HttpResponse:
+    """JSON for API clients; for browsers the page REDIS_TOOLKIT names, or the detail as plain text."""
+    if wants_json(request):
+        return JsonResponse({"error": body}, status=status)
+    if template is None:
+        return HttpResponse(body["detail"], status=status, content_type="text/plain; charset=utf-8")
+    return HttpResponse(render_to_string(template, context, request=request), status=status)
+
+
 def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
-    """429 with Retry-After and the RateLimit fields: JSON for API clients, a page for browsers."""
+    """429 with Retry-After and the RateLimit fields."""
     wait = max(1, seconds(result.retry_after))
     detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
-    if wants_json(request):
-        body = {"code": "rate_limited", "detail": detail, "retry_after": wait}
-        response: HttpResponse = JsonResponse({"error": body}, status=429)
-    else:
-        page = render_to_string("429.html", {"detail": detail, "retry_after": wait}, request=request)
-        response = HttpResponse(page, status=429)
+    body = {"code": "rate_limited", "detail": detail, "retry_after": wait}
+    context = {"detail": detail, "retry_after": wait}
+    response = _refusal(request, 429, body, toolkit_setting("RATE_LIMIT_429_TEMPLATE"), context)
     for name, value in ratelimit_headers(result).items():
         response[name] = value
     response["Retry-After"] = str(wait)
@@ -133,13 +133,10 @@ def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResp
 
 def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
     """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
-    wait = max(1, seconds(exc.retry_after))
     detail = "This is unavailable for a moment; please try again shortly."
-    if wants_json(request):
-        response: HttpResponse = JsonResponse({"error": {"code": "unavailable", "detail": detail}}, status=503)
-    else:
-        response = HttpResponse(render_to_string("503.html", {"detail": detail}, request=request), status=503)
-    response["Retry-After"] = str(wait)
+    body = {"code": "unavailable", "detail": detail}
+    response = _refusal(request, 503, body, toolkit_setting("RATE_LIMIT_503_TEMPLATE"), {"detail": detail})
+    response["Retry-After"] = str(max(1, seconds(exc.retry_after)))
     return response
 
 
@@ -166,47 +163,39 @@ class _Guard:
     def applies(self, request: HttpRequest) -> bool:
         return self.methods is None or request.method in self.methods
 
-    def check(self, request: HttpRequest) -> list[RateLimitResult]:
-        results = []
-        for func in self.keys:
-            key = func(request)
-            if key is not None:
-                results.append(rate_limit(self.rule, key, cost=self.cost))
-                if not results[-1].allowed:
-                    break
-        return results
+    def keys_for(self, request: HttpRequest) -> list[str]:
+        return [key for key in (func(request) for func in self.keys) if key is not None]
 
-    async def acheck(self, request: HttpRequest) -> list[RateLimitResult]:
-        results = []
-        for func in self.keys:
-            key = func(request)
-            if key is not None:
-                results.append(await arate_limit(self.rule, key, cost=self.cost))
-                if not results[-1].allowed:
-                    break
-        return results
+    def answer(self, request: HttpRequest, results: list[RateLimitResult], response: HttpResponse) -> HttpResponse:
+        refused = [result for result in results if not result.allowed]
+        return too_many_requests(request, refused[0]) if refused else _add_headers(response, results)
 
-    def refusal(self, request: HttpRequest, results: list[RateLimitResult]) -> HttpResponse | None:
-        denied = [result for result in results if not result.allowed]
-        return too_many_requests(request, denied[0]) if denied else None
-
+    # Each key is checked in turn, stopping at the first refusal; the view runs only when none refused.
     def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
         if not self.applies(request):
             return view()
+        results: list[RateLimitResult] = []
         try:
-            results = self.check(request)
+            for key in self.keys_for(request):
+                results.append(rate_limit(self.rule, key, cost=self.cost))
+                if not results[-1].allowed:
+                    return self.answer(request, results, None)
         except RateLimitUnavailable as exc:
             return service_unavailable(request, exc)
-        return self.refusal(request, results) or _add_headers(view(), results)
+        return self.answer(request, results, view())
 
     async def acall(self, request: HttpRequest, view: Callable) -> HttpResponse:
         if not self.applies(request):
             return await view()
+        results: list[RateLimitResult] = []
         try:
-            results = await self.acheck(request)
+            for key in self.keys_for(request):
+                results.append(await arate_limit(self.rule, key, cost=self.cost))
+                if not results[-1].allowed:
+                    return self.answer(request, results, None)
         except RateLimitUnavailable as exc:
             return service_unavailable(request, exc)
-        return self.refusal(request, results) or _add_headers(await view(), results)
+        return self.answer(request, results, await view())
 
 
 def ratelimit_view(
@@ -250,23 +239,5 @@ def ratelimit_call(
     methods: Iterable[str] | None = None,
     cost: int = 1,
 ) -> HttpResponse:
-    """`view()` if `rule` allows the request, else 429: for views neither decorator nor mixin fits (admin)."""
+    """`view()` if `rule` allows the request, else 429: for views the decorator does not fit (admin pages)."""
     return _Guard(rule, key, methods, cost).call(request, view)
-
-
-class RateLimitMixin:
-    """For class-based views: set `ratelimit_rule` (and `ratelimit_key`, `ratelimit_methods`)."""
-
-    ratelimit_rule: str | tuple[int, float] | None = None
-    ratelimit_key: KeySpec = "user_or_ip"
-    ratelimit_methods: Iterable[str] | None = None
-    ratelimit_cost: int = 1
-
-    def dispatch(self, request, *args, **kwargs):
-        if self.ratelimit_rule is None:
-            raise ValueError(f"{type(self).__name__}.ratelimit_rule is not set; name a rule from RATE_LIMITS.")
-        guard = _Guard(self.ratelimit_rule, self.ratelimit_key, self.ratelimit_methods, self.ratelimit_cost)
-        parent = super().dispatch
-        if getattr(self, "view_is_async", False):
-            return guard.acall(request, lambda: parent(request, *args, **kwargs))
-        return guard.call(request, lambda: parent(request, *args, **kwargs))
