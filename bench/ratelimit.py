@@ -76,7 +76,8 @@ async def ameasure(seconds: float, tasks: int, rule) -> float:
 @contextmanager
 def redis_at(url: str):
     # A key prefix of the benchmark's own: deleting its keys afterwards touches nobody else's.
-    with override_settings(REDIS_URL=url, RATE_LIMITS=TWO_WINDOWS, REDIS_KEY_PREFIX=PREFIX):
+    toolkit = {**settings.REDIS_TOOLKIT, "REDIS_URL": url, "RATE_LIMITS": TWO_WINDOWS, "REDIS_KEY_PREFIX": PREFIX}
+    with override_settings(REDIS_TOOLKIT=toolkit):
         reset_clients()
         try:
             yield

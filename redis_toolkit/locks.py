@@ -10,8 +10,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -149,24 +148,13 @@ async def _adrive(steps: Steps) -> Any:
             reply, error = None, exc
 
 
-class _LockKeys(NamedTuple):
-    lease: str
-    fence: str  # never expires: tokens outlive leases
-    wake: str  # list that waiters BLPOP on
-    waiting: str  # marker that someone waits, so uncontended releases skip the wake-up
-
-    @classmethod
-    def of(cls, name: str) -> _LockKeys:
-        tag = "{" + name + "}"
-        return cls(*(redis_key("lock", tag, *suffix) for suffix in ((), ("fence",), ("wake",), ("waiting",))))
-
-    @property
-    def for_acquire(self) -> tuple[str, str, str]:
-        return self.lease, self.fence, self.waiting
-
-    @property
-    def for_release(self) -> tuple[str, str, str]:
-        return self.lease, self.wake, self.waiting
+def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
+    """(for ACQUIRE, for RELEASE): the lease, its fencing counter (never expires: tokens outlive leases),
+    the list waiters BLPOP on, and a marker that someone waits (so uncontended releases skip the wake-up)."""
+    lease, fence, wake, waiting = (
+        redis_key("lock", "{" + name + "}", *end) for end in ((), ("fence",), ("wake",), ("waiting",))
+    )
+    return (lease, fence, waiting), (lease, wake, waiting)
 
 
 def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
@@ -175,34 +163,34 @@ def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
     return float(ttl)
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    name: str
-    ttl: float
-    blocking: bool
-    blocking_timeout: float | None
-    watchdog: bool
+class RedisLock:
+    """What redis_lock and aredis_lock return: `with` / `async with` yields a Lease, released at the end."""
 
-    @classmethod
-    def of(cls, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> _Spec:
+    __slots__ = ("_lease", "blocking", "blocking_timeout", "name", "ttl", "watchdog")
+
+    def __init__(self, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if blocking_timeout is not None:
+            # `not >= 0` also refuses NaN, which redis-py would treat as "forever".
             if (
                 isinstance(blocking_timeout, bool)
                 or not isinstance(blocking_timeout, int | float)
-                or not (
-                    blocking_timeout >= 0  # also refuses NaN, which redis-py would treat as "forever"
-                )
+                or not blocking_timeout >= 0
             ):
                 raise ValueError(
-                    "blocking_timeout must be None (wait as long as it takes) or a number of seconds >= 0, "
-                    f"got {blocking_timeout!r}"
+                    f"blocking_timeout must be None (wait as long as it takes) or seconds >= 0: {blocking_timeout!r}"
                 )
             if not blocking:
                 raise ValueError("blocking_timeout has no meaning with blocking=False; pass one or the other")
             blocking_timeout = None if math.isinf(blocking_timeout) else float(blocking_timeout)
-        return cls(name, _check_ttl(ttl), bool(blocking), blocking_timeout, bool(watchdog))
+        self.name, self.ttl, self.blocking, self.blocking_timeout = (
+            name,
+            _check_ttl(ttl),
+            bool(blocking),
+            blocking_timeout,
+        )
+        self.watchdog, self._lease = bool(watchdog), None
 
     def next_wait(self, deadline: float | None, holder_ms: int | None) -> float | None:
         """Seconds to block waiting for a release, or None to give up now."""
@@ -214,51 +202,80 @@ class _Spec:
         if holder_ms is not None:
             wait = min(wait, holder_ms / 1000 + 0.001)
         if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline <= time.monotonic():
                 return None
-            wait = min(wait, remaining)
+            wait = min(wait, deadline - time.monotonic())
         return max(wait, 0.002)  # BLPOP rounds to ms, and 0 would mean "forever"
 
-    def timeout_error(self) -> LockTimeout:
-        if not self.blocking or self.blocking_timeout == 0:
-            return LockTimeout(f"lock {self.name!r} is held by another holder")
-        return LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
+    def acquiring(self) -> Steps:
+        """The Lease, or None when the lock stays held past this lock's patience."""
+        (for_acquire, for_release), owner = _keys(self.name), secrets.token_hex(16) + ":"
+        deadline = None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
+        while True:
+            started = time.monotonic()
+            try:
+                value = yield ACQUIRE, for_acquire, [owner, max(1, round(self.ttl * 1000))]
+            except (RedisTimeoutError, asyncio.CancelledError) as exc:
+                # The reply was lost, not necessarily the command: ask again (our own lease comes back) and
+                # release it, so the lock is not held for a whole ttl by nobody.
+                with contextlib.suppress(RedisError):
+                    fence = yield ACQUIRE, for_acquire, [owner, 1000]
+                    if fence > 0:
+                        yield RELEASE, for_release, [f"{owner}{fence}"]
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise _unavailable("acquire", self.name, exc) from exc
+            except RedisError as exc:
+                raise _unavailable("acquire", self.name, exc) from exc
+            if value > 0:
+                return Lease(self.name, for_release, f"{owner}{value}", value, self.ttl, started)
+            wait = self.next_wait(deadline, -1 - value if value < 0 else None)
+            if wait is None:
+                return None
+            try:
+                yield None, (for_release[1],), [wait]
+            except RedisError as exc:
+                raise _unavailable("wait for", self.name, exc) from exc
+
+    def _held(self, lease: Lease | None, *, in_loop: bool) -> Lease:
+        if lease is None:
+            if not self.blocking or self.blocking_timeout == 0:
+                raise LockTimeout(f"lock {self.name!r} is held by another holder")
+            raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
+        if self.watchdog:
+            lease._start_watchdog(in_loop=in_loop)
+        self._lease = lease
+        return lease
+
+    def _check_unused(self) -> None:
+        if self._lease is not None:
+            raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
+
+    def __enter__(self) -> Lease:
+        self._check_unused()
+        return self._held(_drive(self.acquiring()), in_loop=False)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        lease, self._lease = self._lease, None
+        try:
+            lease.release()
+        except LockError as err:
+            lease._report(err, exc)
+
+    async def __aenter__(self) -> Lease:
+        self._check_unused()
+        return self._held(await _adrive(self.acquiring()), in_loop=True)
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        lease, self._lease = self._lease, None
+        try:
+            await lease.arelease()
+        except LockError as err:
+            lease._report(err, exc)
 
 
 def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
     return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
-
-
-def _acquiring(spec: _Spec) -> Steps:
-    """The Lease, or None when the lock stays held past the spec's patience."""
-    keys, owner = _LockKeys.of(spec.name), secrets.token_hex(16) + ":"
-    deadline = None if spec.blocking_timeout is None else time.monotonic() + spec.blocking_timeout
-    while True:
-        started = time.monotonic()
-        try:
-            value = yield ACQUIRE, keys.for_acquire, [owner, max(1, round(spec.ttl * 1000))]
-        except (RedisTimeoutError, asyncio.CancelledError) as exc:
-            # The reply was lost, not necessarily the command: ask again (our own lease comes back) and
-            # release it, so the lock is not held for a whole ttl by nobody.
-            with contextlib.suppress(RedisError):
-                fence = yield ACQUIRE, keys.for_acquire, [owner, 1000]
-                if fence > 0:
-                    yield RELEASE, keys.for_release, [f"{owner}{fence}"]
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise _unavailable("acquire", spec.name, exc) from exc
-        except RedisError as exc:
-            raise _unavailable("acquire", spec.name, exc) from exc
-        if value > 0:
-            return Lease(name=spec.name, keys=keys, owner=owner, fencing_token=value, ttl=spec.ttl, since=started)
-        wait = spec.next_wait(deadline, -1 - value if value < 0 else None)
-        if wait is None:
-            return None
-        try:
-            yield None, (keys.wake,), [wait]
-        except RedisError as exc:
-            raise _unavailable("wait for", spec.name, exc) from exc
 
 
 class Lease:
@@ -266,18 +283,12 @@ class Lease:
 
     __slots__ = ("_expires_at", "_keys", "_value", "_watchdog", "fencing_token", "lost", "name", "released", "ttl")
 
-    def __init__(self, *, name: str, keys: _LockKeys, owner: str, fencing_token: int, ttl: float, since: float):
-        self.name, self.fencing_token, self.ttl = name, fencing_token, ttl
+    def __init__(self, name: str, keys: tuple[str, str, str], value: str, fencing_token: int, ttl: float, since: float):
+        self.name, self.fencing_token, self.ttl, self._keys, self._value = name, fencing_token, ttl, keys, value
         self.lost = False  # set when the lease is known, or must be assumed, to be no longer ours
         self.released = False
-        self._value = f"{owner}{fencing_token}"
-        self._keys = keys
         self._expires_at = since + ttl  # monotonic; counted from before the request left, so never late
         self._watchdog: tuple[threading.Event, threading.Thread] | asyncio.Task | None = None
-
-    def __repr__(self) -> str:
-        state = "released" if self.released else "lost" if self.lost else "held"
-        return f"<Lease {self.name!r} fencing_token={self.fencing_token} {state}>"
 
     def _extending(self, ttl: float | None) -> Steps:
         ttl = self.ttl if ttl is None else _check_ttl(ttl)
@@ -285,7 +296,7 @@ class Lease:
             raise LockError(f"cannot extend lock {self.name!r}: this lease was already released")
         started = time.monotonic()
         try:
-            ok = yield EXTEND, (self._keys.lease,), [self._value, round(ttl * 1000)]
+            ok = yield EXTEND, self._keys[:1], [self._value, round(ttl * 1000)]
         except RedisError as exc:
             raise _unavailable("extend", self.name, exc) from exc
         if not ok:
@@ -295,7 +306,7 @@ class Lease:
 
     def _releasing(self) -> Steps:
         try:
-            ok = yield RELEASE, self._keys.for_release, [self._value]
+            ok = yield RELEASE, self._keys, [self._value]
         except RedisError as exc:
             raise _unavailable("release", self.name, exc) from exc
         self.released = True
@@ -396,49 +407,6 @@ class Lease:
         )
 
 
-class RedisLock:
-    """What redis_lock and aredis_lock return: `with` / `async with` yields a Lease, released at the end."""
-
-    __slots__ = ("_lease", "_spec")
-
-    def __init__(self, spec: _Spec) -> None:
-        self._spec, self._lease = spec, None
-
-    def _held(self, lease: Lease | None, *, in_loop: bool) -> Lease:
-        if lease is None:
-            raise self._spec.timeout_error()
-        if self._spec.watchdog:
-            lease._start_watchdog(in_loop=in_loop)
-        self._lease = lease
-        return lease
-
-    def _check_unused(self) -> None:
-        if self._lease is not None:
-            raise RuntimeError(f"this redis_lock({self._spec.name!r}) object is already held; make one per use")
-
-    def __enter__(self) -> Lease:
-        self._check_unused()
-        return self._held(_drive(_acquiring(self._spec)), in_loop=False)
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
-        try:
-            lease.release()
-        except LockError as err:
-            lease._report(err, exc)
-
-    async def __aenter__(self) -> Lease:
-        self._check_unused()
-        return self._held(await _adrive(_acquiring(self._spec)), in_loop=True)
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
-        try:
-            await lease.arelease()
-        except LockError as err:
-            lease._report(err, exc)
-
-
 def redis_lock(
     name: str,
     *,
@@ -454,7 +422,7 @@ def redis_lock(
     blocking=False raises LockTimeout at once when the lock is held. LockLost at the end of the block
     means the lease was lost meanwhile; LockUnavailable means Redis did not answer.
     """
-    return RedisLock(_Spec.of(name, ttl, blocking, blocking_timeout, watchdog))
+    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
 
 
 def aredis_lock(
@@ -466,7 +434,7 @@ def aredis_lock(
     watchdog: bool = False,
 ) -> RedisLock:
     """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (the watchdog is a task)."""
-    return RedisLock(_Spec.of(name, ttl, blocking, blocking_timeout, watchdog))
+    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
 
 
 def fencing_counter_raise(name: str, token: int) -> None:
@@ -477,7 +445,7 @@ def fencing_counter_raise(name: str, token: int) -> None:
     turned away calls this with the resource's newest token, so the next lease gets a larger one.
     """
     try:
-        RAISE_COUNTER(get_redis(PURPOSE), (_LockKeys.of(name).fence,), [int(token)])
+        RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[0][1:2], [int(token)])
     except RedisError as exc:
         raise _unavailable("repair the fencing counter of", name, exc) from exc
 
@@ -492,7 +460,7 @@ def run_exclusively(
     """
     if min_interval is not None:
         _check_ttl(min_interval, argument="min_interval")
-    lease = _drive(_acquiring(_Spec.of(name, ttl, False, None, watchdog)))
+    lease = _drive(RedisLock(name, ttl, False, None, watchdog).acquiring())
     if lease is None:
         return False
     if watchdog:

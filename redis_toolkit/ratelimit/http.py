@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.ratelimit.core import RateLimitResult, RateLimitUnavailable, arate_limit, rate_limit, seconds
+from redis_toolkit.ratelimit.core import RateLimitResult, RateLimitUnavailable, rate_limit, seconds
 
 KeyFunc = Callable[[HttpRequest], str | None]
 KeySpec = str | KeyFunc | Iterable[str | KeyFunc]
@@ -184,19 +184,6 @@ class _Guard:
             return service_unavailable(request, exc)
         return self.answer(request, results, view())
 
-    async def acall(self, request: HttpRequest, view: Callable) -> HttpResponse:
-        if not self.applies(request):
-            return await view()
-        results: list[RateLimitResult] = []
-        try:
-            for key in self.keys_for(request):
-                results.append(await arate_limit(self.rule, key, cost=self.cost))
-                if not results[-1].allowed:
-                    return self.answer(request, results, None)
-        except RateLimitUnavailable as exc:
-            return service_unavailable(request, exc)
-        return self.answer(request, results, await view())
-
 
 def ratelimit_view(
     rule: str | tuple[int, float],
@@ -205,7 +192,7 @@ def ratelimit_view(
     methods: Iterable[str] | None = None,
     cost: int = 1,
 ) -> Callable:
-    """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
+    """Decorate a function view: over the limit -> 429; responses carry RateLimit fields.
 
     `key`: 'ip', 'user', 'user_or_ip', 'post:<field>', a function of the request, or several (each
     is checked in turn under the same rule). `methods`: only these are counted (e.g. ("POST",)).
@@ -213,13 +200,8 @@ def ratelimit_view(
     guard = _Guard(rule, key, methods, cost)
 
     def decorator(view: Callable) -> Callable:
-        if iscoroutinefunction(view):
-
-            @wraps(view)
-            async def async_wrapper(request, *args, **kwargs):
-                return await guard.acall(request, lambda: view(request, *args, **kwargs))
-
-            return async_wrapper
+        if iscoroutinefunction(view):  # nothing in the site needs it; consumers call arate_limit
+            raise TypeError(f"ratelimit_view decorates sync views; {view.__qualname__} is async")
 
         @wraps(view)
         def wrapper(request, *args, **kwargs):
