@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlparse
 
 # One error for every bad setting, the toolkit's included (a rate-limit rule, for one).
@@ -62,6 +63,34 @@ def env_port(name: str, default: int) -> int:
     if port > 65535:
         raise ConfigError(f"{name}={port} is not a TCP port; use 1-65535.")
     return port
+
+
+def env_host(name: str, default: str) -> str:
+    """A host name or IP address to listen on (no scheme, port or path)."""
+    raw = os.environ.get(name, default).strip()
+    if not raw or (any(c in raw for c in "/: ") and not _is_ipv6(raw)):
+        raise ConfigError(f"{name}={raw!r} is not a host to listen on; use a name or address such as 127.0.0.1 or ::.")
+    return raw
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def env_dir(name: str, default: str) -> Path:
+    """A directory chatsite may create and write to (an existing file there is refused)."""
+    raw = os.environ.get(name, default).strip()
+    path = Path(raw).expanduser()
+    if not raw or (path.exists() and not path.is_dir()):
+        raise ConfigError(
+            f"{name}={raw!r} is not a directory; give a path chatsite may create, e.g. /var/lib/chatsite."
+        )
+    return path
 
 
 def env_redis_url(name: str, default: str) -> str:

@@ -9,6 +9,7 @@ from chatsite.env import (
     ConfigError,
     env_bool,
     env_database,
+    env_dir,
     env_int,
     env_list,
     env_redis_url,
@@ -18,7 +19,7 @@ from chatsite.env import (
 from redis_toolkit.client import default_retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = env_dir("VAR_DIR", str(BASE_DIR / "var"))
 
 # --------------------------------------------------------------------------- core
 DEBUG = env_bool("DEBUG", False)
