@@ -136,7 +136,7 @@ class RateLimitAdmin(SinglePageAdmin):
         result = rate_limit(rule, key, cost=0)  # cost 0 only looks
         if result.degraded:
             raise RateLimitUnavailable(rule)
-        return [{**vars(state), "used": state.limit - state.remaining} for state in result.windows]
+        return [{**state._asdict(), "used": state.limit - state.remaining} for state in result.windows]
 
     def _reset(self, request, rule: str, key: str):
         if not self.has_change_permission(request):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.exceptions import ResponseError
 
@@ -20,15 +19,11 @@ from redis_toolkit.events.codec import (
 )
 from redis_toolkit.events.registry import default_registry
 
-# ------------------------------------------------------------------ dead letters
 
-
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     stream: str
     entry_id: str  # in the dead-letter stream
     fields: dict[str, str]  # the original entry's fields
-
     group: str
     error: str
     deliveries: int
@@ -42,21 +37,17 @@ class DeadLetter:
     def event_id(self) -> str:
         return self.fields.get("id", "?")
 
-
-def _dead_letter(stream: str, entry_id: str, raw: dict[str, str]) -> DeadLetter:
-    try:
-        failed_at = datetime.fromisoformat(raw.get("dead_at", ""))
-    except ValueError:
-        failed_at = None
-    return DeadLetter(
-        stream=stream,
-        entry_id=entry_id,
-        fields={k: v for k, v in raw.items() if not k.startswith(DEAD_PREFIX)},
-        group=raw.get("dead_group", ""),
-        error=raw.get("dead_error", ""),
-        deliveries=int(raw.get("dead_deliveries", "0") or 0),
-        failed_at=failed_at,
-    )
+    @classmethod
+    def of(cls, stream: str, entry_id: str, raw: dict[str, str]) -> DeadLetter:
+        fields = {k: v for k, v in raw.items() if not k.startswith(DEAD_PREFIX)}
+        try:
+            failed_at = datetime.fromisoformat(raw.get("dead_at", ""))
+        except ValueError:
+            failed_at = None
+        deliveries = int(raw.get("dead_deliveries") or 0)
+        return cls(
+            stream, entry_id, fields, raw.get("dead_group", ""), raw.get("dead_error", ""), deliveries, failed_at
+        )
 
 
 def known_streams() -> list[str]:
@@ -71,7 +62,7 @@ def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLet
     found: list[DeadLetter] = []
     for name in [stream] if stream else known_streams():
         for entry_id, raw in client.xrevrange(dead_letter_key(name), count=limit):
-            found.append(_dead_letter(name, entry_id, raw))
+            found.append(DeadLetter.of(name, entry_id, raw))
     found.sort(key=lambda letter: letter.entry_id, reverse=True)  # ids are millisecond timestamps
     return found[:limit]
 
@@ -95,7 +86,7 @@ def dead_letter_replay(*, stream: str, entry_ids: list[str] | None = None, group
     for start in range(0, len(entries), 500):
         pipe = client.pipeline(transaction=True)
         for entry_id, raw in entries[start : start + 500]:
-            letter = _dead_letter(stream, entry_id, raw)
+            letter = DeadLetter.of(stream, entry_id, raw)
             if group and letter.group != group:
                 continue
             stream_append(pipe, stream, {**letter.fields, REPLAY_GROUP: letter.group})
@@ -105,18 +96,13 @@ def dead_letter_replay(*, stream: str, entry_ids: list[str] | None = None, group
     return moved
 
 
-# ------------------------------------------------------------------ status
-
-
-@dataclass(frozen=True)
-class ConsumerStatus:
+class ConsumerStatus(NamedTuple):
     name: str
     pending: int
     idle_ms: int
 
 
-@dataclass(frozen=True)
-class GroupStatus:
+class GroupStatus(NamedTuple):
     name: str
     pending: int
     lag: int | None  # entries not yet delivered to the group; None when Redis cannot tell
@@ -124,8 +110,7 @@ class GroupStatus:
     consumers: list[ConsumerStatus]
 
 
-@dataclass(frozen=True)
-class StreamStatus:
+class StreamStatus(NamedTuple):
     name: str
     length: int
     dead_letters: int
@@ -160,19 +145,10 @@ def stream_status() -> list[StreamStatus]:
         except ResponseError:  # the stream does not exist (yet, or any more)
             infos = []
         for info in infos:
-            consumers = [
-                ConsumerStatus(c["name"], int(c["pending"]), int(c["idle"]))
-                for c in client.xinfo_consumers(key, info["name"])
-            ]
-            groups.append(
-                GroupStatus(
-                    name=info["name"],
-                    pending=int(info["pending"]),
-                    lag=_lag(client, key, info),
-                    last_delivered_id=info["last-delivered-id"],
-                    consumers=consumers,
-                )
-            )
+            consumers = client.xinfo_consumers(key, info["name"])
+            consumers = [ConsumerStatus(c["name"], int(c["pending"]), int(c["idle"])) for c in consumers]
+            lag = _lag(client, key, info)
+            groups.append(GroupStatus(info["name"], int(info["pending"]), lag, info["last-delivered-id"], consumers))
         result.append(StreamStatus(name, length, dead, groups))
     return result
 

@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError, ResponseError
 
@@ -22,7 +21,6 @@ from redis_toolkit.events.codec import (
     stream_key,
 )
 from redis_toolkit.events.registry import (
-    Handler,
     HandlerRegistry,
     InvalidEvent,
     default_consumer_name,
@@ -35,12 +33,7 @@ logger = logging.getLogger(__name__)
 MAX_RETRY_DELAY_MS = 300_000
 # A consumer with nothing pending that has not read for this long is a worker that is gone.
 FORGET_CONSUMER_AFTER_MS = 3_600_000
-
-
-@dataclass
-class _Outcome:
-    acks: list[str] = field(default_factory=list)
-    dead: list[tuple[str, dict, str, int]] = field(default_factory=list)  # entry id, fields, reason, deliveries
+RETRY = object()  # a handler failed: the entry stays pending for a retry
 
 
 class StreamWorker:
@@ -64,10 +57,9 @@ class StreamWorker:
         if not handlers:
             known = ", ".join(registry.groups()) or "none"
             raise ValueError(f"no handlers are registered for group {group!r} (registered groups: {known})")
-        self.group = group
-        self.consumer = consumer or default_consumer_name()
+        self.group, self.consumer = group, consumer or default_consumer_name()
         self.batch = batch or toolkit_setting("STREAMS_BATCH_SIZE")
-        self.by_type: dict[str, list[Handler]] = {}
+        self.by_type: dict[str, list] = {}
         for handler in handlers:
             self.by_type.setdefault(handler.event_type, []).append(handler)
         self.known_types = registry.types()
@@ -81,17 +73,9 @@ class StreamWorker:
         self.sweep_interval = min(self.retry_delay_ms, self.claim_idle_ms) / 2000
         self.block_ms = int(min(1000, self.sweep_interval * 1000, toolkit_setting("REDIS_SOCKET_TIMEOUT") * 500))
         self.client = get_redis("streams", decode_responses=True)
-        self._read_from = {key: ">" for key in self.keys}
         self._claim_cursor = dict.fromkeys(self.streams, "0-0")
-        self._next_sweep = 0.0
-        self._next_forget = time.monotonic() + 60
-        self._groups_ready = False
+        self._next_sweep, self._next_forget, self._groups_ready = 0.0, time.monotonic() + 60, False
         self.handled = self.retried = self.dead_lettered = 0
-
-    def __repr__(self) -> str:
-        return f"<StreamWorker group={self.group!r} consumer={self.consumer!r} streams={self.streams}>"
-
-    # --------------------------------------------------------------- loop
 
     def run(self, stop: threading.Event) -> None:
         """Read and handle batches until `stop` is set; the batch in hand is always finished first."""
@@ -101,11 +85,8 @@ class StreamWorker:
                 self.run_once()
                 redis_outage.recovered()
             except UNREACHABLE as exc:
-                stop.wait(
-                    redis_outage.failed(
-                        exc, then=f"the worker of group {self.group!r} retries with backoff and resumes by itself"
-                    )
-                )
+                then = f"the worker of group {self.group!r} retries with backoff and resumes by itself"
+                stop.wait(redis_outage.failed(exc, then=then))
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     logger.exception("worker %s: Redis refused a command; retrying", self.consumer)
@@ -122,18 +103,16 @@ class StreamWorker:
         """Retry/claim if due, then read and handle one batch; returns how many entries were read."""
         if not self._groups_ready:
             self.ensure_groups()
-        now = time.monotonic()
-        if now >= self._next_sweep:
-            self._next_sweep = now + self.sweep_interval
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.sweep_interval
             self.sweep()
+        streams = dict.fromkeys(self.keys, ">")
         reply = self.client.xreadgroup(
-            self.group, self.consumer, self._read_from, count=self.batch, block=self.block_ms if wait else None
+            self.group, self.consumer, streams, count=self.batch, block=self.block_ms if wait else None
         )
-        read = 0
         for key, entries in reply or ():
-            read += len(entries)
             self._process(self.keys[key], entries)
-        return read
+        return sum(len(entries) for _, entries in reply or ())
 
     def ensure_groups(self) -> None:
         """Create the group on each stream (from its first entry, so nothing published earlier is skipped)."""
@@ -152,19 +131,20 @@ class StreamWorker:
         for stream in self.streams:
             self._retry_own(stream)
             self._claim_idle(stream)
-        if time.monotonic() >= self._next_forget:
+        if time.monotonic() >= self._next_forget:  # consumers long gone with nothing pending leave the list
             self._next_forget = time.monotonic() + 60
-            self._forget_gone_consumers()
+            for key in self.keys:
+                for c in self.client.xinfo_consumers(key, self.group):
+                    if c["pending"] == 0 and c["idle"] > FORGET_CONSUMER_AFTER_MS and c["name"] != self.consumer:
+                        self.client.xgroup_delconsumer(key, self.group, c["name"])
 
     def _retry_delay_ms(self, deliveries: int) -> int:
         return min(MAX_RETRY_DELAY_MS, self.retry_delay_ms * 2 ** max(0, deliveries - 1))
 
     def _retry_own(self, stream: str) -> None:
         """Re-deliver this consumer's failed entries whose retry delay has passed (XCLAIM counts a delivery)."""
-        key = stream_key(stream)
-        pending = self.client.xpending_range(
-            key, self.group, "-", "+", self.batch, consumername=self.consumer, idle=self.retry_delay_ms
-        )
+        key, client = stream_key(stream), self.client
+        pending = client.xpending_range(key, self.group, "-", "+", self.batch, self.consumer, idle=self.retry_delay_ms)
         due = {
             p["message_id"]: p["times_delivered"] + 1
             for p in pending
@@ -172,20 +152,17 @@ class StreamWorker:
         }
         if not due:
             return
-        claimed = self.client.xclaim(key, self.group, self.consumer, self.retry_delay_ms, list(due))
+        claimed = client.xclaim(key, self.group, self.consumer, self.retry_delay_ms, list(due))
         entries = [(entry_id, fields) for entry_id, fields in claimed if entry_id is not None]
-        gone = set(due) - {entry_id for entry_id, _ in entries}
-        if gone:
+        if gone := set(due) - {entry_id for entry_id, _ in entries}:
             self._ack_trimmed(stream, gone)
         self.retried += len(entries)
         self._process(stream, entries, due)
 
     def _claim_idle(self, stream: str) -> None:
         """Take over entries pending on a consumer that has been silent for STREAMS_CLAIM_IDLE_MS."""
-        key = stream_key(stream)
-        reply = self.client.xautoclaim(
-            key, self.group, self.consumer, self.claim_idle_ms, start_id=self._claim_cursor[stream], count=self.batch
-        )
+        key, cursor = stream_key(stream), self._claim_cursor[stream]
+        reply = self.client.xautoclaim(key, self.group, self.consumer, self.claim_idle_ms, cursor, count=self.batch)
         self._claim_cursor[stream] = reply[0]
         if len(reply) > 2 and reply[2]:  # Redis >= 7 drops trimmed entries from the PEL and names them
             self._warn_trimmed(stream, reply[2])
@@ -197,124 +174,83 @@ class StreamWorker:
         for entry_id, _ in entries:
             pipe.xpending_range(key, self.group, entry_id, entry_id, 1, consumername=self.consumer)
         deliveries = {p["message_id"]: p["times_delivered"] for found in pipe.execute() for p in found}
-        logger.warning(
-            "worker %s: claimed %d entr%s of %s from consumers silent for %d ms",
-            self.consumer,
-            len(entries),
-            "y" if len(entries) == 1 else "ies",
-            stream,
-            self.claim_idle_ms,
-        )
+        logger.warning("worker %s: claimed %d entries of %s from silent consumers", self.consumer, len(entries), stream)
         self._process(stream, entries, deliveries)
 
     def _ack_trimmed(self, stream: str, entry_ids: Iterable[str]) -> None:
         """Entries that could not be claimed: acknowledge those trimmed away (another consumer has the rest)."""
-        key = stream_key(stream)
-        entry_ids = sorted(entry_ids)
+        key, entry_ids = stream_key(stream), sorted(entry_ids)
         pipe = self.client.pipeline(transaction=False)
         for entry_id in entry_ids:
             pipe.xrange(key, entry_id, entry_id)
-        trimmed = [entry_id for entry_id, found in zip(entry_ids, pipe.execute(), strict=True) if not found]
-        if trimmed:
+        if trimmed := [entry_id for entry_id, found in zip(entry_ids, pipe.execute(), strict=True) if not found]:
             self.client.xack(key, self.group, *trimmed)
             self._warn_trimmed(stream, trimmed)
 
     def _warn_trimmed(self, stream: str, entry_ids: list[str]) -> None:
-        logger.error(
-            "group %r lost %d entr(ies) of %s trimmed before they were handled (raise STREAMS_MAXLEN?): %s",
-            self.group,
-            len(entry_ids),
-            stream,
-            ", ".join(entry_ids[:10]),
-        )
-
-    def _forget_gone_consumers(self) -> None:
-        for key in self.keys:
-            for consumer in self.client.xinfo_consumers(key, self.group):
-                if (
-                    consumer["pending"] == 0
-                    and consumer["idle"] > FORGET_CONSUMER_AFTER_MS
-                    and consumer["name"] != self.consumer
-                ):
-                    self.client.xgroup_delconsumer(key, self.group, consumer["name"])
+        lost = f"{len(entry_ids)} entr(ies) of {stream} trimmed before they were handled (raise STREAMS_MAXLEN?)"
+        logger.error("group %r lost %s: %s", self.group, lost, ", ".join(entry_ids[:10]))
 
     # --------------------------------------------------------------- handling
 
-    def _process(self, stream: str, entries: list, deliveries: dict[str, int] | None = None) -> int:
+    def _process(self, stream: str, entries: list, deliveries: dict[str, int] | None = None) -> None:
         """Handle entries, then acknowledge and dead-letter in one MULTI; failed ones stay pending for a retry."""
         if not entries:
-            return 0
+            return
         refresh_db_connections()
-        outcome = _Outcome()
+        key, acks, pipe = stream_key(stream), [], self.client.pipeline(transaction=True)
         for entry_id, fields in entries:
-            count = deliveries.get(entry_id, 1) if deliveries else 1
-            self._handle(stream, entry_id, fields, count, outcome)
-        if outcome.acks or outcome.dead:
-            key = stream_key(stream)
-            pipe = self.client.pipeline(transaction=True)
-            if outcome.acks:
-                pipe.xack(key, self.group, *outcome.acks)
-            for entry_id, fields, reason, count in outcome.dead:
+            count = (deliveries or {}).get(entry_id, 1)
+            verdict = self._handle(stream, entry_id, fields, count)
+            if verdict is None:
+                acks.append(entry_id)
+            elif verdict is not RETRY:  # a reason: off to the dead letters
+                logger.error("group %r dead-lettered %s entry %s: %s", self.group, stream, entry_id, verdict)
+                self.dead_lettered += 1
                 letter = dead_letter_fields(
-                    fields, source_id=entry_id, group=self.group, consumer=self.consumer, error=reason, deliveries=count
+                    fields,
+                    source_id=entry_id,
+                    group=self.group,
+                    consumer=self.consumer,
+                    error=verdict,
+                    deliveries=count,
                 )
-                pipe.xadd(
-                    dead_letter_key(stream),
-                    letter,
-                    maxlen=toolkit_setting("STREAMS_DEAD_LETTER_MAXLEN"),
-                    approximate=True,
-                )
-                pipe.xack(key, self.group, entry_id)
+                maxlen = toolkit_setting("STREAMS_DEAD_LETTER_MAXLEN")
+                pipe.xadd(dead_letter_key(stream), letter, maxlen=maxlen, approximate=True)
+                acks.append(entry_id)
+        if acks:
+            pipe.xack(key, self.group, *acks)
             pipe.execute()
-        return len(entries)
 
-    def _handle(self, stream: str, entry_id: str, fields: dict, count: int, outcome: _Outcome) -> None:
+    def _handle(self, stream: str, entry_id: str, fields: dict, count: int) -> str | object | None:
+        """None: done (acknowledge); RETRY: leave it pending; else the reason to dead-letter it."""
         if count > self.max_deliveries:
             # Delivered that often without an ack: it kills the workers handling it, so stop trying.
-            reason = f"delivered {count} times without being acknowledged (did it crash the worker?)"
-            return self._dead(stream, entry_id, fields, reason, count, outcome)
+            return f"delivered {count} times without being acknowledged (did it crash the worker?)"
         if fields.get(REPLAY_GROUP, self.group) != self.group:
-            outcome.acks.append(entry_id)  # replayed for another group; this one handled it already
-            return None
-        event_type = fields.get("type")
-        handlers = self.by_type.get(event_type)
-        if handlers is None and event_type in self.known_types:
-            outcome.acks.append(entry_id)  # another group's event
-            return None
+            return None  # replayed for another group; this one handled it already
+        handlers = self.by_type.get(fields.get("type"))
+        if handlers is None and fields.get("type") in self.known_types:
+            return None  # another group's event
         try:
             event = decode_entry(stream, entry_id, fields, count)
         except MalformedEntry as exc:
-            return self._dead(stream, entry_id, fields, str(exc), count, outcome)
+            return str(exc)
         if handlers is None:
-            reason = f"unknown event type {event.type!r}: no handler is registered for it"
-            return self._dead(stream, entry_id, fields, reason, count, outcome)
+            return f"unknown event type {event.type!r}: no handler is registered for it"
         for handler in handlers:
             try:
                 handler.check(event)
                 handler.func(event)
             except InvalidEvent as exc:
-                return self._dead(stream, entry_id, fields, f"invalid event: {exc} ({handler.name})", count, outcome)
+                return f"invalid event: {exc} ({handler.name})"
             except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc} ({handler.name})"
+                what = f"{handler.name} failed on {event.type} event {event.id}, attempt {count}"
                 if count >= self.max_deliveries:
-                    logger.exception("%s failed on %s event %s, attempt %d", handler.name, event.type, event.id, count)
-                    return self._dead(stream, entry_id, fields, reason, count, outcome)
-                logger.warning(
-                    "%s failed on %s event %s, attempt %d of %d; retrying in %d ms",
-                    handler.name,
-                    event.type,
-                    event.id,
-                    count,
-                    self.max_deliveries,
-                    self._retry_delay_ms(count),
-                    exc_info=True,
-                )
-                return None  # stays pending; _retry_own delivers it again
+                    logger.exception(what)
+                    return f"{type(exc).__name__}: {exc} ({handler.name})"
+                retry = f"of {self.max_deliveries}; retrying in {self._retry_delay_ms(count)} ms"
+                logger.warning("%s %s", what, retry, exc_info=True)
+                return RETRY  # _retry_own delivers it again
         self.handled += 1
-        outcome.acks.append(entry_id)
         return None
-
-    def _dead(self, stream: str, entry_id: str, fields: dict, reason: str, count: int, outcome: _Outcome) -> None:
-        logger.error("group %r dead-lettered %s entry %s: %s", self.group, stream, entry_id, reason)
-        self.dead_lettered += 1
-        outcome.dead.append((entry_id, fields, reason, count))

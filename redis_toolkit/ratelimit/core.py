@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from redis.exceptions import ReadOnlyError
 
@@ -116,8 +117,7 @@ class RateLimitUnavailable(Exception):
         self.rule, self.retry_after = rule, retry_after
 
 
-@dataclass(frozen=True)
-class WindowState:
+class WindowState(NamedTuple):
     """One window of a rule after a check; times are seconds from now."""
 
     limit: int
@@ -139,24 +139,7 @@ class RateLimitResult:
     rule: str
     period: float = 0.0
     degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
-    # The script's numbers (newest stamp - now, then remaining and next unit per window, µs) and the
-    # rule's windows: `windows` is built from them only when asked (headers, status), off the hot path.
-    raw: tuple[int, ...] = field(default=(), repr=False, compare=False)
-    spec: tuple[Window, ...] = field(default=(), repr=False, compare=False)
-
-    @property
-    def windows(self) -> tuple[WindowState, ...]:
-        """Every window of the rule, shortest period first."""
-        head, raw = (self.raw[0], self.raw) if self.raw else (0, ())
-        return tuple(
-            WindowState(w.limit, w.period, raw[1 + 2 * i], _reset(head, w, raw[1 + 2 * i]), raw[2 + 2 * i] / 1e6)
-            for i, w in enumerate(self.spec)
-        )
-
-
-def _reset(head: int, window: Window, remaining: int) -> float:
-    """Seconds until the newest counted stamp leaves the window: then its whole limit is back."""
-    return (head + window.micros) / 1e6 if remaining < window.limit else 0.0
+    windows: tuple[WindowState, ...] = ()  # every window of the rule, shortest period first
 
 
 def log_key(rule: str, key: str) -> str:
@@ -185,24 +168,23 @@ def _prepare(rule: str | tuple[int, float], key: str, cost: int) -> tuple[Rule, 
 
 
 def _result(rule: Rule, raw: bytes) -> RateLimitResult:
+    """From the script's reply: retry_after, newest stamp - now, then per window remaining and next unit (µs)."""
     redis_outage.recovered()
-    retry, *numbers = map(int, raw.split())
-    windows, head = rule.windows, numbers[0]
-    tightest = 0
-    if len(windows) > 1:  # the fewest units left, then the longest wait for all of them
-        tightness = [(numbers[1 + 2 * i], -_reset(head, w, numbers[1 + 2 * i])) for i, w in enumerate(windows)]
-        tightest = tightness.index(min(tightness))
-    window, remaining = windows[tightest], numbers[1 + 2 * tightest]
+    retry, head, *numbers = map(int, raw.split())
+    windows = tuple(
+        WindowState(w.limit, w.period, left, (head + w.micros) / 1e6 if left < w.limit else 0.0, next_unit / 1e6)
+        for w, left, next_unit in zip(rule.windows, numbers[::2], numbers[1::2], strict=True)
+    )
+    tightest = min(windows, key=lambda w: (w.remaining, -w.reset))  # fewest left, then the longest wait
     return RateLimitResult(
         retry == 0,
-        remaining,
+        tightest.remaining,
         retry / 1e6,
-        _reset(head, window, remaining),
-        window.limit,
+        tightest.reset,
+        tightest.limit,
         rule.name,
-        window.period,
+        tightest.period,
         False,
-        tuple(numbers),
         windows,
     )
 

@@ -67,15 +67,12 @@ _NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user, "user_or_ip":
 
 
 def _key_funcs(key: KeySpec) -> list[KeyFunc]:
-    specs = [key] if isinstance(key, str) or callable(key) else list(key)
     funcs = []
-    for spec in specs:
-        if callable(spec):
-            funcs.append(spec)
+    for spec in [key] if isinstance(key, str) or callable(key) else list(key):
+        if callable(spec) or spec in _NAMED_KEYS:
+            funcs.append(_NAMED_KEYS.get(spec, spec) if isinstance(spec, str) else spec)
         elif isinstance(spec, str) and spec.startswith("post:") and len(spec) > 5:
             funcs.append(key_post(spec[5:]))
-        elif spec in _NAMED_KEYS:
-            funcs.append(_NAMED_KEYS[spec])
         else:
             raise ValueError(
                 f"key={spec!r}: use 'ip', 'user', 'user_or_ip', 'post:<field>' or a function of the request."
@@ -85,21 +82,14 @@ def _key_funcs(key: KeySpec) -> list[KeyFunc]:
     return funcs
 
 
-def policy_names(result: RateLimitResult) -> list[str]:
-    if len(result.windows) == 1:
-        return [result.rule]
-    return [f"{result.rule}.{state.period:g}s" for state in result.windows]
-
-
 def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
     """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10): every window of the rule."""
     if result.degraded or not result.windows:
         return {}
-    names = policy_names(result)
-    policy = ", ".join(f'"{n}";q={s.limit};w={seconds(s.period)}' for n, s in zip(names, result.windows, strict=True))
-    current = ", ".join(
-        f'"{n}";r={s.remaining};t={seconds(s.next_unit)}' for n, s in zip(names, result.windows, strict=True)
-    )
+    windows = result.windows
+    names = [result.rule] if len(windows) == 1 else [f"{result.rule}.{w.period:g}s" for w in windows]
+    policy = ", ".join(f'"{n}";q={w.limit};w={seconds(w.period)}' for n, w in zip(names, windows, strict=True))
+    current = ", ".join(f'"{n}";r={w.remaining};t={seconds(w.next_unit)}' for n, w in zip(names, windows, strict=True))
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
@@ -140,19 +130,6 @@ def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> Http
     return response
 
 
-def _tightest(results: list[RateLimitResult]) -> RateLimitResult | None:
-    counted = [result for result in results if not result.degraded]
-    return min(counted, key=lambda r: (r.allowed, r.remaining)) if counted else None
-
-
-def _add_headers(response: HttpResponse, results: list[RateLimitResult]) -> HttpResponse:
-    tightest = _tightest(results)
-    if tightest is not None:
-        for name, value in ratelimit_headers(tightest).items():
-            response.setdefault(name, value)
-    return response
-
-
 class _Guard:
     """The checks one decorated view makes: each key in turn, stopping at the first refusal."""
 
@@ -160,29 +137,23 @@ class _Guard:
         self.rule, self.keys, self.cost = rule, _key_funcs(key), cost
         self.methods = {method.upper() for method in methods} if methods is not None else None
 
-    def applies(self, request: HttpRequest) -> bool:
-        return self.methods is None or request.method in self.methods
-
-    def keys_for(self, request: HttpRequest) -> list[str]:
-        return [key for key in (func(request) for func in self.keys) if key is not None]
-
-    def answer(self, request: HttpRequest, results: list[RateLimitResult], response: HttpResponse) -> HttpResponse:
-        refused = [result for result in results if not result.allowed]
-        return too_many_requests(request, refused[0]) if refused else _add_headers(response, results)
-
-    # Each key is checked in turn, stopping at the first refusal; the view runs only when none refused.
     def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
-        if not self.applies(request):
+        if self.methods is not None and request.method not in self.methods:
             return view()
         results: list[RateLimitResult] = []
         try:
-            for key in self.keys_for(request):
-                results.append(rate_limit(self.rule, key, cost=self.cost))
-                if not results[-1].allowed:
-                    return self.answer(request, results, None)
+            for key in filter(None, (func(request) for func in self.keys)):
+                results.append(result := rate_limit(self.rule, key, cost=self.cost))
+                if not result.allowed:
+                    return too_many_requests(request, result)
         except RateLimitUnavailable as exc:
             return service_unavailable(request, exc)
-        return self.answer(request, results, view())
+        response = view()
+        counted = [result for result in results if not result.degraded]
+        if counted:  # the tightest key's numbers, unless the view set its own
+            for name, value in ratelimit_headers(min(counted, key=lambda r: r.remaining)).items():
+                response.setdefault(name, value)
+        return response
 
 
 def ratelimit_view(
