@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -130,25 +131,20 @@ def outbox_resend_lost() -> int:
 
     Handlers are idempotent by event id, so a row handled before the loss but sent again changes nothing.
     """
-    client = get_redis("streams")
-    marks, sent = _handled_marks(), 0
+    client, marks, sent, batch = get_redis("streams"), _handled_marks(), 0, []
     streams = OutboxEvent.objects.filter(sent_at__isnull=False).order_by("stream").values_list("stream", flat=True)
     for stream in streams.distinct():
         rows = OutboxEvent.objects.filter(stream=stream, sent_at__isnull=False).order_by("id")
         if stream in marks:
             rows = rows.filter(sent_at__gte=marks[stream] - CLOCK_SPARE)
-        batch = []
         for row in rows.iterator(chunk_size=RELAY_BATCH):
             batch.append(row)
             if len(batch) == RELAY_BATCH:
                 _send(client, batch)
                 sent, batch = sent + len(batch), []
-        _send(client, batch)
-        sent += len(batch)
-    if sent:
-        logger.warning(
-            "Redis lost its data: the outbox relay sent %d event(s) again that may not have been handled", sent
-        )
+    _send(client, batch)
+    if sent := sent + len(batch):
+        logger.warning("Redis lost its data: the outbox relay sent %d event(s) again that may not be handled", sent)
     return sent
 
 
@@ -179,17 +175,11 @@ def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age:
         client.set(intact_key(), 1)
     if min_age is None:
         min_age = timedelta(milliseconds=toolkit_setting("STREAMS_RELAY_MIN_AGE_MS"))
-    rows = list(
-        OutboxEvent.objects.filter(sent_at__isnull=True, occurred_at__lte=timezone.now() - min_age).order_by("id")[
-            :limit
-        ]
-    )
-    if not rows:
+    rows = OutboxEvent.objects.filter(sent_at__isnull=True, occurred_at__lte=timezone.now() - min_age)
+    if not (rows := list(rows.order_by("id")[:limit])):
         return 0
     ids = [row.pk for row in rows]
-    pushed = client.zmscore(pushed_key(), ids)
-    missed = [row for row, score in zip(rows, pushed, strict=True) if score is None]
-    if missed:
+    if missed := [row for row, score in zip(rows, client.zmscore(pushed_key(), ids), strict=True) if score is None]:
         _send(client, missed)
         logger.info("outbox relay sent %d event(s) the fast path had not", len(missed))
     with transaction.atomic():
@@ -251,7 +241,9 @@ class OutboxRelay:
                 # A Redis restored from an older copy hands out tokens the database already saw. Raise its
                 # counter to the newest token accepted, so the next lease (ours or another's) passes.
                 logger.warning("outbox relay stood down: %s; raising the fencing counter to %s", exc, exc.accepted)
-                self._repair_counter(exc.accepted, stop)
+                with contextlib.suppress(LockUnavailable):  # Redis gone again: the next round tries again
+                    fencing_counter_raise(RELAY_LOCK, exc.accepted)
+                stop.wait(self.interval)
             except LockLost as exc:
                 logger.warning("outbox relay stood down: %s", exc)
                 stop.wait(self.interval)
@@ -260,13 +252,6 @@ class OutboxRelay:
             except (RedisError, DatabaseError):
                 logger.exception("outbox relay failed; retrying")
                 stop.wait(max(self.interval, 1.0))
-
-    def _repair_counter(self, accepted: int, stop: threading.Event) -> None:
-        try:
-            fencing_counter_raise(RELAY_LOCK, accepted)
-        except LockUnavailable as exc:
-            logger.warning("outbox relay: %s", exc)
-        stop.wait(self.interval)
 
     def _lead(self, lease, stop: threading.Event) -> None:
         while not stop.is_set() and not lease.lost:
