@@ -504,17 +504,20 @@ async def test_an_acquire_cancelled_in_flight_gives_its_lease_back(withholding, 
     proxy, direct = withholding
     with override_settings(REDIS_URL=proxy.url, REDIS_SOCKET_TIMEOUT=5):
         reset_clients()
+        task = asyncio.create_task(ahold(name, ttl=30))
         try:
-            task = asyncio.create_task(ahold(name, ttl=30))
-            for _ in range(100):  # until the acquire has run in Redis, its reply withheld
+            for _ in range(200):  # until the acquire has run in Redis, its reply withheld
                 if await asyncio.to_thread(direct.exists, lock_key(name)):
                     break
                 await asyncio.sleep(0.05)
             assert proxy.withheld
             task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=20)  # bounded: a hang fails the test
+            assert done, "the cancelled acquire did not finish"
             with pytest.raises(asyncio.CancelledError):
-                await task
+                task.result()
         finally:
+            task.cancel()  # a no-op once it is done
             reset_clients()
     assert direct.get(lock_key(name)) is None  # without the give-back it would be held for 30 s by nobody
 
