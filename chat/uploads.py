@@ -76,8 +76,12 @@ class TooLarge(UserError):
     status = 413
 
 
+def _size(n: int) -> str:
+    return filesizeformat(n).replace("\xa0", " ")  # "10.0 MB" in JSON, not a no-break space to trip over
+
+
 def upload_limit_words() -> str:
-    return f"Files may be at most {filesizeformat(settings.UPLOAD_MAX_BYTES)}."
+    return f"Files may be at most {_size(settings.UPLOAD_MAX_BYTES)}."
 
 
 # --------------------------------------------------------------------------- checks
@@ -168,7 +172,7 @@ def attachment_create(*, room: Room, uploader, upload: UploadedFile) -> Attachme
         raise Forbidden("This room is private; ask a member to add you.")
     size = upload.size or 0
     if size > settings.UPLOAD_MAX_BYTES:
-        raise TooLarge(f"This file is {filesizeformat(size)}. {upload_limit_words()}")
+        raise TooLarge(f"This file is {_size(size)}. {upload_limit_words()}")
     if size == 0:
         raise UserError("This file is empty.", code="empty_file")
     content_type = _sniff(upload)
@@ -197,8 +201,8 @@ def attachment_create(*, room: Room, uploader, upload: UploadedFile) -> Attachme
             used = Attachment.objects.filter(uploader=uploader).aggregate(total=Sum("size"))["total"] or 0
             if used + size > settings.UPLOAD_QUOTA_BYTES:
                 raise TooLarge(
-                    f"This file would take you over your storage quota of {filesizeformat(settings.UPLOAD_QUOTA_BYTES)}"
-                    f" ({filesizeformat(used)} used). Delete messages with files you no longer need.",
+                    f"This file would take you over your storage quota of {_size(settings.UPLOAD_QUOTA_BYTES)}"
+                    f" ({_size(used)} used). Delete messages with files you no longer need.",
                     code="over_quota",
                 )
             attachment.file.save(_suffix(content_type), upload, save=False)

@@ -61,7 +61,8 @@ def test_highlight_escapes_the_message_before_marking_the_words(alice):
 
     [hit] = message_search(user=alice, query="rollout")
 
-    assert "<img" not in hit.highlight and "<script" not in hit.highlight
+    assert "<img" not in hit.highlight
+    assert "<script" not in hit.highlight
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in hit.highlight
     assert "<mark>rollout</mark>" in hit.highlight
 
@@ -152,7 +153,9 @@ def test_api_returns_results_as_messages_with_highlight_and_link(alice_client, a
 
     assert response.status_code == 200
     [result] = response.json()["results"]
-    assert result["id"] == message.pk and result["seq"] == message.seq and result["room"] == "lobby"
+    assert result["id"] == message.pk
+    assert result["seq"] == message.seq
+    assert result["room"] == "lobby"
     assert result["body"] == "quarterly numbers look good"
     assert result["highlight"] == "quarterly <mark>numbers</mark> look good"
     assert result["url"] == f"/rooms/lobby/#seq-{message.seq}"
@@ -215,7 +218,8 @@ def test_search_page_explains_bad_input(alice_client):
 def test_every_page_header_has_the_search_box(alice_client):
     html = alice_client.get("/").content.decode()
 
-    assert 'action="/search/"' in html and 'aria-label="Search messages"' in html
+    assert 'action="/search/"' in html
+    assert 'aria-label="Search messages"' in html
 
 
 @pytest.mark.usefixtures("redis_client")
