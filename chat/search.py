@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Expression
 from django.db.models.functions import Replace
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -20,6 +20,7 @@ from chatsite.errors import UserError
 MAX_QUERY_CHARS = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
+RANK_CANDIDATES = 1000  # PostgreSQL ranks at most this many of the newest matches
 # The database marks matches with these (private-use) characters; the text is escaped, then they become <mark>.
 START, STOP = "\ue000", "\ue001"
 # PostgreSQL's parser takes <tags> and &entities; out of headlines: they stand in for those characters there.
@@ -173,27 +174,45 @@ def message_search(
     return _search_sqlite(messages, query, limit)
 
 
+class SearchVectorColumn(Expression):
+    """chat_message.search_vector under whatever alias the query gives the table (it is not a model field:
+    the column exists on PostgreSQL only)."""
+
+    output_field = SearchVectorField()
+
+    def as_sql(self, compiler, connection):
+        return f"{compiler.quote_name_unless_alias(compiler.query.get_initial_alias())}.search_vector", []
+
+
 def _search_postgres(messages, query: str, limit: int) -> list[SearchHit]:
     tsquery = SearchQuery(query, config=PG_CONFIG, search_type="websearch")
-    vector = RawSQL('"chat_message"."search_vector"', [], output_field=SearchVectorField())
-    ranked = list(
-        messages.alias(vector=vector)
+    # Ranking reads every matching row's vector, so a word found in half a million messages would take
+    # seconds: rank the newest RANK_CANDIDATES matches (recent messages are what a chat reader wants).
+    candidates = (
+        messages.select_related(None)
+        .alias(vector=SearchVectorColumn())
         .filter(vector=tsquery)
-        .annotate(rank=SearchRank(vector, tsquery))
-        .order_by("-rank", "-id")[:limit]
+        .annotate(rank=SearchRank(SearchVectorColumn(), tsquery))
+        .order_by("-id")
+        .values("pk", "rank")[:RANK_CANDIDATES]
     )
-    if not ranked:
+    sql, params = candidates.query.sql_with_params()
+    with connection.cursor() as cursor:
+        # A derived table the ORM has no words for: the newest candidates, then the best of them.
+        cursor.execute(f"SELECT pk FROM ({sql}) AS candidates ORDER BY rank DESC, pk DESC LIMIT %s", [*params, limit])
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
         return []
-    # Headlines only for the page of results, in a second query: ts_headline re-parses each body.
+    # Headlines only for the page of results: ts_headline re-parses each body.
     masked = F("body")
     for char, mask in _PG_MASKS.items():
         masked = Replace(masked, Value(char), Value(mask))
     headline = SearchHeadline(
         masked, tsquery, config=PG_CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=20
     )
-    headlines = dict(Message.objects.filter(pk__in=[m.pk for m in ranked]).annotate(h=headline).values_list("pk", "h"))
+    found = {m.pk: m for m in Message.objects.filter(pk__in=ids).select_related("room", "author").annotate(h=headline)}
     unmask = str.maketrans({mask: char for char, mask in _PG_MASKS.items()})
-    return [SearchHit(m, marked_html(headlines.get(m.pk, m.body).translate(unmask))) for m in ranked]
+    return [SearchHit(found[pk], marked_html(found[pk].h.translate(unmask))) for pk in ids if pk in found]
 
 
 def _search_sqlite(messages, query: str, limit: int) -> list[SearchHit]:
