@@ -95,7 +95,7 @@ def _load(args: argparse.Namespace, words: list[str]) -> None:
         cursor.execute("DROP INDEX chat_message_search_idx")
         cursor.execute(
             """INSERT INTO chat_message (room_id, seq, author_id, body, created_at, client_id)
-               SELECT r0 + (g %% %(rooms)s), g / %(rooms)s + 1, u0 + ((g * 7919) %% %(users)s),
+               SELECT r0 + (g %% %(rooms)s), g / %(rooms)s + 1, u0 + ((g::bigint * 7919) %% %(users)s),
                       (SELECT string_agg(w[floor(power(%(vocab)s, random()))::int + 0 * k], ' ')
                        FROM generate_series(1, 3 + (g %% 15)) k),
                       now() - (%(n)s - g) * interval '2 seconds', ''
@@ -138,9 +138,7 @@ def child(args: argparse.Namespace) -> int:
         "common word (rank 10-200)": lambda: {"query": _pick(rng, words, 10, 200)},
         "mid word (rank 200-5000)": lambda: {"query": _pick(rng, words, 200, 5000)},
         "rare word (rank 5000+)": lambda: {"query": _pick(rng, words, 5000, len(words))},
-        "two words (common + mid)": lambda: {
-            "query": f"{_pick(rng, words, 10, 200)} {_pick(rng, words, 200, 5000)}"
-        },
+        "two words (common + mid)": lambda: {"query": f"{_pick(rng, words, 10, 200)} {_pick(rng, words, 200, 5000)}"},
         "common word in one room": lambda: {"query": _pick(rng, words, 10, 200), "room": room},
         "no match": lambda: {"query": "zzzzqqqq"},
     }

@@ -294,6 +294,15 @@ async function loadOlder() {
 for (const message of JSON.parse(document.getElementById("history").textContent)) insert(message);
 lastSeq = Math.max(0, ...bySeq.keys());
 scroller.scrollTop = scroller.scrollHeight;
-document.getElementById(location.hash.slice(1) || "-")?.classList.add("target");  // a search hit or notification
-document.querySelector("#messages li.target")?.scrollIntoView({ block: "center" });
+openLinkedMessage();
+
+// A search hit or notification links to #seq-N: page back through history until it is there, then show it.
+async function openLinkedMessage() {
+  const id = location.hash.slice(1);
+  if (!/^seq-\d+$/.test(id)) return;
+  for (let pages = 0; !document.getElementById(id) && !olderButton.hidden && pages < 40; pages += 1) await loadOlder();
+  const li = document.getElementById(id);
+  li?.classList.add("target");
+  li?.scrollIntoView({ block: "center" });
+}
 input.focus();

@@ -83,7 +83,7 @@ def test_search_from_the_header_finds_a_message_and_opens_it_in_its_room(asgi_se
     secret = room_create(slug="secret", title="Secret", private=True, created_by=alice)
     in_thread(message_post, room=lobby, author=alice, body='<img src=x onerror="alert(1)"> the forecast is ready')
     in_thread(message_post, room=secret, author=alice, body="the secret forecast")
-    for n in range(30):  # more than a screenful after it (still within the page of history)
+    for n in range(60):  # more than the room page loads at first: it pages back to find it
         in_thread(message_post, room=lobby, author=alice, body=f"filler {n}", client_id="")
     server = asgi_server()
     page = signed_in_page(server, "bob")
