@@ -32,6 +32,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--vocabulary", type=int, default=20_000, help="distinct words")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per kind")
     parser.add_argument("--keep", action="store_true", help="leave the database for inspection")
+    parser.add_argument("--reuse", action="store_true", help="time the database a --keep run left (no load)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -44,13 +45,15 @@ def main(argv: list[str]) -> int:
 
     admin = urlparse(args.admin_url)
     with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+        if not (args.reuse and exists):
+            conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+            conn.execute(f"CREATE DATABASE {DB_NAME}")
     try:
         env = {**os.environ, "DATABASE_URL": urlunparse(admin._replace(path=f"/{DB_NAME}"))}
         return subprocess.call([sys.executable, "-m", "bench", "search", "--child", *argv], env=env)
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):
             with psycopg.connect(args.admin_url, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
@@ -128,7 +131,8 @@ def child(args: argparse.Namespace) -> int:
         print("search: needs PostgreSQL (--admin-url)", file=sys.stderr)
         return 2
     words = _words(args.vocabulary)
-    _load(args, words)
+    if not (args.reuse and Message.objects.exists()):
+        _load(args, words)
     reader = get_user_model().objects.get(username="u1")
     room = Room.objects.filter(kind="public").order_by("id")[3]
     rng = random.Random(7)

@@ -20,7 +20,8 @@ from chatsite.errors import UserError
 MAX_QUERY_CHARS = 200
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
-RANK_CANDIDATES = 1000  # PostgreSQL ranks at most this many of the newest matches
+RANK_CANDIDATES = 1000  # PostgreSQL ranks about this many of the newest matches (see _search_postgres)
+FIRST_WINDOW = 4096  # newest message ids searched first
 # The database marks matches with these (private-use) characters; the text is escaped, then they become <mark>.
 START, STOP = "\ue000", "\ue001"
 # PostgreSQL's parser takes <tags> and &entities; out of headlines: they stand in for those characters there.
@@ -186,21 +187,33 @@ class SearchVectorColumn(Expression):
 
 def _search_postgres(messages, query: str, limit: int) -> list[SearchHit]:
     tsquery = SearchQuery(query, config=PG_CONFIG, search_type="websearch")
-    # Ranking reads every matching row's vector, so a word found in half a million messages would take
-    # seconds: rank the newest RANK_CANDIDATES matches (recent messages are what a chat reader wants).
-    candidates = (
+    matches = (
         messages.select_related(None)
         .alias(vector=SearchVectorColumn())
         .filter(vector=tsquery)
         .annotate(rank=SearchRank(SearchVectorColumn(), tsquery))
-        .order_by("-id")
-        .values("pk", "rank")[:RANK_CANDIDATES]
+        .order_by()  # Message's default ordering would join chat_room and sort every match
     )
-    sql, params = candidates.query.sql_with_params()
-    with connection.cursor() as cursor:
-        # A derived table the ORM has no words for: the newest candidates, then the best of them.
-        cursor.execute(f"SELECT pk FROM ({sql}) AS candidates ORDER BY rank DESC, pk DESC LIMIT %s", [*params, limit])
-        ids = [row[0] for row in cursor.fetchall()]
+    # Ranking reads every match's vector, so a word in half a million messages would take seconds.
+    # Search the newest messages first, in id windows sized from the density seen so far, and stop at
+    # the first window holding RANK_CANDIDATES matches: common words rank the recent matches (what a
+    # chat reader wants), rare ones end up searching everything through the GIN index.
+    newest = Message.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    window = FIRST_WINDOW
+    while True:
+        sql, params = matches.filter(id__gt=newest - window).values("pk", "rank").query.sql_with_params()
+        with connection.cursor() as cursor:
+            # A derived table the ORM has no words for: the window's best `limit`, and how many matched.
+            cursor.execute(
+                f"SELECT pk, count(*) OVER () FROM ({sql}) AS found ORDER BY rank DESC, pk DESC LIMIT %s",
+                [*params, limit],
+            )
+            rows = cursor.fetchall()
+        found = rows[0][1] if rows else 0
+        if window >= newest or found >= RANK_CANDIDATES:
+            break
+        window = int(window * min(16, max(2, 1.25 * RANK_CANDIDATES / max(found, 1))))
+    ids = [row[0] for row in rows]
     if not ids:
         return []
     # Headlines only for the page of results: ts_headline re-parses each body.

@@ -244,3 +244,17 @@ def test_search_works_while_redis_is_unreachable(alice_client, alice, spare_redi
 
     assert response.status_code == 200
     assert [r["body"] for r in response.json()["results"]] == ["redis is down but search is up"]
+
+
+def test_an_old_rare_match_is_found_behind_many_newer_messages(alice, monkeypatch):
+    import chat.search
+
+    monkeypatch.setattr(chat.search, "FIRST_WINDOW", 2)  # PostgreSQL widens its id window until it has
+    monkeypatch.setattr(chat.search, "RANK_CANDIDATES", 3)  # enough candidates or has searched everything
+    lobby = room_create(slug="lobby", title="Lobby")
+    needle = post(lobby, alice, "the needle in the haystack")
+    for n in range(40):
+        post(lobby, alice, f"hay {n} and more hay")
+
+    assert [hit.message.pk for hit in message_search(user=alice, query="needle")] == [needle.pk]
+    assert len(message_search(user=alice, query="hay", limit=50)) >= 3
