@@ -212,7 +212,8 @@ def _search_postgres(messages, query: str, limit: int) -> list[SearchHit]:
         found = rows[0][1] if rows else 0
         if window >= newest or found >= RANK_CANDIDATES:
             break
-        window = int(window * min(16, max(2, 1.25 * RANK_CANDIDATES / max(found, 1))))
+        # None among the newest: a rare word, which the GIN index finds cheaply in the whole table.
+        window = newest if found == 0 else int(window * min(16, max(2, 1.25 * RANK_CANDIDATES / found)))
     ids = [row[0] for row in rows]
     if not ids:
         return []
