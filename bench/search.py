@@ -32,6 +32,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--vocabulary", type=int, default=20_000, help="distinct words")
     parser.add_argument("--queries", type=int, default=100, help="timed queries per kind")
     parser.add_argument("--keep", action="store_true", help="leave the database for inspection")
+    parser.add_argument("--candidates", type=int, help="chat.search.RANK_CANDIDATES for this run")
     parser.add_argument("--reuse", action="store_true", help="time the database a --keep run left (no load)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -124,8 +125,12 @@ def child(args: argparse.Namespace) -> int:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
+    import chat.search
     from chat.models import Message, Room
     from chat.search import message_search
+
+    if args.candidates:
+        chat.search.RANK_CANDIDATES = args.candidates
 
     if connection.vendor != "postgresql":
         print("search: needs PostgreSQL (--admin-url)", file=sys.stderr)
