@@ -16,7 +16,7 @@ from chat.models import Room
 from chat.search import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, SearchHit, message_search, readable_rooms
 from chat.views import _json_error, _room_label
 from chatsite.errors import UserError
-from redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 
 def _date(raw: str, name: str) -> dt.date | None:

@@ -13,7 +13,7 @@ from chat.selectors import room_get_for_user
 from chat.uploads import TooLarge, attachment_create, attachment_data, attachment_get_for_download, upload_limit_words
 from chat.views import _json_error
 from chatsite.errors import NotFound, UserError
-from redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 

@@ -11,8 +11,8 @@ from django.utils import timezone
 from chat.models import Message
 from chat.search import message_search, search_index_repair
 from chat.services import membership_add, message_delete, message_edit, message_post, room_create
-from redis_toolkit.connections import reset_clients
-from redis_toolkit.ratelimit import rate_limit_reset
+from redis_toolkit.client import reset_clients
+from redis_toolkit.ratelimit.core import rate_limit_reset
 
 pytestmark = pytest.mark.django_db
 _names = itertools.count()

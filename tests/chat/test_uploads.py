@@ -15,8 +15,8 @@ from PIL import Image
 from chat.models import Attachment, Message, Room
 from chat.services import message_delete, message_post, room_create
 from chat.uploads import UNATTACHED_TTL, attachments_purge
-from redis_toolkit.connections import reset_clients
-from redis_toolkit.ratelimit import rate_limit_reset
+from redis_toolkit.client import reset_clients
+from redis_toolkit.ratelimit.core import rate_limit_reset
 
 pytestmark = pytest.mark.django_db
 
