@@ -2,7 +2,7 @@
 
 from django.contrib import admin, messages
 
-from chat.models import Membership, Message, Room
+from chat.models import Attachment, Membership, Message, Room
 from chat.services import message_delete
 
 
@@ -56,3 +56,18 @@ class MessageAdmin(admin.ModelAdmin):
         self.message_user(
             request, f"Hid {queryset.count()} message(s); open rooms removed them live.", messages.SUCCESS
         )
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ["name", "room", "uploader", "content_type", "size", "message", "created_at"]
+    list_filter = ["is_image", "content_type", ("message", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["name", "uploader__username", "room__slug"]
+    list_select_related = ["room", "uploader", "message"]
+    readonly_fields = [
+        "id", "room", "uploader", "message", "file", "thumbnail", "name", "size", "content_type", "is_image",
+        "width", "height", "created_at",
+    ]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False  # files are uploaded from a room's composer, where they are checked

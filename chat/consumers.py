@@ -92,10 +92,11 @@ class RoomConsumer(JsonSocketConsumer):
     async def frame_message_send(self, frame: dict) -> None:
         body = field(frame, "body", str)
         client_id = field(frame, "client_id", str, required=False) or ""
+        attachments = field(frame, "attachments", list, required=False) or []
         if not await self.check_rate("chat.message", str(self.user.pk)):
             return
         message, created = await database_sync_to_async(message_post)(
-            room=self.room, author=self.user, body=body, client_id=client_id
+            room=self.room, author=self.user, body=body, client_id=client_id, attachments=attachments
         )
         if not created:  # a retried send: acknowledge again, to this socket only
             await self.send_json(await database_sync_to_async(frames.message_new)(message))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chat.models import Message
+from chat.uploads import attachments_data
 
 
 def message_data(message: Message, *, room_slug: str | None = None, author_name: str | None = None) -> dict:
@@ -19,6 +20,7 @@ def message_data(message: Message, *, room_slug: str | None = None, author_name:
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": deleted,
         "client_id": message.client_id or None,
+        "attachments": attachments_data(message),
     }
 
 

@@ -2,6 +2,7 @@
 
 from chat import frames, presence
 from chat.models import Room
+from chat.uploads import attachments_purge
 from chatsite.realtime import broadcast_to_room
 from redis_toolkit.events.periodic import periodic_task
 
@@ -14,3 +15,9 @@ def sweep_presence() -> None:
     for room_id, online in changed.items():
         if room_id in slugs:
             broadcast_to_room(room_id, frames.presence(room_slug=slugs[room_id], online=online))
+
+
+@periodic_task("chat.attachments_purge", every=600)
+def purge_attachments() -> None:
+    """Free the storage of uploads never sent with a message and of deleted messages' files."""
+    attachments_purge()

@@ -1,4 +1,6 @@
-"""Rooms, who is in them, and the messages they hold (seq is gapless per room)."""
+"""Rooms, who is in them, the messages they hold (seq is gapless per room) and their attachments."""
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -74,3 +76,35 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room.slug}#{self.seq}"
+
+
+def _attachment_path(attachment: "Attachment", filename: str) -> str:
+    # The stored name never contains the uploader's file name: no path tricks, nothing to guess.
+    return f"attachments/{attachment.room_id}/{attachment.pk.hex}{filename}"
+
+
+class Attachment(models.Model):
+    """A file uploaded into a room; readable through the download view once attached to a message."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="chat_attachments"
+    )
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=_attachment_path, max_length=200)
+    thumbnail = models.FileField(upload_to=_attachment_path, max_length=200, blank=True)
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    is_image = models.BooleanField(default=False)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["uploader", "created_at"], name="attachment_uploader_idx")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -72,7 +72,7 @@ def message_history(
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages in seq order, newest page by default; returns (messages, has_more)."""
     limit = max(1, min(limit, MAX_PAGE))
-    queryset = Message.objects.filter(room=room).select_related("author")
+    queryset = Message.objects.filter(room=room).select_related("author").prefetch_related("attachments")
     if after_seq is not None:
         queryset = queryset.filter(seq__gt=after_seq)
         if before_seq is not None:

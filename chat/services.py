@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from chat import frames
 from chat.models import Membership, Message, Room
 from chat.selectors import room_can_moderate
+from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
 from redis_toolkit.events.outbox import publish_event
@@ -37,13 +38,17 @@ def _next_seq(room_id: int) -> int:
     return row[0]
 
 
-def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple[Message, bool]:
+def message_post(
+    *, room: Room, author, body: str, client_id: str = "", attachments: list[str] | tuple = ()
+) -> tuple[Message, bool]:
     """Persist a message with the room's next seq and push it after commit.
 
     Returns (message, created). Re-sending a client_id already used in this room returns the first
-    message instead of a duplicate, so clients can retry safely.
+    message instead of a duplicate, so clients can retry safely. `attachments` are ids of the author's
+    unsent uploads to this room; a bad one refuses the whole message.
     """
-    body = _clean_body(body)
+    files_only = bool(attachments) and isinstance(body, str) and not body.strip()
+    body = "" if files_only else _clean_body(body)
     client_id = client_id or ""
     if len(client_id) > MAX_CLIENT_ID_CHARS:
         raise UserError(f"client_id may be at most {MAX_CLIENT_ID_CHARS} characters.", code="invalid_frame")
@@ -51,6 +56,7 @@ def message_post(*, room: Room, author, body: str, client_id: str = "") -> tuple
         with transaction.atomic():
             seq = _next_seq(room.pk)
             message = Message.objects.create(room=room, seq=seq, author=author, body=body, client_id=client_id)
+            message.claimed_attachments = attachments_claim(message=message, ids=attachments, user=author)
             room.last_seq = seq
             publish_event(
                 "chat.message.posted",

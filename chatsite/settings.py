@@ -102,6 +102,35 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 
+# ---------------------------------------------------------------- uploads (files)
+# Attachments go through Django's storage API; nothing under MEDIA_ROOT is ever served directly
+# (every download is a view that checks the reader may read the room), so there is no MEDIA_URL route.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+MEDIA_URL = "/media-not-served/"
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)  # one file
+UPLOAD_QUOTA_BYTES = env_int("UPLOAD_QUOTA_BYTES", 1024 * 1024 * 1024, minimum=1024)  # all of one user's files
+if UPLOAD_QUOTA_BYTES < UPLOAD_MAX_BYTES:
+    raise ConfigError(
+        f"UPLOAD_QUOTA_BYTES={UPLOAD_QUOTA_BYTES} is below UPLOAD_MAX_BYTES={UPLOAD_MAX_BYTES}; "
+        "nobody could upload a file of the largest size allowed."
+    )
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024  # larger uploads spool to a temporary file, not RAM
+# "storages.backends.s3.S3Storage" for S3-compatible storage (docs/operations.md#files).
+MEDIA_STORAGE_BACKEND = env_str("MEDIA_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+STORAGES = {
+    "default": {"BACKEND": MEDIA_STORAGE_BACKEND},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if MEDIA_STORAGE_BACKEND.startswith("storages."):
+    # django-storages reads these settings; credentials come from boto3's own AWS_* environment variables.
+    AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+    AWS_S3_ENDPOINT_URL = env_str("AWS_S3_ENDPOINT_URL")
+    AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME")
+    AWS_DEFAULT_ACL = None  # private objects: downloads go through the permission-checking view
+    AWS_QUERYSTRING_AUTH = True
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ConfigError(f"MEDIA_STORAGE_BACKEND={MEDIA_STORAGE_BACKEND} needs AWS_STORAGE_BUCKET_NAME.")
+
 # ----------------------------------------------------------------------- database
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -200,6 +229,9 @@ RATE_LIMITS = rate_limits_from_env(
         "rooms.create": {"limits": "10/1h", "fail": "open"},  # per user
         "api": {"limits": "120/1m", "fail": "open"},  # per user
         "notifications.broadcast": {"limits": "10/1h", "fail": "closed"},  # per admin, each "Send"
+        "search": {"limits": "20/10s, 300/1h", "fail": "open"},  # per user; search itself needs no Redis
+        "uploads": {"limits": "10/1m, 200/1d", "fail": "open"},  # per user; the quota still holds without Redis
+        "files.download": {"limits": "600/1m", "fail": "open"},  # per user; a room of images loads many
     }
 )
 # Reverse proxies in front that append to X-Forwarded-For; 0 trusts only the socket's address.

@@ -2,6 +2,7 @@
 
 import { ReconnectingSocket } from "./socket.js";
 import { renderText, timeLabel } from "./render.js";
+import { attachUploads, renderAttachments } from "./uploads.js";
 
 const root = document.getElementById("room");
 const slug = root.dataset.slug;
@@ -16,6 +17,7 @@ const connection = document.getElementById("connection");
 const typingLine = document.getElementById("typing");
 const onlineList = document.getElementById("online");
 const olderButton = document.getElementById("load-older");
+const uploads = attachUploads({ slug, form, input, onError: (detail) => { composerError.textContent = detail; } });
 
 const bySeq = new Map();           // seq -> message data
 const pending = new Map();         // client_id -> <li> shown before the server confirmed it
@@ -56,6 +58,7 @@ function fillItem(li, message) {
     return;
   }
   renderText(body, message.body);
+  renderAttachments(li, message.attachments);
   if (message.edited_at) {
     const edited = document.createElement("span");
     edited.className = "edited";
@@ -220,27 +223,32 @@ const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
   onOpen: () => {
     syncing = false;
     requestSync();              // whatever arrived while we were away, once and in order
-    for (const [clientId, li] of pending) socket.send({ type: "message.send", body: li.dataset.body, client_id: clientId });
+    for (const [clientId, li] of pending) {
+      socket.send({ type: "message.send", body: li.dataset.body, client_id: clientId, attachments: JSON.parse(li.dataset.attachments) });
+    }
   },
 });
 
 function send() {
   const body = input.value.trim();
   composerError.textContent = "";
-  if (!body) return;
+  if (uploads.busy()) { composerError.textContent = "Wait a moment: files are still uploading."; return; }
+  if (!body && !uploads.count()) return;
   if (Date.now() < rateLimitedUntil) {
     composerError.textContent = `You are sending too fast; you can send again in ${Math.ceil((rateLimitedUntil - Date.now()) / 1000)} s.`;
     return;
   }
   const clientId = crypto.randomUUID();
+  const attachments = uploads.take();
   const li = document.createElement("li");
   li.className = "pending";
   li.dataset.body = body;
-  li.textContent = body;
+  li.dataset.attachments = JSON.stringify(attachments);
+  li.textContent = body || `(${attachments.length} file${attachments.length === 1 ? "" : "s"})`;
   list.append(li);
   pending.set(clientId, li);
   scroller.scrollTop = scroller.scrollHeight;
-  socket.send({ type: "message.send", body, client_id: clientId });  // resent on reconnect if not confirmed
+  socket.send({ type: "message.send", body, client_id: clientId, attachments });  // resent on reconnect if not confirmed
   input.value = "";
   stopTyping();
 }
@@ -288,4 +296,15 @@ async function loadOlder() {
 for (const message of JSON.parse(document.getElementById("history").textContent)) insert(message);
 lastSeq = Math.max(0, ...bySeq.keys());
 scroller.scrollTop = scroller.scrollHeight;
+openLinkedMessage();
+
+// A search hit or notification links to #seq-N: page back through history until it is there, then show it.
+async function openLinkedMessage() {
+  const id = location.hash.slice(1);
+  if (!/^seq-\d+$/.test(id)) return;
+  for (let pages = 0; !document.getElementById(id) && !olderButton.hidden && pages < 40; pages += 1) await loadOlder();
+  const li = document.getElementById(id);
+  li?.classList.add("target");
+  li?.scrollIntoView({ block: "center" });
+}
 input.focus();

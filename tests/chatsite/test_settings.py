@@ -31,6 +31,8 @@ PRODUCTION = {
         ("REDIS_MAX_CONNECTIONS", "1", "at least 2"),
         ("SESSION_COOKIE_AGE", "-5", "at least 60"),
         ("LOG_LEVEL", "LOUD", "not a level"),
+        ("UPLOAD_MAX_BYTES", "ten", "not a whole number"),
+        ("UPLOAD_QUOTA_BYTES", "2048", "below UPLOAD_MAX_BYTES"),
         ("VAR_DIR", "/dev/null", "not a directory"),
     ],
 )

@@ -1,0 +1,124 @@
+// Attachments: the composer's "Attach" button, paste and drag and drop upload at once; message.send carries the ids.
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+function sizeLabel(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}
+
+// Wires the composer; returns {busy, count, take}: take() hands over (and clears) the ids of the uploaded files.
+export function attachUploads({ slug, form, input, onError }) {
+  const picker = document.createElement("input");
+  picker.type = "file";
+  picker.multiple = true;
+  picker.hidden = true;
+  picker.id = "attach-input";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "attach";
+  button.textContent = "Attach";
+  button.setAttribute("aria-label", "Attach files");
+  const tray = document.createElement("ul");
+  tray.className = "upload-tray";
+  tray.setAttribute("aria-label", "Attachments to send");
+  form.append(picker, button);
+  form.after(tray);
+
+  const ready = new Map();          // attachment id -> tray item
+  let uploading = 0;
+
+  async function upload(file) {
+    const item = document.createElement("li");
+    item.textContent = `${file.name} — uploading…`;
+    tray.append(item);
+    uploading += 1;
+    try {
+      const body = new FormData();
+      body.append("file", file, file.name);
+      const response = await fetch(`/api/rooms/${slug}/uploads`, {
+        method: "POST", body, headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      });
+      const data = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        item.remove();
+        onError(`${file.name}: ${data.error?.detail ?? `upload failed (${response.status})`}`);
+        return;
+      }
+      item.textContent = `${data.name} (${sizeLabel(data.size)}) `;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "link";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", `Remove ${data.name}`);
+      remove.addEventListener("click", () => { ready.delete(data.id); item.remove(); });
+      item.append(remove);
+      item.dataset.id = data.id;
+      ready.set(data.id, item);
+    } catch {
+      item.remove();
+      onError(`${file.name}: the upload was interrupted; try again.`);
+    } finally {
+      uploading -= 1;
+    }
+  }
+
+  const uploadAll = (files) => { for (const file of files) upload(file); };
+  button.addEventListener("click", () => picker.click());
+  picker.addEventListener("change", () => { uploadAll(picker.files); picker.value = ""; });
+  input.addEventListener("paste", (event) => {
+    const files = event.clipboardData?.files;
+    if (files?.length) { event.preventDefault(); uploadAll(files); }
+  });
+  form.addEventListener("dragover", (event) => {
+    if (event.dataTransfer?.types.includes("Files")) { event.preventDefault(); form.classList.add("dragging"); }
+  });
+  form.addEventListener("dragleave", () => form.classList.remove("dragging"));
+  form.addEventListener("drop", (event) => {
+    form.classList.remove("dragging");
+    if (event.dataTransfer?.files.length) { event.preventDefault(); uploadAll(event.dataTransfer.files); }
+  });
+
+  return {
+    busy: () => uploading > 0,
+    count: () => ready.size,
+    take() {
+      const ids = [...ready.keys()];
+      for (const item of ready.values()) item.remove();
+      ready.clear();
+      return ids;
+    },
+  };
+}
+
+// Images inline (their thumbnail, linking to the original), other files as download links.
+export function renderAttachments(li, attachments) {
+  if (!attachments?.length) return;
+  const list = document.createElement("ul");
+  list.className = "attachments";
+  list.setAttribute("aria-label", "Attachments");
+  for (const attachment of attachments) {
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = attachment.url;
+    if (attachment.image) {
+      link.target = "_blank";
+      link.rel = "noopener";
+      const image = document.createElement("img");
+      image.src = attachment.thumbnail_url ?? attachment.url;
+      image.alt = attachment.name;
+      image.loading = "lazy";
+      link.append(image);
+    } else {
+      link.download = attachment.name;
+      link.textContent = `📎 ${attachment.name} (${sizeLabel(attachment.size)})`;
+    }
+    item.append(link);
+    list.append(item);
+  }
+  li.append(list);
+}
