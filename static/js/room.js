@@ -1,7 +1,11 @@
 // The room page: live messages over /ws/rooms/<slug>/, history paging, presence, typing, read state.
+// Reactions, replies and @ suggestions live in their own modules, called through `extensions`.
 
+import "./mentions.js";   // first: its keydown (Enter picks a name) runs before the composer's
 import { ReconnectingSocket } from "./socket.js";
-import { renderText, timeLabel } from "./render.js";
+import { renderHtml, timeLabel } from "./render.js";
+import * as reactions from "./reactions.js";
+import * as replies from "./replies.js";
 
 const root = document.getElementById("room");
 const slug = root.dataset.slug;
@@ -24,6 +28,7 @@ let syncing = false;
 let readSent = 0;
 let rateLimitedUntil = 0;
 const typers = new Map();          // user id -> {username, timer}
+const extensions = [reactions, replies];   // each may have setup(ctx), decorate(li, message), outgoing(frame), frames
 
 function nearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
@@ -53,9 +58,10 @@ function fillItem(li, message) {
   if (message.deleted) {
     body.textContent = "(message deleted)";
     li.classList.add("deleted");
+    for (const extension of extensions) extension.decorate?.(li, message);
     return;
   }
-  renderText(body, message.body);
+  renderHtml(body, message.html, me);
   if (message.edited_at) {
     const edited = document.createElement("span");
     edited.className = "edited";
@@ -73,6 +79,17 @@ function fillItem(li, message) {
     }));
     li.append(actions);
   }
+  for (const extension of extensions) extension.decorate?.(li, message);
+}
+
+function actionsOf(li) {
+  let actions = li.querySelector(".actions");
+  if (!actions) {
+    actions = document.createElement("span");
+    actions.className = "actions";
+    li.querySelector(".body").after(actions);
+  }
+  return actions;
 }
 
 function actionButton(text, label, onClick) {
@@ -109,13 +126,18 @@ function insert(message) {
   const li = messageItem(message);
   const waiting = message.client_id && pending.get(message.client_id);
   if (waiting) { waiting.remove(); pending.delete(message.client_id); }
+  place(li);
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
+}
+
+function place(li) {
   // Keep seq order even when history pages and live messages interleave.
+  const seq = Number(li.dataset.seq);
   let before = null;
   for (const item of list.children) {
-    if (item.dataset.seq && Number(item.dataset.seq) > message.seq) { before = item; break; }
+    if (item.dataset.seq && Number(item.dataset.seq) > seq) { before = item; break; }
   }
   list.insertBefore(li, before ?? list.querySelector("li.pending"));
-  if (stick) scroller.scrollTop = scroller.scrollHeight;
 }
 
 function receiveNew(message) {
@@ -169,6 +191,7 @@ function setStatus(state, detail) {
 }
 
 const handlers = {
+  ...Object.assign({}, ...extensions.map((extension) => extension.frames ?? {})),
   "message.new": (frame) => receiveNew(frame.message),
   "message.edited": (frame) => {
     const li = list.querySelector(`li[data-id="${frame.message.id}"]`);
@@ -218,7 +241,7 @@ const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
   onOpen: () => {
     syncing = false;
     requestSync();              // whatever arrived while we were away, once and in order
-    for (const [clientId, li] of pending) socket.send({ type: "message.send", body: li.dataset.body, client_id: clientId });
+    for (const li of pending.values()) socket.send(li.frame);
   },
 });
 
@@ -231,14 +254,16 @@ function send() {
     return;
   }
   const clientId = crypto.randomUUID();
+  const frame = { type: "message.send", body, client_id: clientId };
+  for (const extension of extensions) extension.outgoing?.(frame);
   const li = document.createElement("li");
   li.className = "pending";
-  li.dataset.body = body;
+  li.frame = frame;
   li.textContent = body;
   list.append(li);
   pending.set(clientId, li);
   scroller.scrollTop = scroller.scrollHeight;
-  socket.send({ type: "message.send", body, client_id: clientId });  // resent on reconnect if not confirmed
+  socket.send(frame);  // resent on reconnect if not confirmed
   input.value = "";
   stopTyping();
 }
@@ -256,7 +281,7 @@ input.addEventListener("input", () => {
   typingTimer = setTimeout(stopTyping, 3000);
 });
 input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.defaultPrevented) { event.preventDefault(); send(); }
 });
 form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
 document.addEventListener("visibilitychange", markRead);
@@ -283,6 +308,21 @@ async function loadOlder() {
   }
 }
 
+const context = {
+  me, slug, input,
+  username: root.dataset.username,
+  send: (frame) => socket.send(frame),
+  message: (seq) => bySeq.get(seq),
+  item: (seq) => (bySeq.has(seq) ? document.getElementById(`seq-${seq}`) : null),
+  nextHeld: (seq) => {
+    const later = [...bySeq.keys()].filter((held) => held > seq);
+    return later.length ? Math.min(...later) : null;
+  },
+  insertPage: (messages) => messages.forEach(insert),
+  actions: actionsOf,
+  place,
+};
+for (const extension of extensions) extension.setup?.(context);
 for (const message of JSON.parse(document.getElementById("history").textContent)) insert(message);
 lastSeq = Math.max(0, ...bySeq.keys());
 scroller.scrollTop = scroller.scrollHeight;
