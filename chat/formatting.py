@@ -58,14 +58,15 @@ _md.inline.ruler.before("text", "mention", _mention_rule)
 _md.add_render_rule("mention", _render_mention)
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "s", "code", "pre", "blockquote", "ul", "ol", "li", "a"}
-_CLEAN = {
-    "tags": ALLOWED_TAGS,
-    "attributes": {"a": {"href", "data-user-id"}, "ol": {"start"}},
-    "allowed_classes": {"a": {"mention"}},
-    "url_schemes": {"http", "https", "mailto"},
-    "link_rel": "noopener noreferrer nofollow",
-    "set_tag_attribute_values": {"a": {"target": "_blank"}},
-}
+# Built once: a Cleaner is several times faster per message than nh3.clean(html, **options).
+_cleaner = nh3.Cleaner(
+    tags=ALLOWED_TAGS,
+    attributes={"a": {"href", "data-user-id"}, "ol": {"start"}},
+    allowed_classes={"a": {"mention"}},
+    url_schemes={"http", "https", "mailto"},
+    link_rel="noopener noreferrer nofollow",
+    set_tag_attribute_values={"a": {"target": "_blank"}},
+)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def render_body(body: str, *, user_ids_by_name: Callable[[Iterable[str]], dict[s
     names = {token.meta["username"] for token in _mention_tokens(tokens)}
     env["users"] = (user_ids_by_name or _user_ids_by_name)(names) if names else {}
     html = _md.renderer.render(tokens, _md.options, env)
-    return Rendered(html=nh3.clean(html, **_CLEAN).strip(), mentioned_ids=frozenset(env["users"].values()))
+    return Rendered(html=_cleaner.clean(html).strip(), mentioned_ids=frozenset(env["users"].values()))
 
 
 def _user_ids_by_name(names: Iterable[str]) -> dict[str, int]:
