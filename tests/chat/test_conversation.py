@@ -384,3 +384,43 @@ def test_bad_around_parameters_are_a_400_that_says_why(room, people, query):
 
     assert response.status_code == 400
     assert "around" in response.json()["error"]["detail"]
+
+
+def test_a_history_page_costs_two_queries_whatever_its_reactions_and_replies(room, people, django_assert_num_queries):
+    alice, bob = people
+    original = post(room, alice, "q")
+    for n in range(20):
+        message = post(room, bob, f"a{n}", reply_to=original.pk)
+        reaction_add(room=room, message_id=message.pk, user=alice, emoji="👍")
+    from chat import frames
+    from chat.selectors import message_history
+
+    with django_assert_num_queries(2):
+        page, _ = message_history(room=room, limit=50)
+        data = [frames.message_data(m, room_slug=room.slug) for m in page]
+
+    assert data[0]["reply_count"] == 20
+    assert data[-1]["reactions"] == [{"emoji": "👍", "count": 1, "users": ["alice"]}]
+    assert data[-1]["reply"]["excerpt"] == "q"
+
+
+def test_the_admin_shows_reactions_and_replies_and_deleting_a_reaction_updates_the_count(room, people, make_user):
+    alice, bob = people
+    admin_user = make_user("root", is_staff=True, is_superuser=True)
+    original = post(room, alice, "q")
+    answer = post(room, bob, "a", reply_to=original.pk)
+    reaction_add(room=room, message_id=answer.pk, user=alice, emoji="👍")
+    reaction = Reaction.objects.get()
+    client = Client()
+    client.force_login(admin_user)
+
+    assert "👍" in client.get("/admin/chat/reaction/").text
+    change = client.get(f"/admin/chat/message/{answer.pk}/change/").text
+    assert "👍" in change
+    assert f"lobby#{original.seq}" in change  # what it replies to
+    response = client.post(
+        "/admin/chat/reaction/", {"action": "delete_selected", "_selected_action": [reaction.pk], "post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Reaction.objects.exists()
