@@ -13,6 +13,7 @@ from redis.exceptions import RedisError
 from chat.formatting import ALLOWED_TAGS, mentioned_usernames, render_body
 from chat.models import Message, Reaction, Room
 from chat.services import message_delete, message_edit, message_post, reaction_add, room_create
+from chatsite.errors import UserError
 from redis_toolkit.ratelimit import rate_limit_reset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
@@ -239,6 +240,18 @@ async def test_reacting_to_a_message_of_another_room_or_a_deleted_one_is_refused
     await socket.send({"type": "reaction.add", "id": gone.pk, "emoji": "👍"})
     assert (await socket.expect("error"))["code"] == "deleted"
     assert not await Reaction.objects.aexists()
+
+
+def test_a_message_takes_at_most_fifty_different_emoji(room, people):
+    alice, bob = people
+    message = post(room, alice, "hi")
+    fifty = [chr(0x1F600 + n) for n in range(50)]  # 😀 … the first fifty faces
+    Reaction.objects.bulk_create(Reaction(message=message, user=alice, emoji=e) for e in fifty)
+
+    with pytest.raises(UserError) as refused:
+        reaction_add(room=room, message_id=message.pk, user=bob, emoji="🚀")
+    assert refused.value.code == "too_many_reactions"
+    assert reaction_add(room=room, message_id=message.pk, user=bob, emoji=fifty[0])[0]["count"] == 2
 
 
 def test_the_database_allows_one_reaction_per_user_message_and_emoji(room, people):
