@@ -56,17 +56,7 @@ function countNode(message) {
 
 // Called by room.js for every (re)drawn message.
 export function decorate(li, message) {
-  if (message.reply) {
-    const quote = document.createElement("button");
-    quote.type = "button";
-    quote.className = "quote";
-    const who = message.reply.author ?? "deleted user";
-    const text = message.reply.deleted ? "(message deleted)" : message.reply.excerpt;
-    quote.textContent = `↪ ${who}: ${text}`;
-    quote.setAttribute("aria-label", `In reply to ${who}: ${text}. Show that message`);
-    quote.addEventListener("click", () => jumpTo(message.reply.seq));
-    li.prepend(quote);
-  }
+  decorateQuote(li, message);
   if (message.deleted) return;
   const reply = document.createElement("button");
   reply.type = "button";
@@ -75,6 +65,21 @@ export function decorate(li, message) {
   reply.addEventListener("click", () => start(message));
   ctx.actions(li).prepend(reply);
   li.append(countNode(message));
+}
+
+function decorateQuote(li, message) {
+  if (message.reply) {
+    const quote = document.createElement("button");
+    quote.type = "button";
+    quote.className = "quote";
+    const who = message.reply.author ?? "deleted user";
+    const text = message.reply.deleted ? "(message deleted)" : message.reply.excerpt;
+    quote.dataset.replyId = message.reply.id;
+    quote.textContent = `↪ ${who}: ${text}`;
+    quote.setAttribute("aria-label", `In reply to ${who}: ${text}. Show that message`);
+    quote.addEventListener("click", () => jumpTo(message.reply.seq));
+    li.prepend(quote);
+  }
 }
 
 function flash(li) {
@@ -121,7 +126,24 @@ function gapAfter(seq) {
   ctx.place(gap);
 }
 
+// Quotes on screen follow their original's edits and deletion.
+function refreshQuotes(id, change) {
+  for (const quote of document.querySelectorAll(`.quote[data-reply-id="${id}"]`)) {
+    const message = ctx.message(Number(quote.closest("li").dataset.seq));
+    if (!message?.reply) continue;
+    Object.assign(message.reply, change);
+    const li = quote.closest("li");
+    quote.remove();
+    decorateQuote(li, message);
+  }
+}
+
 export const frames = {
+  "message.edited": (frame) => {
+    const excerptOf = (text) => (text.length <= 120 ? text : `${text.slice(0, 119)}…`);
+    refreshQuotes(frame.message.id, { excerpt: excerptOf(frame.message.body.split(/\s+/).join(" ").trim()) });
+  },
+  "message.deleted": (frame) => refreshQuotes(frame.id, { deleted: true, excerpt: "" }),
   "message.replies": (frame) => {
     const message = ctx.message(frame.seq);
     if (!message || message.id !== frame.id) return;

@@ -191,7 +191,6 @@ function setStatus(state, detail) {
 }
 
 const handlers = {
-  ...Object.assign({}, ...extensions.map((extension) => extension.frames ?? {})),
   "message.new": (frame) => receiveNew(frame.message),
   "message.edited": (frame) => {
     const li = list.querySelector(`li[data-id="${frame.message.id}"]`);
@@ -236,7 +235,10 @@ const handlers = {
 };
 
 const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
-  onFrame: (frame) => handlers[frame.type]?.(frame),
+  onFrame: (frame) => {
+    handlers[frame.type]?.(frame);
+    for (const extension of extensions) extension.frames?.[frame.type]?.(frame);   // after the page's own handling
+  },
   onStatus: setStatus,
   onOpen: () => {
     syncing = false;

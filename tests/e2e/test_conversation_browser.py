@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.models import Message, Reaction
-from chat.services import message_post, room_create, room_join
+from chat.services import message_edit, message_post, room_create, room_join
 from notifications.models import Notification
 from tests.conftest import wait_until
 from tests.e2e.conftest import in_thread
@@ -158,6 +158,10 @@ def test_replies_quote_the_original_count_live_and_jump_to_an_old_original(asgi_
     expect(reply.get_by_role("button", name="In reply to alice: note 150. Show that message")).to_be_visible()
     expect(message_item(alice, 150).locator(".reply-count")).to_have_text("1 reply")
     assert Message.objects.get(seq=151).reply_to_id == Message.objects.get(seq=150).pk
+    in_thread(message_edit, room=lobby, message_id=Message.objects.get(seq=150).pk, editor=alice_user, body="note 150!")
+    expect(
+        message_item(bob, 151).get_by_role("button", name="In reply to alice: note 150!. Show that message")
+    ).to_be_visible()
 
     expect(message_item(alice, 1)).to_have_count(0)  # not on screen: only the newest 50 are
     in_thread(message_post, room=lobby, author=bob_user, body="about the first one", client_id="", reply_to=first.pk)
