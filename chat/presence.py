@@ -7,15 +7,15 @@ a crashed process expire after TTL and are pruned by the next join, leave or hea
 
 from __future__ import annotations
 
-from redis_toolkit.connections import aget_redis
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import aget_redis, get_redis, redis_key
+from redis_toolkit.scripts import LuaScript
 
 TTL_SECONDS = 40
 HEARTBEAT_SECONDS = 15
 
 # KEYS: users zset, this user's sockets zset. ARGV: user member, socket id, ttl ms, mode.
 # Returns {changed (0/1), online members}.
-_SCRIPT = """
+_SCRIPT = LuaScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -35,7 +35,7 @@ end
 if redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) > 0 then changed = 1 end
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
 return {changed, redis.call('ZRANGE', KEYS[1], 0, -1)}
-"""
+""")
 
 
 def _keys(room_id: int, user_id: int) -> list[str]:
@@ -52,9 +52,8 @@ def _decode(members: list[bytes]) -> list[dict]:
 
 
 async def _run(mode: str, *, room_id: int, user_id: int, username: str, socket_id: str) -> tuple[bool, list[dict]]:
-    script = aget_redis().register_script(_SCRIPT)  # no round trip: EVALSHA, loading the script on first miss
     args = [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode]
-    changed, members = await script(keys=_keys(room_id, user_id), args=args)
+    changed, members = await _SCRIPT.acall(aget_redis(), _keys(room_id, user_id), args)
     return bool(changed), _decode(members)
 
 
@@ -79,8 +78,6 @@ def presence_sweep() -> dict[int, list[dict]]:
     Run periodically by one worker, so a crashed process's users leave even a room nobody else
     is refreshing.
     """
-    from redis_toolkit.connections import get_redis
-
     client = get_redis()
     changed: dict[int, list[dict]] = {}
     pattern = redis_key("presence", "{room*}", "users")

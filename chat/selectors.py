@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from chat.formatting import mentioned_usernames
 from chat.models import Membership, Message, Reaction, Room
 from chatsite.errors import Forbidden, NotFound
 
@@ -132,6 +133,11 @@ def reaction_summaries(*, message_ids: list[int]) -> dict[int, list[dict]]:
         message_id: [{"emoji": e, "count": len(users), "users": users} for e, users in emojis.items()]
         for message_id, emojis in by_message.items()
     }
+
+
+def message_mentioned_usernames(*, body: str) -> set[str]:
+    """The @names a body mentions, as its HTML marks them (not inside code or link text, not e-mail addresses)."""
+    return mentioned_usernames(body)
 
 
 def message_reply_count(*, message_id: int) -> int:

@@ -24,7 +24,7 @@ from chat.selectors import (
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
-from redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 
 def _room_or_error(request, slug: str) -> Room:

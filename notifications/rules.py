@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from chat.formatting import mentioned_usernames
 from chat.models import Membership, Message, Room
+from chat.selectors import message_mentioned_usernames
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_send, notification_create
 
@@ -47,7 +47,7 @@ def _notify_reply(*, event_id: str, message: Message) -> int:
 
 
 def _notify_mentions(*, event_id: str, message: Message) -> int:
-    names = mentioned_usernames(message.body)
+    names = message_mentioned_usernames(body=message.body)
     if not names:
         return 0
     room, author = message.room, message.author

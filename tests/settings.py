@@ -16,3 +16,4 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # Tests share one client IP and (on SQLite) reuse user ids, so production numbers would let tests
 # throttle each other. Rate-limit tests set the numbers they test with override_settings.
 RATE_LIMITS = {name: {**rule, "limits": "10000/1s"} for name, rule in RATE_LIMITS.items()}  # noqa: F405
+REDIS_TOOLKIT = {**REDIS_TOOLKIT, "RATE_LIMITS": RATE_LIMITS}  # noqa: F405

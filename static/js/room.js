@@ -226,8 +226,10 @@ const handlers = {
     if (frame.code === "rate_limited") {
       rateLimitedUntil = Date.now() + (frame.retry_after ?? 1) * 1000;
       composerError.textContent = `You are sending too fast; you can send again in ${Math.ceil(frame.retry_after ?? 1)} s.`;
+      const unsent = [...pending.values()].map((li) => li.frame.body).join("\n");
       for (const li of pending.values()) li.remove();
       pending.clear();
+      if (!input.value) input.value = unsent;  // the refused text, back in the composer
     } else {
       composerError.textContent = frame.detail;
     }

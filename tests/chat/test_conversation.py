@@ -14,7 +14,7 @@ from chat.formatting import ALLOWED_TAGS, mentioned_usernames, render_body
 from chat.models import Message, Reaction, Room
 from chat.services import message_delete, message_edit, message_post, reaction_add, room_create
 from chatsite.errors import UserError
-from redis_toolkit.ratelimit import rate_limit_reset
+from redis_toolkit.ratelimit.core import rate_limit_reset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
 
