@@ -2,8 +2,8 @@
 
 from django.contrib import admin, messages
 
-from chat.models import Attachment, Membership, Message, Room
-from chat.services import message_delete
+from chat.models import Attachment, Membership, Message, Reaction, Room
+from chat.services import message_delete, reaction_remove
 
 
 class MembershipInline(admin.TabularInline):
@@ -32,14 +32,28 @@ class MembershipAdmin(admin.ModelAdmin):
     autocomplete_fields = ["user", "room"]
 
 
+class ReactionInline(admin.TabularInline):
+    model = Reaction
+    extra = 0
+    fields = ["emoji", "user", "created_at"]
+    readonly_fields = fields
+    can_delete = False  # removing goes through the action below, so open rooms see it
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["room", "seq", "author", "short_body", "created_at", "edited_at", "deleted_at"]
-    list_filter = ["room", ("deleted_at", admin.EmptyFieldListFilter), "created_at"]
+    list_display = ["room", "seq", "author", "short_body", "reply_to", "created_at", "edited_at", "deleted_at"]
+    list_filter = ["room", ("deleted_at", admin.EmptyFieldListFilter), ("reply_to", admin.EmptyFieldListFilter)]
     search_fields = ["body", "author__username", "room__slug"]
-    list_select_related = ["room", "author"]
-    readonly_fields = ["room", "seq", "author", "client_id", "created_at", "edited_at", "deleted_at"]
-    fields = ["room", "seq", "author", "body", "client_id", "created_at", "edited_at", "deleted_at"]
+    list_select_related = ["room", "author", "reply_to__room"]
+    readonly_fields = ["room", "seq", "author", "html", "reply_to", "client_id", "created_at", "edited_at"]
+    readonly_fields += ["deleted_at"]
+    fields = ["room", "seq", "author", "body", "html", "reply_to", "client_id", "created_at", "edited_at"]
+    fields += ["deleted_at"]
+    inlines = [ReactionInline]
     actions = ["hide_messages"]
 
     def has_add_permission(self, request):
@@ -71,3 +85,31 @@ class AttachmentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # files are uploaded from a room's composer, where they are checked
+
+
+@admin.register(Reaction)
+class ReactionAdmin(admin.ModelAdmin):
+    """Reactions are added in rooms; deleting one here takes it back as its user would, live."""
+
+    list_display = ["emoji", "user", "message", "created_at"]
+    list_filter = ["message__room", "created_at"]
+    search_fields = ["emoji", "user__username", "message__room__slug"]
+    list_select_related = ["user", "message__room"]
+    readonly_fields = ["message", "user", "emoji", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        self.delete_queryset(request, Reaction.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request, queryset):
+        for reaction in queryset.select_related("message__room", "user"):
+            message = reaction.message
+            if message.deleted_at is not None:  # nobody sees it: no push needed
+                reaction.delete()
+                continue
+            reaction_remove(room=message.room, message_id=message.pk, user=reaction.user, emoji=reaction.emoji)

@@ -12,7 +12,15 @@ from redis.exceptions import RedisError
 from chat import frames, presence
 from chat.models import Room
 from chat.selectors import message_history, room_get_for_user, room_unread_count
-from chat.services import message_delete, message_edit, message_post, room_join, room_mark_read
+from chat.services import (
+    message_delete,
+    message_edit,
+    message_post,
+    reaction_add,
+    reaction_remove,
+    room_join,
+    room_mark_read,
+)
 from chatsite.errors import Forbidden, NotFound
 from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, room_group
 from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocketConsumer, field
@@ -93,10 +101,16 @@ class RoomConsumer(JsonSocketConsumer):
         body = field(frame, "body", str)
         client_id = field(frame, "client_id", str, required=False) or ""
         attachments = field(frame, "attachments", list, required=False) or []
+        reply_to = field(frame, "reply_to", int) if frame.get("reply_to") is not None else None
         if not await self.check_rate("chat.message", str(self.user.pk)):
             return
         message, created = await database_sync_to_async(message_post)(
-            room=self.room, author=self.user, body=body, client_id=client_id, attachments=attachments
+            room=self.room,
+            author=self.user,
+            body=body,
+            client_id=client_id,
+            reply_to=reply_to,
+            attachments=attachments,
         )
         if not created:  # a retried send: acknowledge again, to this socket only
             await self.send_json(await database_sync_to_async(frames.message_new)(message))
@@ -108,6 +122,23 @@ class RoomConsumer(JsonSocketConsumer):
     async def frame_message_delete(self, frame: dict) -> None:
         message_id = field(frame, "id", int)
         await database_sync_to_async(message_delete)(room=self.room, message_id=message_id, actor=self.user)
+
+    async def frame_reaction_add(self, frame: dict) -> None:
+        await self.react(frame, reaction_add)
+
+    async def frame_reaction_remove(self, frame: dict) -> None:
+        await self.react(frame, reaction_remove)
+
+    async def react(self, frame: dict, service) -> None:
+        """The room hears of a change; an add or remove that changed nothing is answered to this socket only."""
+        message_id, emoji = field(frame, "id", int), field(frame, "emoji", str)
+        if not await self.check_rate("chat.reaction", str(self.user.pk)):
+            return
+        reaction, changed = await database_sync_to_async(service)(
+            room=self.room, message_id=message_id, user=self.user, emoji=emoji
+        )
+        if not changed:
+            await self.send_json(reaction)
 
     async def frame_sync(self, frame: dict) -> None:
         """Every message after `after_seq`, in order, as message.new frames, then `sync.done`."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from chat.models import Message
+from chat.selectors import message_reply_count, reaction_summaries
 from chat.uploads import attachments_data
+
+QUOTE_CHARS = 120
 
 
 def message_data(message: Message, *, room_slug: str | None = None, author_name: str | None = None) -> dict:
@@ -16,12 +19,43 @@ def message_data(message: Message, *, room_slug: str | None = None, author_name:
         "author": author_name if author_name is not None else (message.author.username if message.author else None),
         "author_id": message.author_id,
         "body": "" if deleted else message.body,
+        "html": "" if deleted else message.html,
         "created_at": message.created_at.isoformat(),
         "edited_at": message.edited_at.isoformat() if message.edited_at else None,
         "deleted": deleted,
         "client_id": message.client_id or None,
+        "reply_to": message.reply_to_id,
+        "reply": _quote(message.reply_to) if message.reply_to_id else None,
+        "reply_count": _reply_count(message),
+        "reactions": _reactions(message),
         "attachments": attachments_data(message),
     }
+
+
+def _quote(original: Message | None) -> dict | None:
+    """A short, plain-text quote of the answered message (the page shows it above the reply)."""
+    if original is None:
+        return None
+    deleted = original.deleted_at is not None
+    text = "" if deleted else " ".join(original.body.split())
+    return {
+        "id": original.pk,
+        "seq": original.seq,
+        "author": original.author.username if original.author else None,
+        "excerpt": text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…",
+        "deleted": deleted,
+    }
+
+
+# Selectors attach these to history pages (one query per page); a lone message asks the database.
+def _reply_count(message: Message) -> int:
+    count = getattr(message, "reply_count", None)
+    return count if count is not None else message_reply_count(message_id=message.pk)
+
+
+def _reactions(message: Message) -> list[dict]:
+    summary = getattr(message, "reaction_summary", None)
+    return summary if summary is not None else reaction_summaries(message_ids=[message.pk]).get(message.pk, [])
 
 
 def message_new(message: Message, **names) -> dict:
@@ -34,6 +68,22 @@ def message_edited(message: Message) -> dict:
 
 def message_deleted(message: Message) -> dict:
     return {"type": "message.deleted", "id": message.pk, "seq": message.seq, "room": message.room.slug}
+
+
+def reaction(message: Message, *, emoji: str, users: list[str], room_slug: str) -> dict:
+    return {
+        "type": "reaction",
+        "id": message.pk,
+        "seq": message.seq,
+        "room": room_slug,
+        "emoji": emoji,
+        "count": len(users),
+        "users": users,
+    }
+
+
+def replies(original: Message, *, room_slug: str, count: int) -> dict:
+    return {"type": "message.replies", "id": original.pk, "seq": original.seq, "room": room_slug, "count": count}
 
 
 def typing(*, room_slug: str, user_id: int, username: str, active: bool) -> dict:

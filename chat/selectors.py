@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from chat.models import Membership, Message, Room
+from chat.formatting import mentioned_usernames
+from chat.models import Membership, Message, Reaction, Room
 from chatsite.errors import Forbidden, NotFound
 
 HISTORY_LIMIT = 50
@@ -72,17 +73,77 @@ def message_history(
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages in seq order, newest page by default; returns (messages, has_more)."""
     limit = max(1, min(limit, MAX_PAGE))
-    queryset = Message.objects.filter(room=room).select_related("author").prefetch_related("attachments")
+    queryset = _with_conversation(Message.objects.filter(room=room))
     if after_seq is not None:
         queryset = queryset.filter(seq__gt=after_seq)
         if before_seq is not None:
             queryset = queryset.filter(seq__lt=before_seq)
         page = list(queryset.order_by("seq")[: limit + 1])
-        return page[:limit], len(page) > limit
+        return _attach_reactions(page[:limit]), len(page) > limit
     if before_seq is not None:
         queryset = queryset.filter(seq__lt=before_seq)
     page = list(queryset.order_by("-seq")[: limit + 1])
-    return list(reversed(page[:limit])), len(page) > limit
+    return _attach_reactions(list(reversed(page[:limit]))), len(page) > limit
+
+
+def message_history_around(*, room: Room, seq: int, limit: int = HISTORY_LIMIT) -> tuple[list[Message], bool, bool]:
+    """About `limit` messages centred on `seq` (a reply's original), in order: (messages, has_older, has_newer)."""
+    limit = max(1, min(limit, MAX_PAGE))
+    queryset = _with_conversation(Message.objects.filter(room=room))
+    older = list(queryset.filter(seq__lt=seq).order_by("-seq")[: limit // 2 + 1])
+    newer = list(queryset.filter(seq__gte=seq).order_by("seq")[: limit - limit // 2 + 1])
+    has_older, has_newer = len(older) > limit // 2, len(newer) > limit - limit // 2
+    page = list(reversed(older[: limit // 2])) + newer[: limit - limit // 2]
+    return _attach_reactions(page), has_older, has_newer
+
+
+def _with_conversation(queryset: QuerySet[Message]) -> QuerySet[Message]:
+    """Authors, reply quotes and reply counts in the page's one query; attachments in one more."""
+    replies = (
+        Message.objects.filter(reply_to=OuterRef("pk"), deleted_at__isnull=True)
+        .values("reply_to")
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return (
+        queryset.select_related("author", "reply_to__author")
+        .prefetch_related("attachments")
+        .annotate(reply_count=Coalesce(Subquery(replies, output_field=IntegerField()), Value(0)))
+    )
+
+
+def _attach_reactions(messages: list[Message]) -> list[Message]:
+    summaries = reaction_summaries(message_ids=[m.pk for m in messages])
+    for message in messages:
+        message.reaction_summary = summaries.get(message.pk, [])
+    return messages
+
+
+def reaction_summaries(*, message_ids: list[int]) -> dict[int, list[dict]]:
+    """Per message, `[{emoji, count, users}]` in the order each emoji was first used; users by time of reacting."""
+    if not message_ids:
+        return {}
+    rows = (
+        Reaction.objects.filter(message_id__in=message_ids)
+        .order_by("created_at", "pk")
+        .values_list("message_id", "emoji", "user__username")
+    )
+    by_message: dict[int, dict[str, list[str]]] = {}
+    for message_id, emoji, username in rows:
+        by_message.setdefault(message_id, {}).setdefault(emoji, []).append(username)
+    return {
+        message_id: [{"emoji": e, "count": len(users), "users": users} for e, users in emojis.items()]
+        for message_id, emojis in by_message.items()
+    }
+
+
+def message_mentioned_usernames(*, body: str) -> set[str]:
+    """The @names a body mentions, as its HTML marks them (not inside code or link text, not e-mail addresses)."""
+    return mentioned_usernames(body)
+
+
+def message_reply_count(*, message_id: int) -> int:
+    return Message.objects.filter(reply_to_id=message_id, deleted_at__isnull=True).count()
 
 
 def room_members(*, room: Room) -> QuerySet[Membership]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import emoji as emoji_data
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
@@ -9,8 +10,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from chat import frames
-from chat.models import Membership, Message, Room
-from chat.selectors import room_can_moderate
+from chat.formatting import render_body
+from chat.models import Membership, Message, Reaction, Room
+from chat.selectors import message_reply_count, room_can_moderate
 from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
@@ -38,24 +40,59 @@ def _next_seq(room_id: int) -> int:
     return row[0]
 
 
-def message_post(
-    *, room: Room, author, body: str, client_id: str = "", attachments: list[str] | tuple = ()
-) -> tuple[Message, bool]:
-    """Persist a message with the room's next seq and push it after commit.
+def _reply_original(*, room: Room, reply_to: int | None) -> Message | None:
+    if reply_to is None:
+        return None
+    original = Message.objects.select_related("author").filter(room=room, pk=reply_to).first()
+    if original is None:
+        raise NotFound("The message you are replying to is not in this room.")
+    if original.deleted_at is not None:
+        raise UserError("The message you are replying to was deleted.", code="deleted")
+    return original
 
-    Returns (message, created). Re-sending a client_id already used in this room returns the first
-    message instead of a duplicate, so clients can retry safely. `attachments` are ids of the author's
-    unsent uploads to this room; a bad one refuses the whole message.
-    """
+
+def message_build(
+    *, room: Room, author, body: str, client_id: str = "", reply_to: int | None = None, attachments=()
+) -> Message:
+    """An unsaved message, validated and rendered (its HTML once, here): every posting path builds with this."""
     files_only = bool(attachments) and isinstance(body, str) and not body.strip()
     body = "" if files_only else _clean_body(body)
     client_id = client_id or ""
     if len(client_id) > MAX_CLIENT_ID_CHARS:
         raise UserError(f"client_id may be at most {MAX_CLIENT_ID_CHARS} characters.", code="invalid_frame")
+    original = _reply_original(room=room, reply_to=reply_to)
+    message = Message(
+        room=room, author=author, body=body, html=render_body(body).html, client_id=client_id, reply_to=original
+    )
+    message.reaction_summary, message.reply_count = [], 0  # a new message has neither: no query for its frame
+    return message
+
+
+def message_post(
+    *,
+    room: Room,
+    author,
+    body: str,
+    client_id: str = "",
+    reply_to: int | None = None,
+    attachments: list[str] | tuple = (),
+) -> tuple[Message, bool]:
+    """Persist a message with the room's next seq and push it after commit.
+
+    Returns (message, created). Re-sending a client_id already used in this room returns the first
+    message instead of a duplicate, so clients can retry safely. `reply_to` (a message id of the
+    same room, not deleted) makes it a reply; the original's new reply count is pushed too.
+    `attachments` are ids of the author's unsent uploads to this room; a bad one refuses the whole message.
+    """
+    message = message_build(
+        room=room, author=author, body=body, client_id=client_id, reply_to=reply_to, attachments=attachments
+    )
+    client_id = message.client_id
     try:
         with transaction.atomic():
             seq = _next_seq(room.pk)
-            message = Message.objects.create(room=room, seq=seq, author=author, body=body, client_id=client_id)
+            message.seq = seq
+            message.save(force_insert=True)
             message.claimed_attachments = attachments_claim(message=message, ids=attachments, user=author)
             room.last_seq = seq
             publish_event(
@@ -64,6 +101,8 @@ def message_post(
             )
             frame = frames.message_new(message, room_slug=room.slug, author_name=author.username)
             broadcast_to_room_on_commit(room.pk, frame)
+            if message.reply_to is not None:
+                _push_reply_count(room=room, original=message.reply_to)
     except IntegrityError:
         if not client_id:
             raise
@@ -93,8 +132,9 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     if message.deleted_at is not None:
         raise UserError("This message was deleted.", code="deleted")
     message.body = body
+    message.html = render_body(body).html
     message.edited_at = timezone.now()
-    message.save(update_fields=["body", "edited_at"])
+    message.save(update_fields=["body", "html", "edited_at"])
     publish_event("chat.message.edited", {"message_id": message.pk, "room_id": room.pk, "seq": message.seq})
     broadcast_to_room_on_commit(room.pk, frames.message_edited(message))
     return message
@@ -114,7 +154,66 @@ def message_delete(*, room: Room, message_id: int, actor) -> Message:
             {"message_id": message.pk, "room_id": room.pk, "seq": message.seq, "actor_id": actor.pk},
         )
         broadcast_to_room_on_commit(room.pk, frames.message_deleted(message))
+        if message.reply_to_id is not None:
+            _push_reply_count(room=room, original=message.reply_to)
     return message
+
+
+def _push_reply_count(*, room: Room, original: Message) -> None:
+    count = message_reply_count(message_id=original.pk)
+    broadcast_to_room_on_commit(room.pk, frames.replies(original, room_slug=room.slug, count=count))
+
+
+MAX_EMOJI_PER_MESSAGE = 50
+
+
+def _clean_emoji(emoji: str) -> str:
+    if not isinstance(emoji, str) or not emoji_data.is_emoji(emoji):
+        raise UserError("A reaction is exactly one emoji.", code="invalid_emoji")
+    return emoji
+
+
+def _reaction_change(*, room: Room, message_id: int, user, emoji: str, add: bool) -> tuple[Message, list[str], bool]:
+    emoji = _clean_emoji(emoji)
+    with transaction.atomic():
+        # The message's row lock orders concurrent reactions, so each pushed count includes the ones before it.
+        message = _message_for_change(room=room, message_id=message_id)
+        if message.deleted_at is not None:
+            raise UserError("This message was deleted.", code="deleted")
+        mine = Reaction.objects.filter(message=message, user=user, emoji=emoji)
+        if add and not mine.exists():
+            used = Reaction.objects.filter(message=message).values("emoji").distinct()
+            if used.count() >= MAX_EMOJI_PER_MESSAGE and not used.filter(emoji=emoji).exists():
+                detail = f"A message can have at most {MAX_EMOJI_PER_MESSAGE} different reactions."
+                raise UserError(detail, code="too_many_reactions")
+            Reaction.objects.create(message=message, user=user, emoji=emoji)
+            changed = True
+        else:
+            changed = not add and mine.delete()[0] > 0
+        users = list(
+            Reaction.objects.filter(message=message, emoji=emoji)
+            .order_by("created_at", "pk")
+            .values_list("user__username", flat=True)
+        )
+        if changed:
+            frame = frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug)
+            broadcast_to_room_on_commit(room.pk, frame)
+    return message, users, changed
+
+
+def reaction_add(*, room: Room, message_id: int, user, emoji: str) -> tuple[dict, bool]:
+    """Add the user's `emoji` to a message of the room (once); every member sees the new count.
+
+    Returns (the `reaction` frame, changed); adding an emoji one already added changes nothing.
+    """
+    message, users, changed = _reaction_change(room=room, message_id=message_id, user=user, emoji=emoji, add=True)
+    return frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug), changed
+
+
+def reaction_remove(*, room: Room, message_id: int, user, emoji: str) -> tuple[dict, bool]:
+    """Take back the user's `emoji` from a message; every member sees the new count."""
+    message, users, changed = _reaction_change(room=room, message_id=message_id, user=user, emoji=emoji, add=False)
+    return frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug), changed
 
 
 def room_join(*, room: Room, user) -> Membership:

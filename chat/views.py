@@ -16,6 +16,7 @@ from chat.selectors import (
     HISTORY_LIMIT,
     MAX_PAGE,
     message_history,
+    message_history_around,
     room_can_moderate,
     room_get_for_user,
     room_list_for_user,
@@ -31,6 +32,9 @@ def _room_or_error(request, slug: str) -> Room:
         return room_get_for_user(slug=slug, user=request.user)
     except NotFound as exc:
         raise Http404(exc.detail) from None
+
+
+MENTION_MEMBERS = 500  # the composer's @ suggestions come with the page
 
 
 def _room_label(room: Room, user) -> str:
@@ -90,6 +94,9 @@ def room_detail(request, slug: str):
         "history": [frames.message_data(m, room_slug=room.slug) for m in history],
         "has_more": has_more,
         "members": room_members(room=room),
+        "mention_members": [
+            {"id": m.user_id, "username": m.user.username} for m in room_members(room=room)[:MENTION_MEMBERS]
+        ],
         "membership": membership,
         "can_moderate": room_can_moderate(room=room, user=request.user),
     }
@@ -147,22 +154,30 @@ def _json_error(code: str, detail: str, status: int) -> JsonResponse:
 @require_GET
 @ratelimit_view("api", key="user")
 def api_messages(request, slug: str):
-    """GET /api/rooms/<slug>/messages?before_seq=&after_seq=&limit= (session auth)."""
+    """GET /api/rooms/<slug>/messages?before_seq=&after_seq=&around=&limit= (session auth)."""
     if not request.user.is_authenticated:
         return _json_error("not_signed_in", "Sign in to read messages.", 401)
     try:
         room = room_get_for_user(slug=slug, user=request.user)
         before_seq, after_seq = _int_param(request, "before_seq"), _int_param(request, "after_seq")
+        around = _int_param(request, "around")
         limit = _int_param(request, "limit") or HISTORY_LIMIT
         if limit > MAX_PAGE:
             raise UserError(f"“limit” may be at most {MAX_PAGE}.", code="invalid_param")
+        if around is not None and (before_seq is not None or after_seq is not None):
+            raise UserError("“around” cannot be combined with “before_seq” or “after_seq”.", code="invalid_param")
     except UserError as exc:
         return _json_error(exc.code, exc.detail, exc.status)
-    page, has_more = message_history(room=room, before_seq=before_seq, after_seq=after_seq, limit=limit)
+    extra = {}
+    if around is not None:  # jumping to a reply's original: the page around it
+        page, has_more, extra["has_newer"] = message_history_around(room=room, seq=around, limit=limit)
+    else:
+        page, has_more = message_history(room=room, before_seq=before_seq, after_seq=after_seq, limit=limit)
     return JsonResponse(
         {
             "room": room.slug,
             "messages": [frames.message_data(m, room_slug=room.slug) for m in page],
             "has_more": has_more,
+            **extra,
         }
     )

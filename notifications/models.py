@@ -7,6 +7,7 @@ from django.db import models
 class Notification(models.Model):
     class Kind(models.TextChoices):
         MENTION = "mention", "Mention"
+        REPLY = "reply", "Reply"
         DIRECT_MESSAGE = "direct_message", "Direct message"
         ROOM_INVITE = "room_invite", "Room invitation"
         BROADCAST = "broadcast", "Broadcast"

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from chat.models import Membership, Message, Room
+from chat.selectors import message_mentioned_usernames
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_send, notification_create
 
-MENTION_RE = re.compile(r"(?<![\w@])@([\w.@+-]{1,150})")
 SNIPPET = 80
-
-
-def mentioned_usernames(body: str) -> set[str]:
-    """`@bob, @carol.` -> {"bob", "carol"}: trailing punctuation is not part of a name."""
-    return {name.rstrip(".-+@") for name in MENTION_RE.findall(body)} - {""}
 
 
 def _snippet(body: str) -> str:
@@ -26,17 +19,35 @@ def _snippet(body: str) -> str:
 
 
 def notify_message_posted(*, event_id: str, message_id: int) -> int:
-    """Mentions in any room, or a direct-message notification in a DM; returns how many were made."""
-    message = Message.objects.select_related("room", "author").filter(pk=message_id).first()
+    """A reply and mentions in any room, or a direct-message notification in a DM; returns how many were made.
+
+    Whoever is both answered and mentioned gets one notification (the reply): one per recipient and event.
+    """
+    message = Message.objects.select_related("room", "author", "reply_to").filter(pk=message_id).first()
     if message is None or message.deleted_at is not None or message.author is None:
         return 0  # gone before we got to it: nothing to tell anyone
     if message.room.kind == Room.Kind.DIRECT:
         return _notify_direct_message(event_id=event_id, message=message)
-    return _notify_mentions(event_id=event_id, message=message)
+    return _notify_reply(event_id=event_id, message=message) + _notify_mentions(event_id=event_id, message=message)
+
+
+def _notify_reply(*, event_id: str, message: Message) -> int:
+    """The answered message's author hears of the reply (not when answering oneself, not from a muted room)."""
+    original, room, author = message.reply_to, message.room, message.author
+    if original is None or original.author_id in (None, author.pk):
+        return 0
+    recipient = get_user_model().objects.filter(pk=original.author_id, is_active=True).first()
+    membership = Membership.objects.filter(room=room, user_id=original.author_id).first()
+    if recipient is None or (membership is None and not room.is_public) or (membership and membership.muted):
+        return 0
+    text = f"{author.username} replied to you in #{room.title}: {_snippet(message.body)}"
+    return int(
+        _notify_about(message, recipient_id=recipient.pk, kind=Notification.Kind.REPLY, event_id=event_id, text=text)
+    )
 
 
 def _notify_mentions(*, event_id: str, message: Message) -> int:
-    names = mentioned_usernames(message.body)
+    names = message_mentioned_usernames(body=message.body)
     if not names:
         return 0
     room, author = message.room, message.author

@@ -22,7 +22,7 @@ def remove_search(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0001_initial'),
+        ('chat', '0003_formatting_reactions_replies'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

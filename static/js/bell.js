@@ -60,6 +60,12 @@ async function markRead(ids) {
   if (response.ok) setCount((await response.json()).unread_count);
 }
 
+// A notification about the room this tab shows, while it is visible, is read already.
+function lookingAt(notification) {
+  const room = document.getElementById("room");
+  return Boolean(room && notification.room === room.dataset.slug && document.visibilityState === "visible");
+}
+
 button.addEventListener("click", async () => {
   const open = panel.hidden;
   panel.hidden = !open;
@@ -79,8 +85,11 @@ const socket = new ReconnectingSocket("/ws/notifications/", {
   },
   onFrame: (frame) => {
     if (frame.type === "notification.new") {
+      const seen = lookingAt(frame.notification);
+      if (seen) frame.notification.read = true;
       items = [frame.notification, ...items.filter((n) => n.id !== frame.notification.id)].slice(0, 10);
-      setCount(frame.unread_count);
+      if (seen) markRead([frame.notification.id]);   // the reader sees it happen: no ring
+      else setCount(frame.unread_count);
       render();
     } else if (frame.type === "notification.read") {
       for (const n of items) if (frame.ids.includes(n.id)) n.read = true;

@@ -1,4 +1,4 @@
-// Safe rendering of user text: text nodes only, with http(s) links made clickable.
+// Safe rendering of user text: the server's sanitized HTML for messages, text nodes for anything else.
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
 
@@ -16,6 +16,20 @@ export function renderText(element, text) {
     last = match.index + match[0].length;
   }
   element.append(document.createTextNode(text.slice(last)));
+}
+
+// `html` is the message's `html` field: rendered and sanitized (allow-list) on the server, the only
+// HTML the page inserts. Mentions of the reader get the stronger "me" style here, so the server
+// encodes one frame for everyone.
+export function renderHtml(element, html, me) {
+  element.innerHTML = html;
+  element.classList.add("rich");
+  for (const link of element.querySelectorAll("a.mention")) {
+    if (Number(link.dataset.userId) === me) {
+      link.classList.add("me");
+      link.title = "Mentions you";
+    }
+  }
 }
 
 export function timeLabel(iso) {

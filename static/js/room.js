@@ -1,7 +1,11 @@
 // The room page: live messages over /ws/rooms/<slug>/, history paging, presence, typing, read state.
+// Reactions, replies and @ suggestions live in their own modules, called through `extensions`.
 
+import "./mentions.js";   // first: its keydown (Enter picks a name) runs before the composer's
 import { ReconnectingSocket } from "./socket.js";
-import { renderText, timeLabel } from "./render.js";
+import { renderHtml, timeLabel } from "./render.js";
+import * as reactions from "./reactions.js";
+import * as replies from "./replies.js";
 import { attachUploads, renderAttachments } from "./uploads.js";
 
 const root = document.getElementById("room");
@@ -26,6 +30,7 @@ let syncing = false;
 let readSent = 0;
 let rateLimitedUntil = 0;
 const typers = new Map();          // user id -> {username, timer}
+const extensions = [reactions, replies];   // each may have setup(ctx), decorate(li, message), outgoing(frame), frames
 
 function nearBottom() {
   return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
@@ -55,9 +60,10 @@ function fillItem(li, message) {
   if (message.deleted) {
     body.textContent = "(message deleted)";
     li.classList.add("deleted");
+    for (const extension of extensions) extension.decorate?.(li, message);
     return;
   }
-  renderText(body, message.body);
+  renderHtml(body, message.html, me);
   renderAttachments(li, message.attachments);
   if (message.edited_at) {
     const edited = document.createElement("span");
@@ -76,6 +82,17 @@ function fillItem(li, message) {
     }));
     li.append(actions);
   }
+  for (const extension of extensions) extension.decorate?.(li, message);
+}
+
+function actionsOf(li) {
+  let actions = li.querySelector(".actions");
+  if (!actions) {
+    actions = document.createElement("span");
+    actions.className = "actions";
+    li.querySelector(".body").after(actions);
+  }
+  return actions;
 }
 
 function actionButton(text, label, onClick) {
@@ -112,13 +129,18 @@ function insert(message) {
   const li = messageItem(message);
   const waiting = message.client_id && pending.get(message.client_id);
   if (waiting) { waiting.remove(); pending.delete(message.client_id); }
+  place(li);
+  if (stick) scroller.scrollTop = scroller.scrollHeight;
+}
+
+function place(li) {
   // Keep seq order even when history pages and live messages interleave.
+  const seq = Number(li.dataset.seq);
   let before = null;
   for (const item of list.children) {
-    if (item.dataset.seq && Number(item.dataset.seq) > message.seq) { before = item; break; }
+    if (item.dataset.seq && Number(item.dataset.seq) > seq) { before = item; break; }
   }
   list.insertBefore(li, before ?? list.querySelector("li.pending"));
-  if (stick) scroller.scrollTop = scroller.scrollHeight;
 }
 
 function receiveNew(message) {
@@ -207,7 +229,7 @@ const handlers = {
     if (frame.code === "rate_limited") {
       rateLimitedUntil = Date.now() + (frame.retry_after ?? 1) * 1000;
       composerError.textContent = `You are sending too fast; you can send again in ${Math.ceil(frame.retry_after ?? 1)} s.`;
-      const unsent = [...pending.values()].map((li) => li.dataset.body).join("\n");
+      const unsent = [...pending.values()].map((li) => li.frame.body).join("\n");
       for (const li of pending.values()) li.remove();
       pending.clear();
       if (!input.value) input.value = unsent;  // the refused text, back in the composer
@@ -218,14 +240,15 @@ const handlers = {
 };
 
 const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
-  onFrame: (frame) => handlers[frame.type]?.(frame),
+  onFrame: (frame) => {
+    handlers[frame.type]?.(frame);
+    for (const extension of extensions) extension.frames?.[frame.type]?.(frame);   // after the page's own handling
+  },
   onStatus: setStatus,
   onOpen: () => {
     syncing = false;
     requestSync();              // whatever arrived while we were away, once and in order
-    for (const [clientId, li] of pending) {
-      socket.send({ type: "message.send", body: li.dataset.body, client_id: clientId, attachments: JSON.parse(li.dataset.attachments) });
-    }
+    for (const li of pending.values()) socket.send(li.frame);
   },
 });
 
@@ -240,15 +263,16 @@ function send() {
   }
   const clientId = crypto.randomUUID();
   const attachments = uploads.take();
+  const frame = { type: "message.send", body, client_id: clientId, attachments };
+  for (const extension of extensions) extension.outgoing?.(frame);
   const li = document.createElement("li");
   li.className = "pending";
-  li.dataset.body = body;
-  li.dataset.attachments = JSON.stringify(attachments);
+  li.frame = frame;
   li.textContent = body || `(${attachments.length} file${attachments.length === 1 ? "" : "s"})`;
   list.append(li);
   pending.set(clientId, li);
   scroller.scrollTop = scroller.scrollHeight;
-  socket.send({ type: "message.send", body, client_id: clientId, attachments });  // resent on reconnect if not confirmed
+  socket.send(frame);  // resent on reconnect if not confirmed
   input.value = "";
   stopTyping();
 }
@@ -266,7 +290,7 @@ input.addEventListener("input", () => {
   typingTimer = setTimeout(stopTyping, 3000);
 });
 input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.defaultPrevented) { event.preventDefault(); send(); }
 });
 form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
 document.addEventListener("visibilitychange", markRead);
@@ -293,6 +317,21 @@ async function loadOlder() {
   }
 }
 
+const context = {
+  me, slug, input,
+  username: root.dataset.username,
+  send: (frame) => socket.send(frame),
+  message: (seq) => bySeq.get(seq),
+  item: (seq) => (bySeq.has(seq) ? document.getElementById(`seq-${seq}`) : null),
+  nextHeld: (seq) => {
+    const later = [...bySeq.keys()].filter((held) => held > seq);
+    return later.length ? Math.min(...later) : null;
+  },
+  insertPage: (messages) => messages.forEach(insert),
+  actions: actionsOf,
+  place,
+};
+for (const extension of extensions) extension.setup?.(context);
 for (const message of JSON.parse(document.getElementById("history").textContent)) insert(message);
 lastSeq = Math.max(0, ...bySeq.keys());
 scroller.scrollTop = scroller.scrollHeight;

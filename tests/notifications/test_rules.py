@@ -2,9 +2,16 @@
 
 import pytest
 
-from chat.services import direct_room_open, membership_add, membership_set_muted, message_post, room_create
+from chat.selectors import message_mentioned_usernames
+from chat.services import (
+    direct_room_open,
+    membership_add,
+    membership_set_muted,
+    message_post,
+    room_create,
+)
 from notifications.models import Notification
-from notifications.rules import mentioned_usernames, notify_member_added, notify_message_posted
+from notifications.rules import notify_member_added, notify_message_posted
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
 
@@ -19,7 +26,8 @@ def post(room, author, body):
 
 
 def test_mentioned_usernames_ignore_emails_and_trailing_punctuation():
-    assert mentioned_usernames("hi @bob, and @carol. mail me at x@example.com @bob") == {"bob", "carol"}
+    body = "hi @bob, and @carol. mail me at x@example.com @bob"
+    assert message_mentioned_usernames(body=body) == {"bob", "carol"}
 
 
 def test_mention_notifies_the_mentioned_user_once_per_event(people):
@@ -89,3 +97,51 @@ def test_joining_a_public_room_or_adding_oneself_is_no_invitation(people):
 
     assert not notify_member_added(event_id="1", room_id=public.pk, user_id=bob.pk, added_by_id=alice.pk)
     assert not notify_member_added(event_id="2", room_id=private.pk, user_id=alice.pk, added_by_id=alice.pk)
+
+
+def reply(room, author, body, original):
+    return message_post(room=room, author=author, body=body, client_id="", reply_to=original.pk)[0]
+
+
+def test_a_reply_notifies_the_original_author_once_per_event(people):
+    alice, bob, _ = people
+    room = room_create(slug="lobby", title="Lobby")
+    answer = reply(room, bob, "sure", post(room, alice, "lunch?"))
+
+    assert notify_message_posted(event_id="5", message_id=answer.pk) == 1
+    assert notify_message_posted(event_id="5", message_id=answer.pk) == 0
+
+    notification = Notification.objects.get()
+    assert (notification.recipient, notification.kind, notification.actor) == (alice, "reply", bob)
+    assert notification.text == "bob replied to you in #Lobby: sure"
+    assert notification.data == {"seq": answer.seq}
+
+
+def test_replying_to_oneself_or_from_a_muted_room_notifies_nobody(people):
+    alice, bob, _ = people
+    room = room_create(slug="lobby", title="Lobby")
+    own = reply(room, alice, "and another thing", post(room, alice, "first"))
+    assert notify_message_posted(event_id="1", message_id=own.pk) == 0
+
+    membership_set_muted(room=room, user=alice, muted=True)
+    muted = reply(room, bob, "hm", post(room, alice, "second"))
+    assert notify_message_posted(event_id="2", message_id=muted.pk) == 0
+    assert not Notification.objects.exists()
+
+
+def test_an_author_both_answered_and_mentioned_gets_one_notification(people):
+    alice, bob, _carol = people
+    room = room_create(slug="lobby", title="Lobby")
+    answer = reply(room, bob, "@alice @carol see above", post(room, alice, "question"))
+
+    assert notify_message_posted(event_id="3", message_id=answer.pk) == 2
+
+    kinds = dict(Notification.objects.values_list("recipient__username", "kind"))
+    assert kinds == {"alice": "reply", "carol": "mention"}
+
+
+def test_a_mention_inside_code_does_not_notify(people):
+    alice, _bob, _ = people
+    room = room_create(slug="lobby", title="Lobby")
+
+    assert notify_message_posted(event_id="4", message_id=post(room, alice, "type `@bob` to ping").pk) == 0
