@@ -9,9 +9,9 @@ function supported() {
 
 function label(button) {
   const state = Notification.permission;
-  button.textContent = state === "granted" ? "Desktop notifications are on"
-    : state === "denied" ? "Desktop notifications are blocked (browser settings)"
-    : "Turn on desktop notifications";
+  button.textContent = state === "granted" ? "Desktop alerts are on"
+    : state === "denied" ? "Desktop alerts are blocked (browser settings)"
+    : "Turn on desktop alerts";
   button.disabled = state !== "default";
 }
 
