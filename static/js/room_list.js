@@ -36,7 +36,7 @@ function preview(item, message) {
 window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
   if (frame.type === "unread") {
     const item = itemFor(frame.room);
-    if (item && !item.classList.contains("current")) show(item, frame.count);
+    if (item) show(item, frame.count);
   } else if (frame.type === "message.new" && !frame.message.deleted) {
     const item = itemFor(frame.message.room);
     if (!item) return;
