@@ -18,7 +18,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 # server processes they start, with RATE_LIMIT_<RULE> in the process's environment.
 from redis_toolkit.ratelimit_rules import env_name  # noqa: E402
 
-RATE_LIMITS = {  # noqa: F405
+RATE_LIMITS = {
     name: rule if env_name(name) in os.environ else {**rule, "limits": "10000/1s"}
     for name, rule in RATE_LIMITS.items()  # noqa: F405
 }

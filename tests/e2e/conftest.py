@@ -104,7 +104,8 @@ def set_hidden(page, hidden: bool) -> None:
     """Make the page report itself hidden or visible (headless tabs are always visible) and say so."""
     page.evaluate(
         """(hidden) => {
-            Object.defineProperty(document, "visibilityState", {configurable: true, get: () => hidden ? "hidden" : "visible"});
+            const state = hidden ? "hidden" : "visible";
+            Object.defineProperty(document, "visibilityState", {configurable: true, get: () => state});
             Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
             document.dispatchEvent(new Event("visibilitychange"));
         }""",

@@ -50,7 +50,7 @@ def test_mention_lights_the_bell_live_and_clicking_it_in_the_panel_reads_it(
 
 @pytest.mark.django_db(transaction=True)
 def test_mark_all_read_in_the_panel_clears_the_bell(asgi_server, worker_process, signed_in_page, make_user):
-    alice, bob = make_user("alice"), make_user("bob")
+    alice, _ = make_user("alice"), make_user("bob")
     room = room_create(slug="lobby", title="Lobby")
     server = asgi_server()
     worker_process()

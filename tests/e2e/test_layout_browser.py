@@ -33,7 +33,8 @@ def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(asgi_server, signe
 
     assert horizontal_overflow(page) <= 0
     composer, send = page.get_by_role("textbox", name="Message"), page.get_by_role("button", name="Send")
-    assert in_viewport(page, composer) and in_viewport(page, send)
+    assert in_viewport(page, composer)
+    assert in_viewport(page, send)
     assert composer.bounding_box()["width"] > 250  # the composer takes the width
     nav = page.get_by_role("navigation", name="Rooms")
     expect(nav).to_be_hidden()
@@ -113,7 +114,8 @@ def test_desktop_shows_rooms_chat_and_people_side_by_side(asgi_server, signed_in
     expect(page.get_by_role("button", name="Menu")).to_be_hidden()
     expect(page.get_by_role("link", name="Your sessions")).to_be_visible()
     left, middle, right = nav.bounding_box(), chat.bounding_box(), side.bounding_box()
-    assert left["x"] + left["width"] <= middle["x"] and middle["x"] + middle["width"] <= right["x"]
+    assert left["x"] + left["width"] <= middle["x"]
+    assert middle["x"] + middle["width"] <= right["x"]
     assert in_viewport(page, page.get_by_role("button", name="Send"))
     assert horizontal_overflow(page) <= 0
     expect(nav.locator("li.current a")).to_have_attribute("aria-current", "page")

@@ -21,9 +21,7 @@ def post_at(room, author, body, minutes_ago: float):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(
-    asgi_server, signed_in_page, make_user
-):
+def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(asgi_server, signed_in_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
     room = room_create(slug="lobby", title="Lobby")
     post_at(room, alice, "from three days ago", 3 * 24 * 60)
