@@ -34,6 +34,10 @@ function preview(item, message) {
 }
 
 window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
+  if (frame.type === "rooms.watching") {
+    document.body.dataset.watching = frame.count;   // live from here on (tests wait for this)
+    return;
+  }
   if (frame.type === "unread") {
     const item = itemFor(frame.room);
     if (item) show(item, frame.count);

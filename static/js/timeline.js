@@ -234,9 +234,7 @@ export class Timeline {
       const created = li.dataset.createdAt;
       const newDay = !previous || dayKey(previous.dataset.createdAt) !== dayKey(created);
       if (newDay) {
-        const day = el("li", "day-divider");
-        day.setAttribute("role", "separator");
-        day.setAttribute("aria-label", dayLabel(created));
+        const day = el("li", "day-divider");   // a plain list item: a separator role would break the list
         day.append(el("span", "", dayLabel(created)));
         li.before(day);
       }
@@ -244,9 +242,7 @@ export class Timeline {
       if (isDivider) {
         const divider = el("li", "new-divider");
         divider.id = "new-messages";
-        divider.tabIndex = -1;
-        divider.setAttribute("role", "separator");
-        divider.setAttribute("aria-label", "New messages");
+        divider.tabIndex = -1;                 // the jump control moves focus here
         divider.append(el("span", "", "New messages"));
         li.before(divider);
       }

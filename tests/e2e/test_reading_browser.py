@@ -38,7 +38,7 @@ def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(
     messages = page.get_by_role("list", name="Messages")
     expect(messages.get_by_text("after a quiet spell")).to_be_visible()
 
-    days = messages.get_by_role("separator").all_inner_texts()
+    days = messages.locator("li.day-divider").all_inner_texts()
     assert days[1:] == ["Yesterday", "Today"]
     assert re.fullmatch(r"[A-Z][a-z]+day, [A-Z][a-z]+ \d+|[A-Z][a-z]+day \d+ [A-Z][a-z]+", days[0]), days
     grouped = {seq: "grouped" in page.locator(f"#seq-{seq}").get_attribute("class") for seq in range(1, 7)}
@@ -66,7 +66,7 @@ def test_the_jump_control_goes_to_the_first_unread_even_beyond_the_loaded_page(a
     page.set_viewport_size(PHONE)
     page.goto("/rooms/lobby/")
     expect(page.get_by_text("message 60", exact=True)).to_be_visible()
-    divider = page.get_by_role("separator", name="New messages")
+    divider = page.locator("li.new-divider", has_text="New messages")
     expect(divider).to_have_count(0)  # further up than the first page
 
     jump = page.get_by_role("button", name="Jump to the first new message")
@@ -98,7 +98,7 @@ def test_an_empty_room_says_so_and_marks_its_start(asgi_server, signed_in_page, 
     composer.press("Enter")
     expect(messages.get_by_text("first!")).to_be_visible()
     expect(messages.get_by_text("No messages yet")).to_have_count(0)
-    expect(messages.get_by_role("separator", name="Today")).to_be_visible()
+    expect(messages.locator("li.day-divider", has_text="Today")).to_be_visible()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -138,6 +138,7 @@ def test_the_room_list_bolds_reorders_and_previews_live(asgi_server, signed_in_p
     expect(items.first).to_have_attribute("data-room", "busy")
     expect(page.locator('li[data-room="busy"] .preview')).to_have_text("alice: recently")
     expect(page).to_have_title(re.compile(r"^\(2\) Rooms"))  # both rooms have one unread
+    expect(page.locator("body[data-watching]")).to_be_attached()
 
     in_thread(message_post, room=quiet, author=alice, body="quiet no more", client_id="")
 

@@ -61,7 +61,7 @@ def test_room_page_screenshots_at_desktop_and_phone(asgi_server, signed_in_page,
         page.set_viewport_size(size)
         Membership.objects.update_or_create(room=lobby, user=people["bob"], defaults={"last_read_seq": 4})
         page.goto("/rooms/general/")
-        expect(page.get_by_role("separator", name="New messages")).to_be_visible()
+        expect(page.locator("li.new-divider", has_text="New messages")).to_be_visible()
         expect(page.locator("#online li").first).to_be_attached()  # presence arrived
         page.screenshot(path=str(out / f"{name}.png"))
         assert png_size(out / f"{name}.png") == (size["width"], size["height"])
