@@ -25,7 +25,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CONVERSATION = [
     ("alice", "Morning! Did the deploy go out?", 26 * 60),
     ("bob", "It did, at 07:40. The new room list is live.", 25 * 60),
-    ("bob", "Ordered by last activity, with a preview of the last message.", 25 * 60 - 30),
+    ("bob", "Ordered by last activity, with a preview of the last message.", 25 * 60 - 1),
     ("carol", "Nice. On my phone the rooms are a drawer now.", 24 * 60),
     ("alice", "Can someone review the reading PR? https://example.com/pr/15", 40),
     ("alice", "Day separators, grouping and the new-messages divider are in.", 38),
