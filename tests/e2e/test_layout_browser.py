@@ -119,3 +119,28 @@ def test_desktop_shows_rooms_chat_and_people_side_by_side(asgi_server, signed_in
     assert in_viewport(page, page.get_by_role("button", name="Send"))
     assert horizontal_overflow(page) <= 0
     expect(nav.locator("li.current a")).to_have_attribute("aria-current", "page")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_up_errors_stand_apart_from_the_password_help_on_a_phone(asgi_server, browser):
+    server = asgi_server()
+    context = browser.new_context(base_url=server.url, viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/accounts/signup/")
+        page.get_by_label("Username").fill("newbie")
+        page.locator("#id_password1").fill("correct-horse-42")
+        page.locator("#id_password2").fill("another-horse-42")
+        page.get_by_role("button", name="Sign up").click()
+
+        expect(page.get_by_role("alert")).to_contain_text("The account was not created")
+        error, help_text = page.locator(".errorlist").first, page.locator(".helptext").first
+        expect(error).to_contain_text("didn’t match")
+        expect(error).to_have_css("color", "rgb(179, 38, 30)")
+        expect(help_text).to_have_css("color", "rgb(93, 98, 112)")
+        assert error.evaluate("e => getComputedStyle(e).fontWeight") != help_text.evaluate(
+            "e => getComputedStyle(e).fontWeight"
+        )
+        assert horizontal_overflow(page) <= 0
+    finally:
+        context.close()
