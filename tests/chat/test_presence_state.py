@@ -61,3 +61,18 @@ async def test_state_changes_over_the_rate_limit_are_dropped_silently(room, peop
     assert await alice_socket.quiet("error")
     await alice_socket.close()
     await bob_socket.close()
+
+
+async def test_with_redis_unreachable_the_state_is_dropped_and_the_socket_keeps_working(
+    room, people, join, settings, spare_redis, caplog
+):
+    socket = await join(people[0], room)
+    settings.REDIS_URL, settings.REDIS_SOCKET_TIMEOUT = spare_redis.url, 1  # presence and rate limits go there
+    spare_redis.stop()
+
+    await socket.send({"type": "presence.state", "state": "away"})
+    await socket.send({"type": "sync", "after_seq": 0})
+
+    assert (await socket.expect("sync.done", "error", timeout=10))["type"] == "sync.done"
+    assert "presence state not stored" in caplog.text
+    await socket.close()
