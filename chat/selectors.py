@@ -60,6 +60,7 @@ def room_list_for_user(*, user) -> QuerySet[Room]:
     unread = (
         Message.objects.filter(room=OuterRef("pk"), seq__gt=OuterRef("last_read"), deleted_at__isnull=True)
         .exclude(author=user)
+        .order_by()  # Message's default order (room → Room.title) would join chat_room per room
         .values("room")
         .annotate(n=Count("pk"))
         .values("n")[:1]
