@@ -25,6 +25,7 @@ test: $(VENV)/.dev-deps
 lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.dev-deps
 	$(PY) -m bench $(BENCH_ARGS)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import UserSession
 from chatsite.realtime import push_to_session_on_commit
-from redis_toolkit.ratelimit_http import client_ip
+from redis_toolkit.ratelimit.http import client_ip
 
 
 def user_session_record(*, request) -> UserSession:

@@ -10,7 +10,7 @@ from accounts.forms import SignupForm
 from accounts.selectors import user_session_list
 from accounts.services import user_session_revoke, user_session_revoke_others
 from chatsite.errors import NotFound
-from redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 
 @ratelimit_view("auth.signup", key="ip", methods=("POST",))

@@ -2,9 +2,8 @@
 
 import time
 
-from redis_toolkit.connections import get_redis
-from redis_toolkit.keys import redis_key
-from redis_toolkit.workers import event_handler
+from redis_toolkit.client import get_redis, redis_key
+from redis_toolkit.events.registry import event_handler
 
 LATENCY_GROUP = "bench-latency"
 

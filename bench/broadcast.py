@@ -13,8 +13,7 @@ from django.contrib.auth.hashers import make_password
 
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_create, broadcast_send
-from redis_toolkit.connections import get_redis
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import get_redis, redis_key
 
 PREFIX = "bench-user-"
 

@@ -18,9 +18,8 @@ import redis.connection as sync_connection
 from redis.asyncio.lock import Lock as AsyncRedisPyLock
 from redis.lock import Lock as RedisPyLock
 
-from redis_toolkit.connections import aget_redis, get_redis
-from redis_toolkit.keys import redis_key
-from redis_toolkit.locks import PURPOSE, aacquire_lock, acquire_lock, aredis_lock, redis_lock
+from redis_toolkit.client import aget_redis, get_redis, redis_key
+from redis_toolkit.locks import PURPOSE, aredis_lock, redis_lock
 
 
 @contextlib.contextmanager
@@ -59,9 +58,6 @@ def sync_variants(name: str) -> dict[str, Callable[[], None]]:
         with redis_lock(name, ttl=10):
             pass
 
-    def ours_lease() -> None:
-        acquire_lock(name, ttl=10).release()
-
     def ours_watchdog() -> None:
         with redis_lock(name, ttl=10, watchdog=True):
             pass
@@ -69,7 +65,6 @@ def sync_variants(name: str) -> dict[str, Callable[[], None]]:
     return {
         "redis-py `Lock` (sync)": redis_py_pair,
         "`with redis_lock(...)`": ours_with,
-        "`acquire_lock(...).release()`": ours_lease,
         "`with redis_lock(..., watchdog=True)`": ours_watchdog,
     }
 
@@ -86,13 +81,9 @@ def async_variants(name: str) -> dict[str, Callable[[], object]]:
         async with aredis_lock(name, ttl=10):
             pass
 
-    async def ours_lease() -> None:
-        await (await aacquire_lock(name, ttl=10)).arelease()
-
     return {
         "redis-py `asyncio.Lock`": redis_py_pair,
         "`async with aredis_lock(...)`": ours_with,
-        "`await aacquire_lock(...)` + `arelease()`": ours_lease,
     }
 
 

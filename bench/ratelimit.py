@@ -21,8 +21,8 @@ import redis
 from django.conf import settings
 from django.test import override_settings
 
-from redis_toolkit.connections import get_redis, reset_clients
-from redis_toolkit.ratelimit import PURPOSE, arate_limit, rate_limit
+from redis_toolkit.client import get_redis, reset_clients
+from redis_toolkit.ratelimit.core import PURPOSE, arate_limit, rate_limit
 
 KEYS = 1000
 ROUND = 0.1  # seconds per round of one implementation: short, so slow drifts in load hit both
@@ -76,7 +76,8 @@ async def ameasure(seconds: float, tasks: int, rule) -> float:
 @contextmanager
 def redis_at(url: str):
     # A key prefix of the benchmark's own: deleting its keys afterwards touches nobody else's.
-    with override_settings(REDIS_URL=url, RATE_LIMITS=TWO_WINDOWS, REDIS_KEY_PREFIX=PREFIX):
+    toolkit = {**settings.REDIS_TOOLKIT, "REDIS_URL": url, "RATE_LIMITS": TWO_WINDOWS, "REDIS_KEY_PREFIX": PREFIX}
+    with override_settings(REDIS_TOOLKIT=toolkit):
         reset_clients()
         try:
             yield

@@ -15,11 +15,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from bench._stream_handlers import LATENCY_GROUP, started_key
-from redis_toolkit.connections import get_redis
+from redis_toolkit.client import get_redis
+from redis_toolkit.events.codec import dead_letter_key, encode_entry, known_streams_key, stream_key
+from redis_toolkit.events.outbox import publish_event
+from redis_toolkit.events.registry import HandlerRegistry
+from redis_toolkit.events.worker import StreamWorker
 from redis_toolkit.models import OutboxEvent
-from redis_toolkit.outbox import publish_event
-from redis_toolkit.streams import dead_letter_key, encode_entry, known_streams_key, stream_key
-from redis_toolkit.workers import HandlerRegistry, StreamWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 STREAM = "bench"

@@ -3,7 +3,7 @@
 from chat import frames, presence
 from chat.models import Room
 from chatsite.realtime import broadcast_to_room
-from redis_toolkit.periodic import periodic_task
+from redis_toolkit.events.periodic import periodic_task
 
 
 @periodic_task("chat.presence_sweep", every=20)

@@ -9,8 +9,8 @@ join, leave or heartbeat in the room.
 
 from __future__ import annotations
 
-from redis_toolkit.connections import aget_redis
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import aget_redis, get_redis, redis_key
+from redis_toolkit.scripts import LuaScript
 
 TTL_SECONDS = 40
 HEARTBEAT_SECONDS = 15
@@ -20,7 +20,7 @@ STATES = ("active", "away")
 # KEYS: users zset, this user's sockets zset, this user's socket states hash, the room's user states hash.
 # ARGV: user member, socket id, ttl ms, mode (join/heartbeat/leave/state), state (join/state).
 # Returns {changed (0/1), online members, their states}. A user is "active" while any socket is.
-_SCRIPT = """
+_SCRIPT = LuaScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
@@ -67,7 +67,7 @@ local members = redis.call('ZRANGE', KEYS[1], 0, -1)
 local states = {}
 if #members > 0 then states = redis.call('HMGET', KEYS[4], unpack(members)) end
 return {changed, members, states}
-"""
+""")
 
 
 def _keys(room_id: int, user_id: int) -> list[str]:
@@ -91,9 +91,8 @@ def _decode(members: list[bytes], states: list[bytes | None]) -> list[dict]:
 async def _run(
     mode: str, *, room_id: int, user_id: int, username: str, socket_id: str, state: str = "active"
 ) -> tuple[bool, list[dict]]:
-    script = aget_redis().register_script(_SCRIPT)  # no round trip: EVALSHA, loading the script on first miss
     args = [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode, state]
-    changed, members, states = await script(keys=_keys(room_id, user_id), args=args)
+    changed, members, states = await _SCRIPT.acall(aget_redis(), _keys(room_id, user_id), args)
     return bool(changed), _decode(members, states)
 
 
@@ -125,8 +124,6 @@ def presence_sweep() -> dict[int, list[dict]]:
     Run periodically by one worker, so a crashed process's users leave even a room nobody else
     is refreshing.
     """
-    from redis_toolkit.connections import get_redis
-
     client = get_redis()
     changed: dict[int, list[dict]] = {}
     pattern = redis_key("presence", "{room*}", "users")

@@ -13,7 +13,7 @@ from chat.models import Membership, Message, Room
 from chat.selectors import room_can_moderate, room_title_taken
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
-from redis_toolkit.outbox import publish_event
+from redis_toolkit.events.outbox import publish_event
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64

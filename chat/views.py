@@ -26,7 +26,7 @@ from chat.selectors import (
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import NotFound, UserError
-from redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 
 def _room_label(room: Room, user) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlparse
 
-from django.core.exceptions import ImproperlyConfigured
+# One error for every bad setting, the toolkit's included (a rate-limit rule, for one).
+from redis_toolkit.conf import ConfigError
+from redis_toolkit.ratelimit.rules import ENV_PREFIX, env_name, parse_fail, parse_limits, parse_rule
 
-
-class ConfigError(ImproperlyConfigured):
-    """A setting read from the environment has a value chatsite cannot use."""
+__all__ = ["ConfigError"]
 
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -63,6 +65,34 @@ def env_port(name: str, default: int) -> int:
     return port
 
 
+def env_host(name: str, default: str) -> str:
+    """A host name or IP address to listen on (no scheme, port or path)."""
+    raw = os.environ.get(name, default).strip()
+    if not raw or (any(c in raw for c in "/: ") and not _is_ipv6(raw)):
+        raise ConfigError(f"{name}={raw!r} is not a host to listen on; use a name or address such as 127.0.0.1 or ::.")
+    return raw
+
+
+def _is_ipv6(text: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
+
+
+def env_dir(name: str, default: str) -> Path:
+    """A directory chatsite may create and write to (an existing file there is refused)."""
+    raw = os.environ.get(name, default).strip()
+    path = Path(raw).expanduser()
+    if not raw or (path.exists() and not path.is_dir()):
+        raise ConfigError(
+            f"{name}={raw!r} is not a directory; give a path chatsite may create, e.g. /var/lib/chatsite."
+        )
+    return path
+
+
 def env_redis_url(name: str, default: str) -> str:
     raw = os.environ.get(name, default).strip()
     try:
@@ -96,3 +126,26 @@ def env_database(name: str, default: str) -> dict:
         raise ConfigError(f"{name}={raw!r} is not a supported database URL; {expected}.")
     # Kept open between requests and consumer calls: opening one per message cost a tenth of the CPU.
     return config
+
+
+def rate_limits_from_env(rules: Mapping[str, Mapping], environ: Mapping[str, str] = os.environ) -> dict[str, dict]:
+    """Validate RATE_LIMITS and apply `RATE_LIMIT_<RULE>="5/10s,30/1m"` / `RATE_LIMIT_<RULE>_FAIL=open`."""
+    result: dict[str, dict] = {}
+    known: dict[str, str] = {}
+    for name, spec in rules.items():
+        rule = parse_rule(name, spec)
+        variable = env_name(name)
+        if variable in known:
+            raise ConfigError(f"RATE_LIMITS: rules {known[variable]!r} and {name!r} share the variable {variable}.")
+        known[variable] = known[f"{variable}_FAIL"] = name
+        limits, fail_open = rule.limits, rule.fail_open
+        if variable in environ:
+            limits = ", ".join(str(w) for w in parse_limits(environ[variable], where=variable))
+        if f"{variable}_FAIL" in environ:
+            fail_open = parse_fail(environ[f"{variable}_FAIL"], where=f"{variable}_FAIL")
+        result[name] = {"limits": limits, "fail": "open" if fail_open else "closed"}
+    for variable in environ:
+        if variable.startswith(ENV_PREFIX) and variable not in known:
+            rule_variables = ", ".join(sorted(v for v in known if not v.endswith("_FAIL") or v[:-5] not in known))
+            raise ConfigError(f"{variable} names no rate-limit rule; known: {rule_variables} (and their _FAIL twins).")
+    return result

@@ -9,16 +9,17 @@ from chatsite.env import (
     ConfigError,
     env_bool,
     env_database,
+    env_dir,
     env_int,
     env_list,
     env_redis_url,
     env_str,
+    rate_limits_from_env,
 )
-from redis_toolkit.connections import default_retry
-from redis_toolkit.ratelimit_rules import rate_limits_from_env
+from redis_toolkit.client import default_retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR = env_dir("VAR_DIR", str(BASE_DIR / "var"))
 
 # --------------------------------------------------------------------------- core
 DEBUG = env_bool("DEBUG", False)
@@ -205,6 +206,30 @@ RATE_LIMITS = rate_limits_from_env(
 )
 # Reverse proxies in front that append to X-Forwarded-For; 0 trusts only the socket's address.
 NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
+
+# ------------------------------------------------------------------ redis toolkit
+# Everything the toolkit reads, in one dict (its names and defaults: redis_toolkit/conf.py).
+REDIS_TOOLKIT = {
+    "REDIS_URL": REDIS_URL,
+    "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
+    "REDIS_SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
+    "REDIS_MAX_CONNECTIONS": REDIS_MAX_CONNECTIONS,
+    "RATE_LIMITS": RATE_LIMITS,
+    "NUM_PROXIES": NUM_PROXIES,
+    "RATE_LIMIT_JSON_PATHS": ("/api/",),
+    "RATE_LIMIT_429_TEMPLATE": "429.html",
+    "RATE_LIMIT_503_TEMPLATE": "503.html",
+    "STREAMS_MAXLEN": STREAMS_MAXLEN,
+    "STREAMS_DEAD_LETTER_MAXLEN": STREAMS_DEAD_LETTER_MAXLEN,
+    "STREAMS_BATCH_SIZE": STREAMS_BATCH_SIZE,
+    "STREAMS_MAX_DELIVERIES": STREAMS_MAX_DELIVERIES,
+    "STREAMS_RETRY_DELAY_MS": STREAMS_RETRY_DELAY_MS,
+    "STREAMS_CLAIM_IDLE_MS": STREAMS_CLAIM_IDLE_MS,
+    "STREAMS_RELAY_INTERVAL_MS": STREAMS_RELAY_INTERVAL_MS,
+    "STREAMS_RELAY_MIN_AGE_MS": STREAMS_RELAY_MIN_AGE_MS,
+    "STREAMS_OUTBOX_KEEP_HOURS": STREAMS_OUTBOX_KEEP_HOURS,
+    "STREAMS_HANDLER_MODULES": STREAMS_HANDLER_MODULES,
+}
 
 # ----------------------------------------------------------------------- security
 if not DEBUG:

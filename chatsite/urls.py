@@ -4,7 +4,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from redis_toolkit.ratelimit_http import ratelimit_view
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 # Every login attempt (POST) counts, per client IP and per username tried: brute-force protection.
 login_view = ratelimit_view("auth.login", key=("ip", "post:username"), methods=("POST",))(LoginView.as_view())

@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatsite.errors import UserError
 from chatsite.realtime import session_group
-from redis_toolkit.ratelimit import RateLimitUnavailable, arate_limit, seconds
+from redis_toolkit.ratelimit.core import RateLimitUnavailable, arate_limit, seconds
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from django.contrib import admin
 from chatsite.errors import UserError
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_audience, broadcast_request
-from redis_toolkit.ratelimit_http import ratelimit_call
+from redis_toolkit.ratelimit.http import ratelimit_call
 
 
 @admin.register(Notification)

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from notifications import rules
 from notifications.models import Notification
-from redis_toolkit.periodic import periodic_task
-from redis_toolkit.workers import event_handler
+from redis_toolkit.events.periodic import periodic_task
+from redis_toolkit.events.registry import event_handler
 
 GROUP = "notifications"
 

@@ -13,7 +13,7 @@ from chatsite.realtime import push_to_user, push_to_users
 from notifications import frames
 from notifications.models import Broadcast, Notification
 from notifications.unread import unread_add, unread_add_many, unread_remove
-from redis_toolkit.outbox import publish_event
+from redis_toolkit.events.outbox import publish_event
 
 BROADCAST_BATCH = 1000
 MAX_TEXT = 300

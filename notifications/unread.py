@@ -9,21 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from redis_toolkit.connections import get_redis
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import get_redis, redis_key
+from redis_toolkit.scripts import LuaScript
 
 BUILT = "*"
 TTL_SECONDS = 7 * 24 * 3600
 
 # KEYS[1] set; ARGV[1] 'add'|'remove', ARGV[2] ttl, ARGV[3..] ids. Returns the count, or -1 if not built.
-_CHANGE = """
+_CHANGE = LuaScript("""
 if redis.call('SISMEMBER', KEYS[1], '*') == 0 then return -1 end
 for i = 3, #ARGV do
   if ARGV[1] == 'add' then redis.call('SADD', KEYS[1], ARGV[i]) else redis.call('SREM', KEYS[1], ARGV[i]) end
 end
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('SCARD', KEYS[1]) - 1
-"""
+""")
 
 
 def _key(user_id: int) -> str:
@@ -48,8 +48,7 @@ def unread_count(user_id: int) -> int:
 
 
 def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:
-    script = get_redis().register_script(_CHANGE)
-    count = script(keys=[_key(user_id)], args=[mode, TTL_SECONDS, *ids])
+    count = _CHANGE(get_redis(), [_key(user_id)], [mode, TTL_SECONDS, *ids])
     return count if count >= 0 else _rebuild(user_id)
 
 
@@ -66,8 +65,7 @@ def unread_add_many(changes: dict[int, list[int]]) -> dict[int, int | None]:
 
     Returns each user's new count; None where the set was not built (it is rebuilt on the next read).
     """
-    script = get_redis().register_script(_CHANGE)
     pipe = get_redis().pipeline(transaction=False)
     for user_id, ids in changes.items():
-        script(keys=[_key(user_id)], args=["add", TTL_SECONDS, *ids], client=pipe)
+        _CHANGE.queue(pipe, [_key(user_id)], ["add", TTL_SECONDS, *ids])
     return {user_id: (count if count >= 0 else None) for user_id, count in zip(changes, pipe.execute(), strict=True)}

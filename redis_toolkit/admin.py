@@ -9,17 +9,17 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from redis.exceptions import RedisError
 
+from redis_toolkit.events.outbox import outbox_backlog
+from redis_toolkit.events.status import dead_letter_replay, dead_letters, stream_status
 from redis_toolkit.models import Fence, OutboxEvent, RateLimitRule, Stream
-from redis_toolkit.outbox import outbox_backlog
-from redis_toolkit.ratelimit import (
+from redis_toolkit.ratelimit.core import (
     REDIS_DOWN,
     RateLimitUnavailable,
     rate_limit,
     rate_limit_hits,
     rate_limit_reset,
 )
-from redis_toolkit.ratelimit_rules import env_name, known_rules
-from redis_toolkit.streams import dead_letter_replay, dead_letters, stream_status
+from redis_toolkit.ratelimit.rules import env_name, known_rules
 
 
 @admin.register(Fence)
@@ -136,7 +136,7 @@ class RateLimitAdmin(SinglePageAdmin):
         result = rate_limit(rule, key, cost=0)  # cost 0 only looks
         if result.degraded:
             raise RateLimitUnavailable(rule)
-        return [{**vars(state), "used": state.limit - state.remaining} for state in result.windows]
+        return [{**state._asdict(), "used": state.limit - state.remaining} for state in result.windows]
 
     def _reset(self, request, rule: str, key: str):
         if not self.has_change_permission(request):

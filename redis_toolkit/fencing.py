@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
-from asgiref.sync import sync_to_async
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from redis_toolkit.locks import StaleFencingToken
 from redis_toolkit.models import Fence
 
-__all__ = ["StaleFencingToken", "afence_advance", "fence_advance"]
+__all__ = ["StaleFencingToken", "fence_advance"]
 
-T = TypeVar("T")
 _MAX_TOKEN = 2**63 - 1
 
 
@@ -48,19 +43,8 @@ def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -
         if cursor.rowcount == 1:
             return
     last = Fence.objects.using(using).filter(resource=resource).values_list("last_token", flat=True).first()
-    raise StaleFencingToken(
+    error = StaleFencingToken(
         f"stale fencing token {token} for {resource!r}: a newer lock holder already wrote with {last}"
     )
-
-
-async def afence_advance(
-    resource: str, token: int, write: Callable[[], T] | None = None, *, using: str = DEFAULT_DB_ALIAS
-) -> T | None:
-    """Async twin: in one transaction on a worker thread, fence_advance and then `write()` (sync, returned)."""
-
-    def guarded() -> T | None:
-        with transaction.atomic(using=using):
-            fence_advance(resource, token, using=using)
-            return write() if write is not None else None
-
-    return await sync_to_async(guarded)()
+    error.accepted = last  # what a holder repairs a restored (older) fencing counter to: locks.fencing_counter_raise
+    raise error

@@ -1,34 +1,29 @@
-"""Distributed locks on Redis: owner-checked leases with fencing tokens, an optional watchdog, waits without polling."""
+"""Distributed locks on Redis: owner-checked leases with fencing tokens, a watchdog, waits without polling."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import logging
 import math
 import secrets
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from collections.abc import Callable, Generator
+from typing import Any
 
-from django.conf import settings
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from redis_toolkit.connections import aget_redis, get_redis
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import aget_redis, get_redis, redis_key
+from redis_toolkit.conf import toolkit_setting
+from redis_toolkit.scripts import LuaScript
 
 logger = logging.getLogger(__name__)
 
 # Waiters block in BLPOP on this pool; a pool of its own keeps them from starving other toolkit users.
 PURPOSE = "locks"
-MAX_WAIT_SLICE = 5.0  # seconds; below the 10 s life of the waiting marker that _ACQUIRE sets
-
-F = TypeVar("F", bound=Callable[..., Any])
+MAX_WAIT_SLICE = 5.0  # seconds; below the 10 s life of the waiting marker that ACQUIRE sets
 
 
 class LockError(Exception):
@@ -57,7 +52,7 @@ class StaleFencingToken(LockError):
 # KEYS: lease, fencing counter, waiting marker. ARGV: "<owner>:", ttl in ms.
 # Returns the fencing token (> 0) when acquired; when held by someone else, -1 - the holder's remaining ms,
 # or 0 if that lease has no TTL. (One integer: an array reply costs the client measurably more to parse.)
-_ACQUIRE = """
+ACQUIRE = LuaScript("""
 local held = redis.call('get', KEYS[1])
 if held then
   if string.sub(held, 1, #ARGV[1]) == ARGV[1] then
@@ -82,10 +77,10 @@ if fence == 1 then
 end
 redis.call('set', KEYS[1], ARGV[1] .. string.format('%d', fence), 'px', ARGV[2])
 return fence
-"""
+""")
 
 # KEYS: lease, wake-up list, waiting marker. ARGV: lease value. Returns 1 when released, 0 when not ours.
-_RELEASE = """
+RELEASE = LuaScript("""
 if redis.call('get', KEYS[1]) ~= ARGV[1] then
   return 0
 end
@@ -97,76 +92,69 @@ if redis.call('exists', KEYS[3]) == 1 then
   redis.call('pexpire', KEYS[2], 10000)
 end
 return 1
-"""
+""")
 
 # KEYS: lease. ARGV: lease value, new ttl in ms. Returns 1 when extended, 0 when the lease was not ours.
-_EXTEND = """
+EXTEND = LuaScript("""
 if redis.call('get', KEYS[1]) ~= ARGV[1] then
   return 0
 end
 return redis.call('pexpire', KEYS[1], ARGV[2])
-"""
+""")
 
-_SOURCES = {"acquire": _ACQUIRE, "release": _RELEASE, "extend": _EXTEND}
-_sync_scripts: dict[str, Any] = {}
-_async_scripts: dict[str, Any] = {}
+# KEYS: fencing counter. ARGV: a token a guarded resource accepted. Raises the counter to it if below.
+RAISE_COUNTER = LuaScript("""
+local now = tonumber(redis.call('get', KEYS[1]) or '0')
+if now < tonumber(ARGV[1]) then
+  redis.call('set', KEYS[1], ARGV[1])
+end
+return 1
+""")
 
-
-def _script(name: str):
-    """Registered once per module; every call passes its client, so one Script serves every process."""
-    script = _sync_scripts.get(name)
-    if script is None:
-        script = _sync_scripts[name] = get_redis(PURPOSE).register_script(_SOURCES[name])
-    return script
-
-
-def _ascript(name: str):
-    """Async twin of _script (the first loop's client only computes the SHA; calls pass their own)."""
-    script = _async_scripts.get(name)
-    if script is None:
-        script = _async_scripts[name] = aget_redis(PURPOSE).register_script(_SOURCES[name])
-    return script
+# The lock logic is written once, as generators of steps: (script, keys, args) or (None, keys, [timeout])
+# for a BLPOP. _drive sends them with the sync client, _adrive with the asyncio one; replies and errors
+# go back into the generator, which decides.
+Steps = Generator[tuple[LuaScript | None, tuple, list], Any, Any]
 
 
-# On the hot path EVALSHA goes out directly: Script.__call__ adds about 5 µs per call (an import and a type
-# check), a tenth of a round trip. On NOSCRIPT (a restarted or different server) the Script loads itself.
-def _run(name: str, client, keys: Sequence[str], args: list) -> Any:
-    script = _script(name)
-    try:
-        return client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return script(list(keys), args, client=client)
+def _drive(steps: Steps) -> Any:
+    client = get_redis(PURPOSE)
+    reply = error = None
+    while True:
+        try:
+            script, keys, args = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        try:
+            reply, error = script(client, keys, args) if script else client.blpop(keys, timeout=args[0]), None
+        except RedisError as exc:
+            reply, error = None, exc
 
 
-async def _arun(name: str, client, keys: Sequence[str], args: list) -> Any:
-    script = _ascript(name)
-    try:
-        return await client.execute_command("EVALSHA", script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return await script(list(keys), args, client=client)
+async def _adrive(steps: Steps) -> Any:
+    client = aget_redis(PURPOSE)
+    reply = error = None
+    while True:
+        try:
+            script, keys, args = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        try:
+            if script:
+                reply, error = await script.acall(client, keys, args), None
+            else:
+                reply, error = await client.blpop(keys, timeout=args[0]), None
+        except (RedisError, asyncio.CancelledError) as exc:
+            reply, error = None, exc
 
 
-class _LockKeys(NamedTuple):
-    lease: str
-    fence: str  # never expires: tokens outlive leases
-    wake: str  # list that waiters BLPOP on
-    waiting: str  # marker that someone waits, so uncontended releases skip the wake-up
-    for_acquire: tuple[str, str, str]
-    for_release: tuple[str, str, str]
-
-
-def _keys(name: str) -> _LockKeys:
-    return _keys_under(settings.REDIS_KEY_PREFIX, name)
-
-
-@functools.lru_cache(maxsize=4096)
-def _keys_under(prefix: str, name: str) -> _LockKeys:
-    # Cached per prefix because lock names repeat and this sits on the two-round-trip hot path.
-    tag = "{" + name + "}"
+def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
+    """(for ACQUIRE, for RELEASE): the lease, its fencing counter (never expires: tokens outlive leases),
+    the list waiters BLPOP on, and a marker that someone waits (so uncontended releases skip the wake-up)."""
     lease, fence, wake, waiting = (
-        redis_key("lock", tag, *suffix) for suffix in ((), ("fence",), ("wake",), ("waiting",))
+        redis_key("lock", "{" + name + "}", *end) for end in ((), ("fence",), ("wake",), ("waiting",))
     )
-    return _LockKeys(lease, fence, wake, waiting, (lease, fence, waiting), (lease, wake, waiting))
+    return (lease, fence, waiting), (lease, wake, waiting)
 
 
 def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
@@ -175,39 +163,34 @@ def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
     return float(ttl)
 
 
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    name: str
-    ttl: float
-    blocking: bool
-    blocking_timeout: float | None
-    watchdog: bool
-    ttl_ms: int
+class RedisLock:
+    """What redis_lock and aredis_lock return: `with` / `async with` yields a Lease, released at the end."""
 
-    @classmethod
-    def of(cls, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool = False) -> _Spec:
+    __slots__ = ("_lease", "blocking", "blocking_timeout", "name", "ttl", "watchdog")
+
+    def __init__(self, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
-        ttl = _check_ttl(ttl)
         if blocking_timeout is not None:
+            # `not >= 0` also refuses NaN, which redis-py would treat as "forever".
             if (
                 isinstance(blocking_timeout, bool)
                 or not isinstance(blocking_timeout, int | float)
-                or math.isnan(blocking_timeout)
-                or blocking_timeout < 0
+                or not blocking_timeout >= 0
             ):
-                # redis-py treats some of these as "forever" or deletes the key; refuse them instead.
                 raise ValueError(
-                    "blocking_timeout must be None (wait as long as it takes) or a number of seconds >= 0, "
-                    f"got {blocking_timeout!r}"
+                    f"blocking_timeout must be None (wait as long as it takes) or seconds >= 0: {blocking_timeout!r}"
                 )
             if not blocking:
                 raise ValueError("blocking_timeout has no meaning with blocking=False; pass one or the other")
             blocking_timeout = None if math.isinf(blocking_timeout) else float(blocking_timeout)
-        return cls(name, ttl, bool(blocking), blocking_timeout, bool(watchdog), max(1, round(ttl * 1000)))
-
-    def deadline(self) -> float | None:
-        return None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
+        self.name, self.ttl, self.blocking, self.blocking_timeout = (
+            name,
+            _check_ttl(ttl),
+            bool(blocking),
+            blocking_timeout,
+        )
+        self.watchdog, self._lease = bool(watchdog), None
 
     def next_wait(self, deadline: float | None, holder_ms: int | None) -> float | None:
         """Seconds to block waiting for a release, or None to give up now."""
@@ -215,401 +198,213 @@ class _Spec:
             return None
         # A wait never outlives the socket timeout (nor the waiting marker), and ends when the holder's
         # lease would expire so a crashed holder (which sends no wake-up) is noticed at once.
-        wait = min(settings.REDIS_SOCKET_TIMEOUT / 2, MAX_WAIT_SLICE)
+        wait = min(toolkit_setting("REDIS_SOCKET_TIMEOUT") / 2, MAX_WAIT_SLICE)
         if holder_ms is not None:
             wait = min(wait, holder_ms / 1000 + 0.001)
         if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if deadline <= time.monotonic():
                 return None
-            wait = min(wait, remaining)
+            wait = min(wait, deadline - time.monotonic())
         return max(wait, 0.002)  # BLPOP rounds to ms, and 0 would mean "forever"
 
-    def timeout_error(self) -> LockTimeout:
-        if not self.blocking or self.blocking_timeout == 0:
-            return LockTimeout(f"lock {self.name!r} is held by another holder")
-        return LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
+    def acquiring(self) -> Steps:
+        """The Lease, or None when the lock stays held past this lock's patience."""
+        (for_acquire, for_release), owner = _keys(self.name), secrets.token_hex(16) + ":"
+        deadline = None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
+        while True:
+            started = time.monotonic()
+            try:
+                value = yield ACQUIRE, for_acquire, [owner, max(1, round(self.ttl * 1000))]
+            except (RedisTimeoutError, asyncio.CancelledError) as exc:
+                # The reply was lost, not necessarily the command: ask again (our own lease comes back) and
+                # release it, so the lock is not held for a whole ttl by nobody.
+                with contextlib.suppress(RedisError):
+                    fence = yield ACQUIRE, for_acquire, [owner, 1000]
+                    if fence > 0:
+                        yield RELEASE, for_release, [f"{owner}{fence}"]
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise _unavailable("acquire", self.name, exc) from exc
+            except RedisError as exc:
+                raise _unavailable("acquire", self.name, exc) from exc
+            if value > 0:
+                return Lease(self.name, for_release, f"{owner}{value}", value, self.ttl, started)
+            wait = self.next_wait(deadline, -1 - value if value < 0 else None)
+            if wait is None:
+                return None
+            try:
+                yield None, (for_release[1],), [wait]
+            except RedisError as exc:
+                raise _unavailable("wait for", self.name, exc) from exc
+
+    def _held(self, lease: Lease | None, *, in_loop: bool) -> Lease:
+        if lease is None:
+            if not self.blocking or self.blocking_timeout == 0:
+                raise LockTimeout(f"lock {self.name!r} is held by another holder")
+            raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
+        if self.watchdog:
+            lease._start_watchdog(in_loop=in_loop)
+        self._lease = lease
+        return lease
+
+    def _check_unused(self) -> None:
+        if self._lease is not None:
+            raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
+
+    def __enter__(self) -> Lease:
+        self._check_unused()
+        return self._held(_drive(self.acquiring()), in_loop=False)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        lease, self._lease = self._lease, None
+        try:
+            lease.release()
+        except LockError as err:
+            lease._report(err, exc)
+
+    async def __aenter__(self) -> Lease:
+        self._check_unused()
+        return self._held(await _adrive(self.acquiring()), in_loop=True)
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        lease, self._lease = self._lease, None
+        try:
+            await lease.arelease()
+        except LockError as err:
+            lease._report(err, exc)
 
 
-def _unavailable(action: str, name: str, exc: Exception) -> LockUnavailable:
+def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
     return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
 
 
 class Lease:
     """One holding of a lock. `fencing_token` strictly increases per lock name; pass it to guarded writes."""
 
-    __slots__ = (
-        "_client",
-        "_expires_at",
-        "_keys",
-        "_value",
-        "_watchdog_stop",
-        "_watchdog_task",
-        "_watchdog_thread",
-        "fencing_token",
-        "lost",
-        "name",
-        "released",
-        "token",
-        "ttl",
-    )
+    __slots__ = ("_expires_at", "_keys", "_value", "_watchdog", "fencing_token", "lost", "name", "released", "ttl")
 
-    def __init__(
-        self, *, name: str, keys: _LockKeys, owner: str, fencing_token: int, ttl: float, expires_at: float, client=None
-    ) -> None:
-        self.name = name
-        self.token = owner[:-1]
-        self.fencing_token = fencing_token
-        self.ttl = ttl
+    def __init__(self, name: str, keys: tuple[str, str, str], value: str, fencing_token: int, ttl: float, since: float):
+        self.name, self.fencing_token, self.ttl, self._keys, self._value = name, fencing_token, ttl, keys, value
         self.lost = False  # set when the lease is known, or must be assumed, to be no longer ours
         self.released = False
-        self._value = f"{owner}{fencing_token}"
-        self._keys = keys
-        self._client = client  # the sync client that acquired it, saving a pool lookup per release
-        self._expires_at = expires_at  # monotonic; counted from before the request left, so never late
-        self._watchdog_stop: threading.Event | None = None
-        self._watchdog_thread: threading.Thread | None = None
-        self._watchdog_task: asyncio.Task | None = None
+        self._expires_at = since + ttl  # monotonic; counted from before the request left, so never late
+        self._watchdog: tuple[threading.Event, threading.Thread] | asyncio.Task | None = None
 
-    def __repr__(self) -> str:
-        state = "released" if self.released else "lost" if self.lost else "held"
-        return f"<Lease {self.name!r} fencing_token={self.fencing_token} {state}>"
-
-    # ------------------------------------------------------------------ sync
-    def extend(self, ttl: float | None = None) -> None:
-        """Make the lease last `ttl` seconds (default: its ttl) from now; LockLost if it is no longer ours."""
+    def _extending(self, ttl: float | None) -> Steps:
         ttl = self.ttl if ttl is None else _check_ttl(ttl)
-        self._check_not_released("extend")
+        if self.released:
+            raise LockError(f"cannot extend lock {self.name!r}: this lease was already released")
         started = time.monotonic()
         try:
-            ok = _run("extend", self._sync_client(), [self._keys.lease], [self._value, round(ttl * 1000)])
+            ok = yield EXTEND, self._keys[:1], [self._value, round(ttl * 1000)]
         except RedisError as exc:
             raise _unavailable("extend", self.name, exc) from exc
-        self._after_extend(ok, started, ttl)
+        if not ok:
+            self.lost = True
+            raise LockLost(self._lost_message("extend"))
+        self.ttl, self._expires_at = ttl, started + ttl
+
+    def _releasing(self) -> Steps:
+        try:
+            ok = yield RELEASE, self._keys, [self._value]
+        except RedisError as exc:
+            raise _unavailable("release", self.name, exc) from exc
+        self.released = True
+        self.lost = self.lost or not ok
+        if self.lost:
+            raise LockLost(self._lost_message("release"))
+
+    def extend(self, ttl: float | None = None) -> None:
+        """Make the lease last `ttl` seconds (default: its ttl) from now; LockLost if it is no longer ours."""
+        _drive(self._extending(ttl))
+
+    async def aextend(self, ttl: float | None = None) -> None:
+        await _adrive(self._extending(ttl))
 
     def release(self) -> None:
         """Free the lock (no-op when already released); LockLost if it was no longer ours or not kept alive."""
-        if self.released:
-            return
-        self._halt_watchdog()
-        try:
-            ok = _run("release", self._sync_client(), self._keys.for_release, [self._value])
-        except RedisError as exc:
-            raise _unavailable("release", self.name, exc) from exc
-        self._after_release(ok)
+        if not self.released:
+            self._halt_watchdog()
+            _drive(self._releasing())
+
+    async def arelease(self) -> None:
+        if not self.released:
+            task = self._halt_watchdog()
+            if task is not None and task is not asyncio.current_task():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await _adrive(self._releasing())
 
     def release_after(self, seconds: float) -> None:
         """Let the lease lapse `seconds` from now instead of freeing it: nobody else gets the lock before then."""
-        if seconds < 0.001:
-            return self.release()
         self._halt_watchdog()
-        if self.lost:
+        if seconds < 0.001 or self.lost:
             return self.release()
         self.extend(seconds)
         self.released = True
 
-    def __enter__(self) -> Lease:
-        return self
+    def _report(self, err: LockError, block_error: BaseException | None) -> None:
+        """A lock error after the guarded block: the block's own exception is the one the caller needs."""
+        if block_error is None:
+            raise err
+        logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, block_error)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self._finish(exc)
-
-    def _finish(self, exc: BaseException | None) -> None:
-        try:
-            self.release()
-        except LockError as err:
-            if exc is None:
-                raise
-            # The block's own exception is the one the caller needs; this one is logged, not lost.
-            logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, exc)
-
-    def _start_watchdog(self) -> None:
-        self._watchdog_stop = threading.Event()
-        self._watchdog_thread = threading.Thread(
-            target=self._watch, args=(self._watchdog_stop,), name=f"lock-watchdog:{self.name}", daemon=True
-        )
-        self._watchdog_thread.start()
+    # The watchdog extends the lease every ttl/3: a thread for `with`, a task for `async with`.
+    def _start_watchdog(self, *, in_loop: bool) -> None:
+        if in_loop:
+            self._watchdog = asyncio.get_running_loop().create_task(self._awatch(), name=f"lock-watchdog:{self.name}")
+            return
+        stop = threading.Event()
+        thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
+        self._watchdog = (stop, thread)
+        thread.start()
 
     def _watch(self, stop: threading.Event) -> None:
         while not stop.wait(self.ttl / 3):
             try:
                 self.extend()
-            except LockLost:
-                logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
-                return
             except LockError as exc:
-                if self._gave_up_extending(exc):
+                if not self._keep_watching(exc):
                     return
-
-    def _halt_watchdog(self) -> None:
-        if self._watchdog_thread is not None:
-            self._watchdog_stop.set()
-            if self._watchdog_thread is not threading.current_thread():
-                self._watchdog_thread.join()
-            self._watchdog_thread = None
-        if self._watchdog_task is not None:
-            self._watchdog_task.cancel()
-            self._watchdog_task = None
-
-    # ----------------------------------------------------------------- async
-    async def aextend(self, ttl: float | None = None) -> None:
-        """Async twin of extend."""
-        ttl = self.ttl if ttl is None else _check_ttl(ttl)
-        self._check_not_released("extend")
-        started = time.monotonic()
-        try:
-            ok = await _arun("extend", aget_redis(PURPOSE), [self._keys.lease], [self._value, round(ttl * 1000)])
-        except RedisError as exc:
-            raise _unavailable("extend", self.name, exc) from exc
-        self._after_extend(ok, started, ttl)
-
-    async def arelease(self) -> None:
-        """Async twin of release."""
-        if self.released:
-            return
-        await self._ahalt_watchdog()
-        try:
-            ok = await _arun("release", aget_redis(PURPOSE), self._keys.for_release, [self._value])
-        except RedisError as exc:
-            raise _unavailable("release", self.name, exc) from exc
-        self._after_release(ok)
-
-    async def arelease_after(self, seconds: float) -> None:
-        """Async twin of release_after."""
-        if seconds < 0.001:
-            return await self.arelease()
-        await self._ahalt_watchdog()
-        if self.lost:
-            return await self.arelease()
-        await self.aextend(seconds)
-        self.released = True
-
-    async def __aenter__(self) -> Lease:
-        return self
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        await self._afinish(exc)
-
-    async def _afinish(self, exc: BaseException | None) -> None:
-        try:
-            await self.arelease()
-        except LockError as err:
-            if exc is None:
-                raise
-            logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, exc)
-
-    def _astart_watchdog(self) -> None:
-        self._watchdog_task = asyncio.get_running_loop().create_task(self._awatch(), name=f"lock-watchdog:{self.name}")
 
     async def _awatch(self) -> None:
         while True:
             await asyncio.sleep(self.ttl / 3)
             try:
                 await self.aextend()
-            except LockLost:
-                logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
-                return
             except LockError as exc:
-                if self._gave_up_extending(exc):
+                if not self._keep_watching(exc):
                     return
 
-    async def _ahalt_watchdog(self) -> None:
-        task = self._watchdog_task
-        self._halt_watchdog()
-        if task is not None and task is not asyncio.current_task():
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    # ---------------------------------------------------------------- shared
-    def _sync_client(self):
-        return self._client or get_redis(PURPOSE)
-
-    def _check_not_released(self, action: str) -> None:
-        if self.released:
-            raise LockError(f"cannot {action} lock {self.name!r}: this lease was already released")
-
-    def _after_extend(self, ok: int, started: float, ttl: float) -> None:
-        if not ok:
-            self.lost = True
-            raise LockLost(self._lost_message("extend"))
-        self.ttl, self._expires_at = ttl, started + ttl
-
-    def _after_release(self, ok: int) -> None:
-        self.released = True
-        if not ok:
-            self.lost = True
-        if self.lost:
-            raise LockLost(self._lost_message("release"))
-
-    def _gave_up_extending(self, exc: Exception) -> bool:
+    def _keep_watching(self, exc: LockError) -> bool:
         """After a failed extend: keep trying while the lease may still run, then declare it lost."""
+        if isinstance(exc, LockLost):
+            logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
+            return False
         if time.monotonic() < self._expires_at:
             logger.warning("lock %r: watchdog could not extend the lease, will retry: %s", self.name, exc)
-            return False
+            return True
         self.lost = True
         logger.error("lock %r: watchdog could not extend the lease before it expired: %s", self.name, exc)
-        return True
+        return False
+
+    def _halt_watchdog(self) -> asyncio.Task | None:
+        watchdog, self._watchdog = self._watchdog, None
+        if isinstance(watchdog, tuple):
+            stop, thread = watchdog
+            stop.set()
+            if thread is not threading.current_thread():
+                thread.join()
+            return None
+        if watchdog is not None:
+            watchdog.cancel()
+        return watchdog
 
     def _lost_message(self, action: str) -> str:
         return (
             f"lock lost: cannot {action} {self.name!r} (fencing token {self.fencing_token}); its lease expired, "
             "was taken over by another holder, or could not be kept alive"
         )
-
-
-# ----------------------------------------------------------------- acquiring
-
-
-def _give_back(client, keys: _LockKeys, owner: str) -> None:
-    """After a lost acquire reply: the command may have run, so ask again (ours comes back) and release."""
-    with contextlib.suppress(RedisError):
-        fence = _run("acquire", client, keys.for_acquire, [owner, 1000])
-        if fence > 0:
-            _run("release", client, keys.for_release, [f"{owner}{fence}"])
-
-
-async def _agive_back(client, keys: _LockKeys, owner: str) -> None:
-    """Async twin of _give_back."""
-    with contextlib.suppress(RedisError):
-        fence = await _arun("acquire", client, keys.for_acquire, [owner, 1000])
-        if fence > 0:
-            await _arun("release", client, keys.for_release, [f"{owner}{fence}"])
-
-
-def _acquire(spec: _Spec) -> Lease | None:
-    client = get_redis(PURPOSE)
-    keys = _keys(spec.name)
-    owner = secrets.token_hex(16) + ":"
-    deadline = spec.deadline()
-    while True:
-        started = time.monotonic()
-        try:
-            value = _run("acquire", client, keys.for_acquire, [owner, spec.ttl_ms])
-        except RedisTimeoutError as exc:
-            _give_back(client, keys, owner)
-            raise _unavailable("acquire", spec.name, exc) from exc
-        except RedisError as exc:
-            raise _unavailable("acquire", spec.name, exc) from exc
-        if value > 0:
-            lease = Lease(
-                name=spec.name,
-                keys=keys,
-                owner=owner,
-                fencing_token=value,
-                ttl=spec.ttl,
-                expires_at=started + spec.ttl,
-                client=client,
-            )
-            if spec.watchdog:
-                lease._start_watchdog()
-            return lease
-        wait = spec.next_wait(deadline, -1 - value if value < 0 else None)
-        if wait is None:
-            return None
-        try:
-            client.blpop([keys.wake], timeout=wait)
-        except RedisError as exc:
-            raise _unavailable("wait for", spec.name, exc) from exc
-
-
-async def _aacquire(spec: _Spec) -> Lease | None:
-    client = aget_redis(PURPOSE)
-    keys = _keys(spec.name)
-    owner = secrets.token_hex(16) + ":"
-    deadline = spec.deadline()
-    while True:
-        started = time.monotonic()
-        try:
-            value = await _arun("acquire", client, keys.for_acquire, [owner, spec.ttl_ms])
-        except (RedisTimeoutError, asyncio.CancelledError) as exc:
-            await _agive_back(client, keys, owner)
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise _unavailable("acquire", spec.name, exc) from exc
-        except RedisError as exc:
-            raise _unavailable("acquire", spec.name, exc) from exc
-        if value > 0:
-            lease = Lease(
-                name=spec.name, keys=keys, owner=owner, fencing_token=value, ttl=spec.ttl, expires_at=started + spec.ttl
-            )
-            if spec.watchdog:
-                lease._astart_watchdog()
-            return lease
-        wait = spec.next_wait(deadline, -1 - value if value < 0 else None)
-        if wait is None:
-            return None
-        try:
-            await client.blpop([keys.wake], timeout=wait)
-        except RedisError as exc:
-            raise _unavailable("wait for", spec.name, exc) from exc
-
-
-class RedisLock:
-    """What redis_lock returns: `with` yields a Lease; as a decorator each call holds the lock."""
-
-    __slots__ = ("_lease", "_spec")
-
-    def __init__(self, spec: _Spec) -> None:
-        self._spec = spec
-        self._lease: Lease | None = None
-
-    def __enter__(self) -> Lease:
-        if self._lease is not None:
-            raise RuntimeError(f"this redis_lock({self._spec.name!r}) object is already held; make one per use")
-        lease = _acquire(self._spec)
-        if lease is None:
-            raise self._spec.timeout_error()
-        self._lease = lease
-        return lease
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
-        lease._finish(exc)
-
-    def __call__(self, func: F) -> F:
-        if inspect.iscoroutinefunction(func):
-            raise TypeError(f"redis_lock cannot guard coroutine function {func.__qualname__}; use aredis_lock")
-
-        @functools.wraps(func)
-        def guarded(*args, **kwargs):
-            with RedisLock(self._spec):
-                return func(*args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
-
-
-class ARedisLock:
-    """What aredis_lock returns: `async with` yields a Lease; decorates coroutine functions."""
-
-    __slots__ = ("_lease", "_spec")
-
-    def __init__(self, spec: _Spec) -> None:
-        self._spec = spec
-        self._lease: Lease | None = None
-
-    async def __aenter__(self) -> Lease:
-        if self._lease is not None:
-            raise RuntimeError(f"this aredis_lock({self._spec.name!r}) object is already held; make one per use")
-        lease = await _aacquire(self._spec)
-        if lease is None:
-            raise self._spec.timeout_error()
-        self._lease = lease
-        return lease
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
-        await lease._afinish(exc)
-
-    def __call__(self, func: F) -> F:
-        if not inspect.iscoroutinefunction(func):
-            raise TypeError(f"aredis_lock guards coroutine functions; use redis_lock for {func.__qualname__}")
-
-        @functools.wraps(func)
-        async def guarded(*args, **kwargs):
-            async with ARedisLock(self._spec):
-                return await func(*args, **kwargs)
-
-        return guarded  # type: ignore[return-value]
 
 
 def redis_lock(
@@ -620,14 +415,14 @@ def redis_lock(
     blocking: bool = True,
     watchdog: bool = False,
 ) -> RedisLock:
-    """Hold lock `name` for a block (`with redis_lock("x") as lease:`) or each call of a decorated function.
+    """Hold lock `name` for a block: `with redis_lock("x") as lease:`.
 
     The lease lasts `ttl` seconds unless released or extended (the watchdog extends it every ttl/3).
     Blocking waits up to `blocking_timeout` seconds (None: as long as it takes), then LockTimeout;
     blocking=False raises LockTimeout at once when the lock is held. LockLost at the end of the block
     means the lease was lost meanwhile; LockUnavailable means Redis did not answer.
     """
-    return RedisLock(_Spec.of(name, ttl, blocking, blocking_timeout, watchdog))
+    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
 
 
 def aredis_lock(
@@ -637,55 +432,22 @@ def aredis_lock(
     blocking_timeout: float | None = None,
     blocking: bool = True,
     watchdog: bool = False,
-) -> ARedisLock:
-    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` or a decorator for coroutines."""
-    return ARedisLock(_Spec.of(name, ttl, blocking, blocking_timeout, watchdog))
+) -> RedisLock:
+    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (the watchdog is a task)."""
+    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
 
 
-def acquire_lock(
-    name: str,
-    *,
-    ttl: float = 10.0,
-    blocking_timeout: float | None = None,
-    blocking: bool = True,
-    watchdog: bool = False,
-) -> Lease:
-    """Acquire and return the Lease (LockTimeout when held); the caller releases it, e.g. `with lease:`."""
-    spec = _Spec.of(name, ttl, blocking, blocking_timeout, watchdog)
-    lease = _acquire(spec)
-    if lease is None:
-        raise spec.timeout_error()
-    return lease
+def fencing_counter_raise(name: str, token: int) -> None:
+    """Raise lock `name`'s fencing counter to `token` if it is below (a Redis restored from an older copy).
 
-
-async def aacquire_lock(
-    name: str,
-    *,
-    ttl: float = 10.0,
-    blocking_timeout: float | None = None,
-    blocking: bool = True,
-    watchdog: bool = False,
-) -> Lease:
-    """Async twin of acquire_lock."""
-    spec = _Spec.of(name, ttl, blocking, blocking_timeout, watchdog)
-    lease = await _aacquire(spec)
-    if lease is None:
-        raise spec.timeout_error()
-    return lease
-
-
-def try_redis_lock(
-    name: str, *, ttl: float = 10.0, blocking_timeout: float = 0, watchdog: bool = False
-) -> Lease | None:
-    """The Lease, or None when the lock stays held (one attempt by default); `with lease:` releases it."""
-    return _acquire(_Spec.of(name, ttl, True, blocking_timeout, watchdog))
-
-
-async def atry_redis_lock(
-    name: str, *, ttl: float = 10.0, blocking_timeout: float = 0, watchdog: bool = False
-) -> Lease | None:
-    """Async twin of try_redis_lock."""
-    return await _aacquire(_Spec.of(name, ttl, True, blocking_timeout, watchdog))
+    Fencing tokens only go up while the counter survives; a restore can put it back below a token a
+    guarded resource already accepted, and every new lease would then be refused there. The holder
+    turned away calls this with the resource's newest token, so the next lease gets a larger one.
+    """
+    try:
+        RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[0][1:2], [int(token)])
+    except RedisError as exc:
+        raise _unavailable("repair the fencing counter of", name, exc) from exc
 
 
 def run_exclusively(
@@ -698,44 +460,22 @@ def run_exclusively(
     """
     if min_interval is not None:
         _check_ttl(min_interval, argument="min_interval")
-    lease = try_redis_lock(name, ttl=ttl, watchdog=watchdog)
+    lease = _drive(RedisLock(name, ttl, False, None, watchdog).acquiring())
     if lease is None:
         return False
+    if watchdog:
+        lease._start_watchdog(in_loop=False)
     started = time.monotonic()
     try:
         fn()
     except BaseException as exc:
-        lease._finish(exc)
+        try:
+            lease.release()
+        except LockError as err:
+            lease._report(err, exc)
         raise
     if min_interval is None:
         lease.release()
     else:
         lease.release_after(min_interval - (time.monotonic() - started))
-    return True
-
-
-async def arun_exclusively(
-    name: str,
-    fn: Callable[[], Awaitable[object]],
-    *,
-    ttl: float = 60.0,
-    min_interval: float | None = None,
-    watchdog: bool = True,
-) -> bool:
-    """Async twin of run_exclusively (`fn` returns an awaitable)."""
-    if min_interval is not None:
-        _check_ttl(min_interval, argument="min_interval")
-    lease = await atry_redis_lock(name, ttl=ttl, watchdog=watchdog)
-    if lease is None:
-        return False
-    started = time.monotonic()
-    try:
-        await fn()
-    except BaseException as exc:
-        await lease._afinish(exc)
-        raise
-    if min_interval is None:
-        await lease.arelease()
-    else:
-        await lease.arelease_after(min_interval - (time.monotonic() - started))
     return True

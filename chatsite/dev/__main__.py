@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,9 +9,9 @@ import time
 from pathlib import Path
 
 from chatsite.dev.embedded_redis import ensure_redis
+from chatsite.env import ConfigError, env_dir, env_host, env_port
 
 ROOT = Path(__file__).resolve().parents[2]
-VAR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 PYTHON = sys.executable
 
 
@@ -33,10 +32,10 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 def run() -> int:
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = os.environ.get("PORT", "8000")
-    VAR.mkdir(exist_ok=True)
-    redis_proc = ensure_redis(VAR)
+    # Read here, not in settings.py: these start the processes that then load the settings.
+    host, port, var = env_host("HOST", "127.0.0.1"), str(env_port("PORT", 8000)), env_dir("VAR_DIR", str(ROOT / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    redis_proc = ensure_redis(var)
     children: list[subprocess.Popen] = []
     try:
         manage("migrate", "--noinput", "-v", "0")
@@ -58,8 +57,9 @@ def run() -> int:
 
 
 def test(pytest_args: list[str]) -> int:
-    VAR.mkdir(exist_ok=True)
-    redis_proc = ensure_redis(VAR)
+    var = env_dir("VAR_DIR", str(ROOT / "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    redis_proc = ensure_redis(var)
     try:
         return subprocess.call([PYTHON, "-m", "pytest", *pytest_args], cwd=ROOT)
     finally:
@@ -71,7 +71,11 @@ def main() -> int:
     if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
         print("usage: python -m chatsite.dev run | test [pytest args]", file=sys.stderr)
         return 2
-    return run() if sys.argv[1] == "run" else test(sys.argv[2:])
+    try:
+        return run() if sys.argv[1] == "run" else test(sys.argv[2:])
+    except ConfigError as exc:
+        print(f"chatsite: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -48,7 +48,9 @@ def start_redis_server(*, port: int, data_dir: Path | None, host: str = "127.0.0
 
 def ensure_redis(var_dir: Path) -> subprocess.Popen | None:
     """Return the embedded server we started, or None when a Redis already answers."""
-    explicit = os.environ.get("REDIS_URL")
+    from chatsite.env import env_redis_url  # the same check as settings.py, before anything starts
+
+    explicit = env_redis_url("REDIS_URL", DEFAULT_URL) if "REDIS_URL" in os.environ else None
     url = explicit or DEFAULT_URL
     if answers(url):
         return None

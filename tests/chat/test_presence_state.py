@@ -3,7 +3,7 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from redis_toolkit.ratelimit import rate_limit_reset
+from redis_toolkit.ratelimit.core import rate_limit_reset
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
 

@@ -1,10 +1,13 @@
 """Configuration from the environment: bad values stop start-up with one line naming the variable."""
 
+import os
 import secrets
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import run_manage
+from tests.conftest import ROOT, run_manage
 
 PRODUCTION = {
     "DEBUG": "0",
@@ -28,6 +31,7 @@ PRODUCTION = {
         ("REDIS_MAX_CONNECTIONS", "1", "at least 2"),
         ("SESSION_COOKIE_AGE", "-5", "at least 60"),
         ("LOG_LEVEL", "LOUD", "not a level"),
+        ("VAR_DIR", "/dev/null", "not a directory"),
     ],
 )
 def test_bad_value_stops_startup_with_one_line_naming_the_variable(variable, value, expect):
@@ -63,3 +67,26 @@ def test_production_settings_pass_the_deploy_check():
 
     assert result.returncode == 0, result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expect"),
+    [
+        ("HOST", "http://0.0.0.0", "not a host to listen on"),
+        ("PORT", "70000", "not a TCP port"),
+        ("PORT", "eighty", "not a whole number"),
+        ("VAR_DIR", "/dev/null", "not a directory"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "not a Redis URL"),
+    ],
+)
+def test_make_run_checks_the_variables_it_reads_before_starting_anything(variable, value, expect):
+    """HOST, PORT, VAR_DIR and REDIS_URL are read by the launcher (chatsite/dev), before settings.py."""
+    env = {**os.environ, variable: value}
+    result = subprocess.run(
+        [sys.executable, "-m", "chatsite.dev", "run"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == result.stderr.strip().splitlines()[0]
+    assert variable in result.stderr
+    assert expect in result.stderr

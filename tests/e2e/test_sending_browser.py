@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from chat.models import Message
 from chat.services import room_create
-from redis_toolkit.ratelimit import rate_limit_reset
+from redis_toolkit.ratelimit.core import rate_limit_reset
 from tests.e2e.conftest import PHONE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("redis_client")]

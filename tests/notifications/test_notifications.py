@@ -11,7 +11,7 @@ from chatsite.errors import UserError
 from notifications import unread
 from notifications.models import Notification
 from notifications.services import broadcast_create, broadcast_send, notification_create, notification_mark_read
-from redis_toolkit.connections import get_redis
+from redis_toolkit.client import get_redis
 from tests.chat.conftest import open_socket
 
 pytestmark = pytest.mark.usefixtures("redis_client")

@@ -11,10 +11,10 @@ if __name__ == "__main__":
     from django.db import transaction
 
     from redis_toolkit.fencing import fence_advance
-    from redis_toolkit.locks import LockError, acquire_lock
+    from redis_toolkit.locks import LockError, redis_lock
 
     name, username = sys.argv[1], sys.argv[2]
-    lease = acquire_lock(name, ttl=1, watchdog=True)
+    lease = redis_lock(name, ttl=1, watchdog=True).__enter__()  # held past any block, released below
     print("held", lease.fencing_token, flush=True)
     sys.stdin.readline()  # "go": sent after this process was paused past its TTL and resumed
     outcome = {}

@@ -5,8 +5,7 @@ import redis
 from django.core.cache import caches
 from django.test import override_settings
 
-from redis_toolkit.connections import aget_redis, get_redis, reset_clients
-from redis_toolkit.keys import redis_key
+from redis_toolkit.client import aget_redis, get_redis, redis_key, reset_clients
 
 
 def test_same_purpose_shares_one_pool(redis_client):

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.db.transaction import TransactionManagementError
 
-from redis_toolkit.fencing import StaleFencingToken, afence_advance, fence_advance
+from redis_toolkit.fencing import StaleFencingToken, fence_advance
 from redis_toolkit.locks import LockError, redis_lock
 from redis_toolkit.models import Fence
 
@@ -108,27 +108,6 @@ def test_concurrent_holders_leave_the_highest_token_and_never_error():
     assert set(outcomes.values()) <= {"accepted", "stale"}, outcomes
     assert outcomes[max(tokens)] == "accepted"
     assert mark("contended") == max(tokens)
-
-
-@pytest.mark.django_db(transaction=True)
-async def test_async_twin_runs_the_guarded_write_in_the_same_transaction(make_user):
-    from asgiref.sync import sync_to_async
-
-    try:
-        user = await sync_to_async(make_user)("afenced", first_name="before")
-
-        def write(name: str):
-            return lambda: get_user_model().objects.filter(pk=user.pk).update(first_name=name)
-
-        assert await afence_advance("aprofile", 7, write("holder 7")) == 1
-        with pytest.raises(StaleFencingToken):
-            await afence_advance("aprofile", 6, write("stale holder 6"))
-        await afence_advance("aprofile", 8)
-        await sync_to_async(user.refresh_from_db)()
-        assert user.first_name == "holder 7"
-        assert await sync_to_async(mark)("aprofile") == 8
-    finally:
-        await sync_to_async(connections.close_all)()  # the worker thread's connection
 
 
 @pytest.mark.django_db

@@ -9,18 +9,20 @@ from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from redis_toolkit.connections import get_redis, reset_clients
-from redis_toolkit.fencing import StaleFencingToken, fence_advance
-from redis_toolkit.locks import redis_lock
-from redis_toolkit.models import OutboxEvent
-from redis_toolkit.outbox import (
+from redis_toolkit.client import get_redis, reset_clients
+from redis_toolkit.events.codec import known_streams_key, stream_key
+from redis_toolkit.events.outbox import (
     RELAY_LOCK,
     TransactionRequired,
+    intact_key,
+    outbox_mark_handled,
     outbox_purge,
     outbox_relay_batch,
     publish_event,
 )
-from redis_toolkit.streams import stream_key
+from redis_toolkit.fencing import StaleFencingToken, fence_advance
+from redis_toolkit.locks import redis_lock
+from redis_toolkit.models import OutboxEvent
 
 pytestmark = pytest.mark.usefixtures("clean_streams")
 
@@ -150,7 +152,7 @@ def test_relay_with_a_stale_fencing_token_marks_nothing_sent():
 
 @pytest.mark.django_db(transaction=True)
 def test_events_wait_while_redis_is_down_and_the_outage_is_logged_once(spare_redis, caplog):
-    caplog.set_level(logging.ERROR, logger="redis_toolkit.outage")
+    caplog.set_level(logging.ERROR, logger="redis_toolkit.client")
     with override_settings(REDIS_URL=spare_redis.url, REDIS_SOCKET_TIMEOUT=1):
         reset_clients()
         spare_redis.stop()
@@ -169,14 +171,37 @@ def test_events_wait_while_redis_is_down_and_the_outage_is_logged_once(spare_red
     reset_clients()
 
 
+def read_everything(stream: str, group: str, *, ack: bool) -> None:
+    """A consumer group that has read every entry of `stream`, and acknowledged them if `ack`."""
+    client = get_redis("tests", decode_responses=True)
+    client.xadd(stream_key(stream), {"id": "0", "type": "test.effect", "payload": "{}", "occurred_at": "x"})
+    client.sadd(known_streams_key(), stream)
+    client.xgroup_create(stream_key(stream), group, id="0")
+    for _, entries in client.xreadgroup(group, "c", {stream_key(stream): ">"}):
+        if ack:
+            client.xack(stream_key(stream), group, *[entry_id for entry_id, _ in entries])
+
+
 @pytest.mark.django_db
-def test_purge_deletes_old_sent_rows_and_never_unsent_ones():
+def test_purge_deletes_old_rows_every_group_handled_and_never_unsent_or_unhandled_ones():
     long_ago = timezone.now() - timedelta(days=30)
-    old_sent = OutboxEvent.objects.create(type="test.effect", stream="test", payload={}, occurred_at=long_ago)
-    old_unsent = OutboxEvent.objects.create(type="test.effect", stream="test", payload={}, occurred_at=long_ago)
-    recent_sent = OutboxEvent.objects.create(type="test.effect", stream="test", payload={})
-    OutboxEvent.objects.filter(pk__in=[old_sent.pk, recent_sent.pk]).update(sent_at=timezone.now())
+
+    def row(stream: str, *, sent: bool, old: bool = True) -> OutboxEvent:
+        when = long_ago if old else timezone.now()
+        return OutboxEvent.objects.create(
+            type="test.effect", stream=stream, payload={}, occurred_at=when, sent_at=when if sent else None
+        )
+
+    # Streams of their own: test handlers registered elsewhere read "test", and would not have caught up.
+    handled, unsent, recent = row("purged", sent=True), row("purged", sent=False), row("purged", sent=True, old=False)
+    pending = row("slow", sent=True)  # its group has read it but not acknowledged it
+    assert outbox_purge(older_than=timedelta(days=1)) == 0  # nothing is known handled yet
+
+    read_everything("purged", "done", ack=True)
+    read_everything("slow", "busy", ack=False)
+    get_redis("tests").set(intact_key(), 1)
+    outbox_mark_handled()
 
     assert outbox_purge(older_than=timedelta(days=1)) == 1
-
-    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {old_unsent.pk, recent_sent.pk}
+    assert handled.pk not in set(OutboxEvent.objects.values_list("pk", flat=True))
+    assert set(OutboxEvent.objects.values_list("pk", flat=True)) == {unsent.pk, recent.pk, pending.pk}

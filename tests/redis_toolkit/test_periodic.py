@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from chat import presence
-from redis_toolkit.periodic import PeriodicRunner, PeriodicTask, periodic_task, run_due
+from redis_toolkit.events.periodic import PeriodicRunner, PeriodicTask, periodic_task, run_due
 
 pytestmark = pytest.mark.usefixtures("redis_client")
 

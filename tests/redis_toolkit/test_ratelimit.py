@@ -18,11 +18,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client, override_settings
 
-from chatsite.env import ConfigError
+from chatsite.env import ConfigError, rate_limits_from_env
 from chatsite.ws import JsonSocketConsumer
-from redis_toolkit import outage, ratelimit
-from redis_toolkit.connections import reset_clients
-from redis_toolkit.ratelimit import (
+from redis_toolkit.client import redis_outage, reset_clients
+from redis_toolkit.ratelimit.core import (
     SLIDING_LOG,
     RateLimitUnavailable,
     arate_limit,
@@ -32,7 +31,7 @@ from redis_toolkit.ratelimit import (
     rate_limit_hits,
     rate_limit_reset,
 )
-from redis_toolkit.ratelimit_rules import Rule, Window, rate_limits_from_env
+from redis_toolkit.ratelimit.rules import Rule, Window
 from tests.conftest import run_manage
 
 pytestmark = pytest.mark.usefixtures("redis_client")
@@ -41,9 +40,9 @@ pytestmark = pytest.mark.usefixtures("redis_client")
 @pytest.fixture(autouse=True)
 def _no_outage_carried_over():
     """The outage record is per process: one test's Redis going down must not pause the next's checks."""
-    outage.redis_outage.reset()
+    redis_outage.reset()
     yield
-    outage.redis_outage.reset()
+    redis_outage.reset()
 
 
 @pytest.fixture
@@ -163,7 +162,6 @@ def test_every_window_must_allow_and_a_refusal_counts_nothing(rule):
 def test_script_agrees_with_a_reference_model_of_the_sliding_window(redis_client):
     """Random costs and pauses against three windows: every reply and the stored log match a model."""
     rule = Rule("model", (Window(3, 0.01), Window(7, 0.05), Window(12, 0.15)), fail_open=False)
-    script = redis_client.register_script(SLIDING_LOG)
     key, hits = log_key("model", uuid.uuid4().hex), hits_key()
     rnd = random.Random(7)
     stamps: list[int] = []  # every stamp counted, newest first, as the model keeps them
@@ -171,7 +169,9 @@ def test_script_agrees_with_a_reference_model_of_the_sliding_window(redis_client
     for step in range(400):
         cost = rnd.choice([0, 1, 1, 1, 2, 3])
         head_before = int(redis_client.lindex(key, 0) or 0)
-        retry, head_offset, *windows = map(int, script(keys=[key, hits], args=[cost, *rule.script_args]).split())
+        retry, head_offset, *windows = map(
+            int, SLIDING_LOG(redis_client, [key, hits], [cost, *rule.script_args]).split()
+        )
         if retry == 0 and cost:
             now = int(redis_client.lindex(key, 0))  # an allowed check stamps Redis's now
             stamps[:0] = [now] * cost
@@ -269,7 +269,7 @@ def test_unknown_rule_is_refused_naming_the_known_ones():
 
 
 def _outage_records(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == outage.__name__]
+    return [r for r in caplog.records if r.name == "redis_toolkit.client"]
 
 
 def test_fail_open_rule_allows_while_redis_is_unreachable_and_logs_once(rule, spare_redis, caplog):
@@ -313,7 +313,7 @@ async def test_async_twin_follows_the_failure_policy_too(rule, spare_redis):
 
 
 def test_counting_resumes_and_recovery_is_logged_when_redis_is_back(rule, spare_redis, caplog, monkeypatch):
-    monkeypatch.setattr(ratelimit, "PROBE_SECONDS", 0.0)  # retry Redis at every check
+    monkeypatch.setattr("redis_toolkit.ratelimit.core.PROBE_SECONDS", 0.0)  # retry Redis at every check
     name = rule("2/1m", fail="open")
     with override_settings(REDIS_URL=spare_redis.url):
         reset_clients()

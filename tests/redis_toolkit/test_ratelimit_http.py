@@ -8,13 +8,11 @@ import pytest
 from django.http import HttpResponse, JsonResponse
 from django.test import Client, RequestFactory, override_settings
 from django.urls import path, reverse
-from django.views import View
 
 from chatsite.urls import urlpatterns as site_urlpatterns
-from redis_toolkit.connections import reset_clients
-from redis_toolkit.outage import redis_outage
-from redis_toolkit.ratelimit import rate_limit_reset
-from redis_toolkit.ratelimit_http import RateLimitMixin, key_ip, ratelimit_view
+from redis_toolkit.client import redis_outage, reset_clients
+from redis_toolkit.ratelimit.core import rate_limit_reset
+from redis_toolkit.ratelimit.http import key_ip, ratelimit_view
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("redis_client")]
 
@@ -38,7 +36,7 @@ def page_view(request):
 
 
 @ratelimit_view("tests.page", key="ip")
-async def async_page_view(request):
+def json_page_view(request):
     return HttpResponse("ok")
 
 
@@ -52,32 +50,16 @@ def api_view(request):
     return JsonResponse({"ok": True})
 
 
-class PageView(RateLimitMixin, View):
-    ratelimit_rule = "tests.page"
-    ratelimit_key = "ip"
-    ratelimit_methods = ("POST",)
-
-    def get(self, request):
-        return HttpResponse("form")
-
-    def post(self, request):
-        return HttpResponse("posted")
-
-
-class AsyncPageView(RateLimitMixin, View):
-    ratelimit_rule = "tests.page"
-    ratelimit_key = "ip"
-
-    async def get(self, request):
-        return HttpResponse("async form")
+@ratelimit_view("tests.page", key="ip", methods=("POST",))
+def form_view(request):
+    return HttpResponse("posted" if request.method == "POST" else "form")
 
 
 urlpatterns = [
-    path("rl/async-class/", AsyncPageView.as_view()),
     path("rl/page/", page_view),
-    path("rl/async/", async_page_view),
+    path("rl/json/", json_page_view),
     path("rl/open/", open_view),
-    path("rl/class/", PageView.as_view()),
+    path("rl/form/", form_view),
     path("api/rl/", api_view),
     *site_urlpatterns,
 ]
@@ -163,29 +145,39 @@ def test_api_paths_answer_json_whatever_the_client_accepts(make_user):
     assert response.json()["error"]["code"] == "rate_limited"
 
 
-@pytest.mark.urls(__name__)
-def test_async_views_are_limited_too():
-    client = browser()
+def test_async_views_are_refused_at_decoration():
+    async def view(request):
+        return HttpResponse("ok")
 
-    assert [client.get("/rl/async/").status_code for _ in range(3)] == [200, 200, 429]
-
-
-@pytest.mark.urls(__name__)
-def test_async_class_views_are_limited_too():
-    client = browser()
-
-    responses = [client.get("/rl/async-class/") for _ in range(3)]
-
-    assert [r.status_code for r in responses] == [200, 200, 429]
-    assert responses[0]["RateLimit"] == '"tests.page";r=1;t=60'
+    with pytest.raises(TypeError, match="decorates sync views"):
+        ratelimit_view("tests.page")(view)
 
 
 @pytest.mark.urls(__name__)
-def test_mixin_limits_only_the_methods_it_names():
+def test_only_the_methods_named_are_counted():
     client = browser()
 
-    assert [client.get("/rl/class/").status_code for _ in range(3)] == [200, 200, 200]
-    assert [client.post("/rl/class/").status_code for _ in range(3)] == [200, 200, 429]
+    assert [client.get("/rl/form/").status_code for _ in range(3)] == [200, 200, 200]
+    assert [client.post("/rl/form/").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.mark.urls(__name__)
+def test_without_a_template_the_refusal_is_plain_text_and_json_paths_are_configurable(settings):
+    settings.REDIS_TOOLKIT = {
+        **settings.REDIS_TOOLKIT,
+        "RATE_LIMIT_429_TEMPLATE": None,
+        "RATE_LIMIT_JSON_PATHS": ("/rl/json/",),
+    }
+    client = browser()
+
+    pages = [client.get("/rl/page/") for _ in range(3)]
+    api = [client.get("/rl/json/") for _ in range(3)]
+
+    assert pages[2].status_code == 429
+    assert pages[2]["Content-Type"].startswith("text/plain")
+    assert pages[2].content.decode() == "Too many requests; try again in 60 seconds."
+    assert api[2].status_code == 429
+    assert api[2].json()["error"]["code"] == "rate_limited"
 
 
 def test_several_windows_are_all_advertised(settings):

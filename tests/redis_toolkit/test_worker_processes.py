@@ -11,10 +11,11 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import override_settings
 
-from redis_toolkit.connections import reset_clients
+from redis_toolkit.client import reset_clients
+from redis_toolkit.events.codec import stream_key
+from redis_toolkit.events.outbox import publish_event
+from redis_toolkit.events.status import dead_letters
 from redis_toolkit.models import OutboxEvent
-from redis_toolkit.outbox import publish_event
-from redis_toolkit.streams import dead_letters, stream_key
 from tests.conftest import wait_until
 from tests.redis_toolkit.stream_handlers import GROUP, calls_key, effects_key, fail_key, hung_key
 

@@ -7,10 +7,12 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from redis_toolkit.connections import get_redis
-from redis_toolkit.outbox import publish_event
-from redis_toolkit.streams import dead_letter_replay, dead_letters, encode_entry, stream_key
-from redis_toolkit.workers import HandlerRegistry, InvalidEvent, StreamWorker
+from redis_toolkit.client import get_redis
+from redis_toolkit.events.codec import encode_entry, stream_key
+from redis_toolkit.events.outbox import publish_event
+from redis_toolkit.events.registry import HandlerRegistry, InvalidEvent
+from redis_toolkit.events.status import dead_letter_replay, dead_letters
+from redis_toolkit.events.worker import StreamWorker
 
 pytestmark = pytest.mark.usefixtures("clean_streams")
 
@@ -216,7 +218,7 @@ def test_entry_that_keeps_crashing_workers_is_dead_lettered_without_running_agai
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_pending_entry_trimmed_from_the_stream_is_acknowledged(registry, client):
+def test_pending_entry_trimmed_from_the_stream_is_acknowledged(any_redis, registry, client, caplog):
     registry.handler("test.effect", group="g")(lambda event: None)
     worker = StreamWorker(group="g", consumer="alive", registry=registry)
     worker.ensure_groups()
@@ -225,6 +227,8 @@ def test_pending_entry_trimmed_from_the_stream_is_acknowledged(registry, client)
     client.xtrim(stream_key("test"), maxlen=0)
 
     drain(worker, until=lambda: pending(client, "g") == 0)
+    assert worker.handled == 0  # nothing to handle: the entry is gone, and the loss is reported
+    assert any("lost 1 entr(ies) of test trimmed before they were handled" in r.getMessage() for r in caplog.records)
 
 
 def test_other_groups_events_are_skipped_and_replay_reaches_only_the_group_that_failed(registry, client):

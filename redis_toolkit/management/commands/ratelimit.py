@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from redis_toolkit.ratelimit import RateLimitUnavailable, rate_limit, rate_limit_hits, rate_limit_reset
-from redis_toolkit.ratelimit_rules import Rule, env_name, get_rule, known_rules
+from redis_toolkit.ratelimit.core import RateLimitUnavailable, rate_limit, rate_limit_hits, rate_limit_reset
+from redis_toolkit.ratelimit.rules import Rule, env_name, get_rule, known_rules
 
 
 class Command(BaseCommand):

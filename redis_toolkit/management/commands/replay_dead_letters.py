@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from redis_toolkit.streams import dead_letter_replay, dead_letters, known_streams
+from redis_toolkit.events.status import dead_letter_replay, dead_letters, known_streams
 
 
 class Command(BaseCommand):

@@ -4,7 +4,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from redis_toolkit.workers import default_registry, load_handlers, run_workers
+from redis_toolkit.events.registry import default_registry, load_handlers
+from redis_toolkit.events.runner import run_workers
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from redis_toolkit.outbox import outbox_backlog
-from redis_toolkit.streams import LAG_SCAN_LIMIT, stream_status
+from redis_toolkit.events.outbox import outbox_backlog
+from redis_toolkit.events.status import LAG_SCAN_LIMIT, stream_status
 
 
 def format_ms(ms: int) -> str:

@@ -1,18 +1,16 @@
-"""Rate-limit rules: the "N/period" grammar, the RATE_LIMITS setting and its environment overrides."""
+"""Rate-limit rules: the "N/period" grammar and the rules named in REDIS_TOOLKIT["RATE_LIMITS"]."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
 
-from django.conf import settings
 from django.core.signals import setting_changed
 
-from chatsite.env import ConfigError
+from redis_toolkit.conf import ConfigError, toolkit_setting
 
 MAX_LIMIT = 10_000  # the log keeps one entry per allowed unit: bounded memory per key
 MAX_PERIOD = 366 * 86400  # stamps are microseconds in Lua's doubles: exact far beyond this
@@ -125,29 +123,6 @@ def parse_rule(name: str, spec: Mapping, *, where: str = "RATE_LIMITS") -> Rule:
     return Rule(name, windows, parse_fail(spec["fail"], where=f"{where}[{name!r}]['fail']"))
 
 
-def rate_limits_from_env(rules: Mapping[str, Mapping], environ: Mapping[str, str] = os.environ) -> dict[str, dict]:
-    """Validate RATE_LIMITS and apply `RATE_LIMIT_<RULE>="5/10s,30/1m"` / `RATE_LIMIT_<RULE>_FAIL=open`."""
-    result: dict[str, dict] = {}
-    known: dict[str, str] = {}
-    for name, spec in rules.items():
-        rule = parse_rule(name, spec)
-        variable = env_name(name)
-        if variable in known:
-            raise ConfigError(f"RATE_LIMITS: rules {known[variable]!r} and {name!r} share the variable {variable}.")
-        known[variable] = known[f"{variable}_FAIL"] = name
-        limits, fail_open = rule.limits, rule.fail_open
-        if variable in environ:
-            limits = ", ".join(str(w) for w in parse_limits(environ[variable], where=variable))
-        if f"{variable}_FAIL" in environ:
-            fail_open = parse_fail(environ[f"{variable}_FAIL"], where=f"{variable}_FAIL")
-        result[name] = {"limits": limits, "fail": "open" if fail_open else "closed"}
-    for variable in environ:
-        if variable.startswith(ENV_PREFIX) and variable not in known:
-            rule_variables = ", ".join(sorted(v for v in known if not v.endswith("_FAIL") or v[:-5] not in known))
-            raise ConfigError(f"{variable} names no rate-limit rule; known: {rule_variables} (and their _FAIL twins).")
-    return result
-
-
 _cache: dict[object, Rule] = {}
 
 
@@ -164,7 +139,7 @@ def get_rule(rule: str | tuple[int, float]) -> Rule:
             raise ValueError(f"rule={rule!r}: the limit must be 1-{MAX_LIMIT}, the period 0-{MAX_PERIOD} seconds.")
         parsed = Rule(str(Window(limit, float(period))), (Window(limit, float(period)),), fail_open=False)
     elif isinstance(rule, str):
-        rules = getattr(settings, "RATE_LIMITS", {})
+        rules = toolkit_setting("RATE_LIMITS")
         if rule not in rules:
             raise ValueError(f"Unknown rate-limit rule {rule!r}; known rules: {', '.join(sorted(rules)) or 'none'}.")
         parsed = parse_rule(rule, rules[rule])
@@ -175,11 +150,11 @@ def get_rule(rule: str | tuple[int, float]) -> Rule:
 
 
 def known_rules() -> list[Rule]:
-    return [get_rule(name) for name in sorted(getattr(settings, "RATE_LIMITS", {}))]
+    return [get_rule(name) for name in sorted(toolkit_setting("RATE_LIMITS"))]
 
 
 def _forget_rules(*, setting: str, **kwargs) -> None:
-    if setting == "RATE_LIMITS":
+    if setting == "REDIS_TOOLKIT":
         _cache.clear()
 
 

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
-import redis
-from django.conf import settings
-from django.core.signals import setting_changed
-from redis.commands.core import AsyncScript, Script
-from redis.exceptions import NoScriptError, ReadOnlyError
+from redis.exceptions import ReadOnlyError
 
-from redis_toolkit.connections import aget_redis, get_redis
-from redis_toolkit.keys import redis_key
-from redis_toolkit.outage import UNREACHABLE, redis_outage
-from redis_toolkit.ratelimit_rules import Rule, Window, get_rule
+from redis_toolkit.client import UNREACHABLE, aget_redis, get_redis, redis_key, redis_outage
+from redis_toolkit.ratelimit.rules import Rule, Window, get_rule
+from redis_toolkit.scripts import LuaScript
 
 PURPOSE = "ratelimit"
 # While Redis is down, checks go to it at most once per this many seconds per process; the others
@@ -33,7 +29,7 @@ MAX_KEY_LENGTH = 120
 # stamps are younger than its period; every window must allow, or nothing is counted.
 # Returns "retry_after head-now remaining next ...": retry_after (0 when allowed), the newest stamp
 # minus now, then per window the units remaining and when its oldest counted stamp leaves it (µs).
-SLIDING_LOG = """
+SLIDING_LOG = LuaScript("""
 local clock = redis.call('TIME')
 local now = clock[1] * 1000000 + clock[2]
 local key, cost, windows = KEYS[1], tonumber(ARGV[1]), (#ARGV - 2) / 2
@@ -110,7 +106,7 @@ for i = 1, windows do
   reply = reply .. string.format(' %d %d', limit - used[i], used[i] > 0 and oldest[i] + period - now or 0)
 end
 return reply
-"""
+""")
 
 
 class RateLimitUnavailable(Exception):
@@ -121,8 +117,7 @@ class RateLimitUnavailable(Exception):
         self.rule, self.retry_after = rule, retry_after
 
 
-@dataclass(frozen=True)
-class WindowState:
+class WindowState(NamedTuple):
     """One window of a rule after a check; times are seconds from now."""
 
     limit: int
@@ -144,130 +139,63 @@ class RateLimitResult:
     rule: str
     period: float = 0.0
     degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
-    # The script's numbers (newest stamp - now, then remaining and next unit per window, µs) and the
-    # rule's windows: `windows` is built from them only when asked (headers, status), off the hot path.
-    raw: tuple[int, ...] = field(default=(), repr=False, compare=False)
-    spec: tuple[Window, ...] = field(default=(), repr=False, compare=False)
-
-    @property
-    def windows(self) -> tuple[WindowState, ...]:
-        """Every window of the rule, shortest period first."""
-        head, raw = (self.raw[0], self.raw) if self.raw else (0, ())
-        return tuple(
-            WindowState(w.limit, w.period, raw[1 + 2 * i], _reset(head, w, raw[1 + 2 * i]), raw[2 + 2 * i] / 1e6)
-            for i, w in enumerate(self.spec)
-        )
-
-
-def _reset(head: int, window: Window, remaining: int) -> float:
-    """Seconds until the newest counted stamp leaves the window: then its whole limit is back."""
-    return (head + window.micros) / 1e6 if remaining < window.limit else 0.0
-
-
-class _Target:
-    """One Redis (URL) and key prefix: its key names and client, resolved once (see _current)."""
-
-    def __init__(self) -> None:
-        self.hits = hits_key()
-        self.prefixes: dict[str, str] = {}  # rule name -> its log keys' prefix
-        self.client: redis.Redis | None = None  # get_redis(PURPOSE), looked up once
-
-    def sync_client(self) -> redis.Redis:
-        self.client = get_redis(PURPOSE)
-        return self.client
-
-    def log_key(self, rule: str, key: str) -> str:
-        prefix = self.prefixes.get(rule)
-        if prefix is None:
-            prefix = self.prefixes[rule] = redis_key("ratelimit", "log", rule, "")
-        if len(key) > MAX_KEY_LENGTH:
-            key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-        return prefix + key
-
-
-_targets: dict[tuple[str, str], _Target] = {}
-_scripts: dict[str, Script | AsyncScript] = {}
-# The target of the current settings. Checks resolve it (and its client) once, not per call: on a
-# latency-bound hot path every object touched after the socket wait costs cache misses.
-_current: _Target | None = None
-
-
-def _target() -> _Target:
-    global _current
-    target = _current
-    if target is None:
-        key = (settings.REDIS_URL, settings.REDIS_KEY_PREFIX)
-        target = _targets.get(key)
-        if target is None:
-            target = _targets.setdefault(key, _Target())
-        _current = target
-    return target
-
-
-def _forget_target(*, setting: str, **kwargs) -> None:
-    """Tests point REDIS_URL (or the prefix) elsewhere: resolve the target and client again."""
-    global _current
-    if setting.startswith("REDIS_"):
-        _current = None
-        for target in _targets.values():
-            target.client = None
-
-
-setting_changed.connect(_forget_target)
+    windows: tuple[WindowState, ...] = ()  # every window of the rule, shortest period first
 
 
 def log_key(rule: str, key: str) -> str:
     """The Redis key of one rule's log for one key; long keys (user input) are hashed."""
-    return _target().log_key(rule, key)
+    if len(key) > MAX_KEY_LENGTH:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    return redis_key("ratelimit", "log", rule, key)
 
 
 def hits_key() -> str:
     return redis_key("ratelimit", "hits")
 
 
-def _check_input(rule: Rule, key: str, cost: int) -> None:
+def _prepare(rule: str | tuple[int, float], key: str, cost: int) -> tuple[Rule, tuple | None]:
+    """The rule and the script call to make, or None when Redis just failed (apply the failure policy)."""
+    spec = get_rule(rule)
     if key.__class__ is not str or not key:
         raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
     if cost.__class__ is not int or cost < 0:
         raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
-    if cost > rule.smallest_limit:
-        raise ValueError(f"cost={cost} can never pass rule {rule.name!r}, which allows at most {rule.smallest_limit}.")
+    if cost > spec.smallest_limit:
+        raise ValueError(f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.smallest_limit}.")
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+        return spec, None
+    return spec, ((log_key(spec.name, key), hits_key()), (cost, *spec.script_args))
 
 
 def _result(rule: Rule, raw: bytes) -> RateLimitResult:
-    retry, *numbers = map(int, raw.split())
-    windows, head = rule.windows, numbers[0]
-    tightest = 0
-    if len(windows) > 1:  # the fewest units left, then the longest wait for all of them
-        tightness = [(numbers[1 + 2 * i], -_reset(head, w, numbers[1 + 2 * i])) for i, w in enumerate(windows)]
-        tightest = tightness.index(min(tightness))
-    window, remaining = windows[tightest], numbers[1 + 2 * tightest]
+    """From the script's reply: retry_after, newest stamp - now, then per window remaining and next unit (µs)."""
+    redis_outage.recovered()
+    retry, head, *numbers = map(int, raw.split())
+    windows = tuple(
+        WindowState(w.limit, w.period, left, (head + w.micros) / 1e6 if left < w.limit else 0.0, next_unit / 1e6)
+        for w, left, next_unit in zip(rule.windows, numbers[::2], numbers[1::2], strict=True)
+    )
+    tightest = min(windows, key=lambda w: (w.remaining, -w.reset))  # fewest left, then the longest wait
     return RateLimitResult(
         retry == 0,
-        remaining,
+        tightest.remaining,
         retry / 1e6,
-        _reset(head, window, remaining),
-        window.limit,
+        tightest.reset,
+        tightest.limit,
         rule.name,
-        window.period,
+        tightest.period,
         False,
-        tuple(numbers),
         windows,
     )
 
 
-def _unavailable(rule: Rule) -> RateLimitResult:
+def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResult:
+    if exc is not None:
+        redis_outage.failed(exc, then=AFTER_FAILURE)
     if not rule.fail_open:
         raise RateLimitUnavailable(rule.name)
     first: Window = rule.windows[0]
     return RateLimitResult(True, first.limit, 0.0, 0.0, first.limit, rule.name, first.period, degraded=True)
-
-
-def _script() -> Script:
-    script = _scripts.get("sync")
-    if script is None:
-        script = _scripts["sync"] = get_redis(PURPOSE).register_script(SLIDING_LOG)
-    return script
 
 
 def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
@@ -275,46 +203,24 @@ def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Rat
 
     One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
     """
-    spec, target = get_rule(rule), _target()
-    _check_input(spec, key, cost)
-    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+    spec, call = _prepare(rule, key, cost)
+    if call is None:
         return _unavailable(spec)
-    client, script = target.client or target.sync_client(), _scripts.get("sync") or _script()
-    log = target.log_key(spec.name, key)
     try:
-        try:
-            # EVALSHA straight away: Script.__call__'s generic plumbing costs a few per cent of a check.
-            reply = client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
-        except NoScriptError:  # a restarted or flushed Redis: load it and run again
-            reply = script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
+        return _result(spec, SLIDING_LOG(get_redis(PURPOSE), *call))
     except REDIS_DOWN as exc:
-        redis_outage.failed(exc, then=AFTER_FAILURE)
-        return _unavailable(spec)
-    redis_outage.recovered()
-    return _result(spec, reply)
+        return _unavailable(spec, exc)
 
 
 async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
     """Async twin of rate_limit."""
-    spec, target = get_rule(rule), _target()
-    _check_input(spec, key, cost)
-    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+    spec, call = _prepare(rule, key, cost)
+    if call is None:
         return _unavailable(spec)
-    client = aget_redis(PURPOSE)
-    script = _scripts.get("async")
-    if script is None:
-        script = _scripts["async"] = client.register_script(SLIDING_LOG)
-    log = target.log_key(spec.name, key)
     try:
-        try:
-            reply = await client.evalsha(script.sha, 2, log, target.hits, cost, *spec.script_args)
-        except NoScriptError:
-            reply = await script(keys=[log, target.hits], args=[cost, *spec.script_args], client=client)
+        return _result(spec, await SLIDING_LOG.acall(aget_redis(PURPOSE), *call))
     except REDIS_DOWN as exc:
-        redis_outage.failed(exc, then=AFTER_FAILURE)
-        return _unavailable(spec)
-    redis_outage.recovered()
-    return _result(spec, reply)
+        return _unavailable(spec, exc)
 
 
 def rate_limit_reset(rule: str | tuple[int, float], key: str) -> bool:

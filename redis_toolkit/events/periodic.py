@@ -1,4 +1,4 @@
-"""Periodic maintenance that every worker process runs but only one executes per interval (a lock per task)."""
+"""Periodic tasks: every worker process schedules them, one runs each per interval fleet-wide (a lock per task)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connections
-
+from redis_toolkit.client import UNREACHABLE
+from redis_toolkit.events.codec import check_name
+from redis_toolkit.events.registry import refresh_db_connections
 from redis_toolkit.locks import LockError, run_exclusively
-from redis_toolkit.outage import UNREACHABLE
-from redis_toolkit.streams import check_name
 
 logger = logging.getLogger(__name__)
 
@@ -74,5 +73,4 @@ class PeriodicRunner:
                 except Exception:
                     logger.exception("periodic task %s failed", task.name)
                 finally:
-                    for connection in connections.all(initialized_only=True):
-                        connection.close_if_unusable_or_obsolete()
+                    refresh_db_connections()

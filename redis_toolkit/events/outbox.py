@@ -1,26 +1,34 @@
-"""Record events in the caller's transaction; send them to Redis Streams right after commit, or via the relay."""
+"""The transactional outbox: events recorded with their change, pushed to Redis Streams after commit or by the relay."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from redis_toolkit.connections import get_redis
+from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
+from redis_toolkit.conf import toolkit_setting
+from redis_toolkit.events.codec import check_name, encode_entry, stream_append, stream_for_type
+from redis_toolkit.events.registry import refresh_db_connections
+from redis_toolkit.events.status import known_streams, stream_handled
 from redis_toolkit.fencing import fence_advance
-from redis_toolkit.keys import redis_key
-from redis_toolkit.locks import LockLost, LockTimeout, LockUnavailable, StaleFencingToken, redis_lock
-from redis_toolkit.models import OutboxEvent
-from redis_toolkit.outage import UNREACHABLE, redis_outage
-from redis_toolkit.streams import check_name, encode_entry, stream_append, stream_for_type
+from redis_toolkit.locks import (
+    LockLost,
+    LockTimeout,
+    LockUnavailable,
+    StaleFencingToken,
+    fencing_counter_raise,
+    redis_lock,
+)
+from redis_toolkit.models import Fence, OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +38,11 @@ PUSHED_CAP = 200_000
 # After a failed push the fast path stays off this long, so requests do not each wait on a dead Redis;
 # the relay sends what accumulates meanwhile.
 FAST_PATH_PAUSE = 5.0
+# Per stream, a Fence row "outbox.handled:<stream>" holds a time (µs) before which every sent row is known
+# handled by every group. Rows sent later are sent again if Redis loses its data; a minute to spare for
+# clocks of different relay hosts.
+HANDLED = "outbox.handled:"
+CLOCK_SPARE = timedelta(minutes=1)
 
 
 class TransactionRequired(RuntimeError):
@@ -65,6 +78,17 @@ def pushed_key() -> str:
     return redis_key("outbox", "pushed")
 
 
+def intact_key() -> str:
+    """Set by the relay; missing means Redis lost its data (or is new), so sent events may be gone."""
+    return redis_key("outbox", "intact")
+
+
+def _fields(row: OutboxEvent, payload_json: str | None = None) -> dict[str, str]:
+    if payload_json is None:
+        payload_json = json.dumps(row.payload, cls=DjangoJSONEncoder, separators=(",", ":"))
+    return encode_entry(event_id=row.pk, event_type=row.type, payload_json=payload_json, occurred_at=row.occurred_at)
+
+
 def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
     """The fast path: XADD now; on any failure the relay sends the event later.
 
@@ -74,12 +98,9 @@ def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
     """
     if redis_outage.recently_failed(FAST_PATH_PAUSE):
         return
-    fields = encode_entry(
-        event_id=event.pk, event_type=event.type, payload_json=payload_json, occurred_at=event.occurred_at
-    )
     try:
         pipe = get_redis("streams").pipeline(transaction=True)
-        stream_append(pipe, event.stream, fields)
+        stream_append(pipe, event.stream, _fields(event, payload_json))
         pipe.zadd(pushed_key(), {str(event.pk): event.pk})
         # Bounded: if no relay confirms for a long time, the oldest notes go and those events are sent twice.
         pipe.zremrangebyrank(pushed_key(), 0, -PUSHED_CAP - 1)
@@ -93,36 +114,73 @@ def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
     redis_outage.recovered()
 
 
+def _send(client, rows) -> None:
+    pipe = client.pipeline(transaction=False)
+    for row in rows:
+        stream_append(pipe, row.stream, _fields(row))
+    pipe.execute()
+
+
+def _handled_marks() -> dict[str, datetime]:
+    marks = Fence.objects.filter(resource__startswith=HANDLED).values_list("resource", "last_token")
+    return {resource[len(HANDLED) :]: datetime.fromtimestamp(micros / 1e6, UTC) for resource, micros in marks}
+
+
+def outbox_resend_lost() -> int:
+    """Redis came back without its data: send again every sent row no group is known to have handled.
+
+    Handlers are idempotent by event id, so a row handled before the loss but sent again changes nothing.
+    """
+    client, marks, sent, batch = get_redis("streams"), _handled_marks(), 0, []
+    streams = OutboxEvent.objects.filter(sent_at__isnull=False).order_by("stream").values_list("stream", flat=True)
+    for stream in streams.distinct():
+        rows = OutboxEvent.objects.filter(stream=stream, sent_at__isnull=False).order_by("id")
+        if stream in marks:
+            rows = rows.filter(sent_at__gte=marks[stream] - CLOCK_SPARE)
+        for row in rows.iterator(chunk_size=RELAY_BATCH):
+            batch.append(row)
+            if len(batch) == RELAY_BATCH:
+                _send(client, batch)
+                sent, batch = sent + len(batch), []
+    _send(client, batch)
+    if sent := sent + len(batch):
+        logger.warning("Redis lost its data: the outbox relay sent %d event(s) again that may not be handled", sent)
+    return sent
+
+
+def outbox_mark_handled() -> None:
+    """Record, per stream, that every row sent until now was handled, when every group has caught up."""
+    now = timezone.now()
+    caught_up = [stream for stream in known_streams() if stream_handled(stream)]
+    # A loss during the look would make empty streams look handled: only marks taken while intact count.
+    if not caught_up or not get_redis("streams").exists(intact_key()):
+        return
+    for stream in caught_up:
+        Fence.objects.update_or_create(
+            resource=HANDLED + stream, defaults={"last_token": int(now.timestamp() * 1e6), "updated_at": now}
+        )
+
+
 def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age: timedelta | None = None) -> int:
     """Take up to `limit` unsent rows older than `min_age`, in id order; returns how many it marked sent.
 
     Rows the fast path pushed are only marked; the others are sent first. Marking happens after
     Redis accepted them, in a transaction that first checks the relay's fencing token, so a relay
     that lost its lock marks nothing (it may have sent a batch twice: delivery is at-least-once,
-    handlers are idempotent).
+    handlers are idempotent). When Redis has lost its data, the sent rows it may have lost go first.
     """
-    if min_age is None:
-        min_age = timedelta(milliseconds=settings.STREAMS_RELAY_MIN_AGE_MS)
-    rows = list(
-        OutboxEvent.objects.filter(sent_at__isnull=True, occurred_at__lte=timezone.now() - min_age).order_by("id")[
-            :limit
-        ]
-    )
-    if not rows:
-        return 0
     client = get_redis("streams")
+    if not client.exists(intact_key()):
+        outbox_resend_lost()
+        client.set(intact_key(), 1)
+    if min_age is None:
+        min_age = timedelta(milliseconds=toolkit_setting("STREAMS_RELAY_MIN_AGE_MS"))
+    rows = OutboxEvent.objects.filter(sent_at__isnull=True, occurred_at__lte=timezone.now() - min_age)
+    if not (rows := list(rows.order_by("id")[:limit])):
+        return 0
     ids = [row.pk for row in rows]
-    pushed = client.zmscore(pushed_key(), ids)
-    missed = [row for row, score in zip(rows, pushed, strict=True) if score is None]
-    if missed:
-        pipe = client.pipeline(transaction=False)
-        for row in missed:
-            payload_json = json.dumps(row.payload, cls=DjangoJSONEncoder, separators=(",", ":"))
-            fields = encode_entry(
-                event_id=row.pk, event_type=row.type, payload_json=payload_json, occurred_at=row.occurred_at
-            )
-            stream_append(pipe, row.stream, fields)
-        pipe.execute()
+    if missed := [row for row, score in zip(rows, client.zmscore(pushed_key(), ids), strict=True) if score is None]:
+        _send(client, missed)
         logger.info("outbox relay sent %d event(s) the fast path had not", len(missed))
     with transaction.atomic():
         fence_advance(RELAY_LOCK, fencing_token)
@@ -132,17 +190,17 @@ def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age:
 
 
 def outbox_purge(*, older_than: timedelta | None = None, limit: int = 5000) -> int:
-    """Delete sent rows older than the retention (never unsent ones); returns how many."""
+    """Delete rows older than the retention that every group handled (never unsent ones); returns how many."""
     if older_than is None:
-        older_than = timedelta(hours=settings.STREAMS_OUTBOX_KEEP_HOURS)
-    ids = list(
-        OutboxEvent.objects.filter(occurred_at__lt=timezone.now() - older_than, sent_at__isnull=False).values_list(
-            "pk", flat=True
-        )[:limit]
-    )
-    if not ids:
-        return 0
-    deleted, _ = OutboxEvent.objects.filter(pk__in=ids).delete()
+        older_than = timedelta(hours=toolkit_setting("STREAMS_OUTBOX_KEEP_HOURS"))
+    deleted, cutoff = 0, timezone.now() - older_than
+    for stream, handled_before in _handled_marks().items():
+        rows = OutboxEvent.objects.filter(
+            stream=stream, occurred_at__lt=cutoff, sent_at__lt=handled_before - CLOCK_SPARE
+        )
+        ids = list(rows.values_list("pk", flat=True)[: limit - deleted])
+        if ids:
+            deleted += OutboxEvent.objects.filter(pk__in=ids).delete()[0]
     return deleted
 
 
@@ -151,7 +209,7 @@ def outbox_backlog() -> tuple[int, datetime | None]:
 
     Younger unsent rows are normal: the fast path pushed them and the relay has yet to mark them.
     """
-    due = settings.STREAMS_RELAY_MIN_AGE_MS + 2 * settings.STREAMS_RELAY_INTERVAL_MS
+    due = toolkit_setting("STREAMS_RELAY_MIN_AGE_MS") + 2 * toolkit_setting("STREAMS_RELAY_INTERVAL_MS")
     waiting = OutboxEvent.objects.filter(
         sent_at__isnull=True, occurred_at__lt=timezone.now() - timedelta(milliseconds=due)
     )
@@ -163,10 +221,11 @@ class OutboxRelay:
 
     PURGE_EVERY = 60.0  # seconds
     PURGE_CHUNK = 5000
+    MARK_EVERY = 2.0  # seconds between looks at whether the groups have caught up
 
     def __init__(self, *, interval: float | None = None) -> None:
-        self.interval = interval if interval is not None else settings.STREAMS_RELAY_INTERVAL_MS / 1000
-        self._next_purge = 0.0
+        self.interval = interval if interval is not None else toolkit_setting("STREAMS_RELAY_INTERVAL_MS") / 1000
+        self._next_purge = self._next_mark = 0.0
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -178,7 +237,14 @@ class OutboxRelay:
             except LockTimeout:  # another process relays; stand by
                 redis_outage.recovered()
                 stop.wait(self.interval)
-            except (LockLost, StaleFencingToken) as exc:
+            except StaleFencingToken as exc:
+                # A Redis restored from an older copy hands out tokens the database already saw. Raise its
+                # counter to the newest token accepted, so the next lease (ours or another's) passes.
+                logger.warning("outbox relay stood down: %s; raising the fencing counter to %s", exc, exc.accepted)
+                with contextlib.suppress(LockUnavailable):  # Redis gone again: the next round tries again
+                    fencing_counter_raise(RELAY_LOCK, exc.accepted)
+                stop.wait(self.interval)
+            except LockLost as exc:
                 logger.warning("outbox relay stood down: %s", exc)
                 stop.wait(self.interval)
             except (*UNREACHABLE, LockUnavailable) as exc:
@@ -188,19 +254,16 @@ class OutboxRelay:
                 stop.wait(max(self.interval, 1.0))
 
     def _lead(self, lease, stop: threading.Event) -> None:
-        from redis_toolkit.workers import refresh_db_connections
-
         while not stop.is_set() and not lease.lost:
             refresh_db_connections()
             marked = outbox_relay_batch(fencing_token=lease.fencing_token)
+            if time.monotonic() >= self._next_mark:
+                self._next_mark = time.monotonic() + self.MARK_EVERY
+                outbox_mark_handled()
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + self.PURGE_EVERY
-                self._purge(stop)
+                for _ in range(100):  # chunks, so one purge never holds the database for long
+                    if stop.is_set() or outbox_purge(limit=self.PURGE_CHUNK) < self.PURGE_CHUNK:
+                        break
             if marked < RELAY_BATCH:
                 stop.wait(self.interval)
-
-    def _purge(self, stop: threading.Event) -> None:
-        """Delete expired rows in chunks, so one purge never holds the database for long."""
-        for _ in range(100):  # up to 500,000 rows a minute; more waits for the next round
-            if stop.is_set() or outbox_purge(limit=self.PURGE_CHUNK) < self.PURGE_CHUNK:
-                return

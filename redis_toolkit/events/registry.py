@@ -1,0 +1,107 @@
+"""Which function handles which event type in which consumer group; loading the apps' handlers modules."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import import_module
+
+from django.db import connections
+from django.utils.module_loading import autodiscover_modules
+
+from redis_toolkit.conf import toolkit_setting
+from redis_toolkit.events.codec import Event, check_name, stream_for_type
+
+
+class InvalidEvent(Exception):
+    """Raise from a handler for an event that can never succeed: it goes to the dead letters at once."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    event_type: str
+    group: str
+    stream: str
+    func: Callable[[Event], None]
+    fields: dict[str, type] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.func.__module__}.{self.func.__qualname__}"
+
+    def check(self, event: Event) -> None:
+        """Raise InvalidEvent naming the first declared payload field that is missing or of the wrong type."""
+        for name, kind in self.fields.items():
+            if name not in event.payload:
+                raise InvalidEvent(f"payload has no {name!r}")
+            value = event.payload[name]
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise InvalidEvent(f"payload {name!r} is {type(value).__name__} {value!r}, expected {kind.__name__}")
+
+
+class HandlerRegistry:
+    """Which function handles which event type in which consumer group."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[tuple[str, str, str], Handler] = {}
+
+    def handler(
+        self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None
+    ) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
+        """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
+        check_name(event_type, argument="event_type")
+        check_name(group, argument="group")
+        stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(event_type)
+        for name, kind in (fields or {}).items():
+            if not isinstance(name, str) or not isinstance(kind, type):
+                raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
+
+        def register(func: Callable[[Event], None]) -> Callable[[Event], None]:
+            handler = Handler(event_type, group, stream, func, dict(fields or {}))
+            # Keyed by name so a module imported twice does not register its handlers twice.
+            self._handlers[(group, event_type, handler.name)] = handler
+            return func
+
+        return register
+
+    def groups(self) -> list[str]:
+        return sorted({h.group for h in self._handlers.values()})
+
+    def for_group(self, group: str) -> list[Handler]:
+        return [h for h in self._handlers.values() if h.group == group]
+
+    def types(self) -> set[str]:
+        return {h.event_type for h in self._handlers.values()}
+
+    def streams(self) -> set[str]:
+        return {h.stream for h in self._handlers.values()}
+
+    def groups_of(self, stream: str) -> set[str]:
+        return {h.group for h in self._handlers.values() if h.stream == stream}
+
+
+default_registry = HandlerRegistry()
+event_handler = default_registry.handler
+
+
+def load_handlers() -> None:
+    """Import every installed app's `handlers` module, then STREAMS_HANDLER_MODULES."""
+    autodiscover_modules("handlers")
+    for module in toolkit_setting("STREAMS_HANDLER_MODULES"):
+        import_module(module)
+
+
+def refresh_db_connections() -> None:
+    """What Django does between requests, between batches: drop connections that broke or aged out.
+
+    Skipped inside a transaction (a caller's atomic block, or a test's), which it would close.
+    """
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"

@@ -1,0 +1,196 @@
+"""Rate limits for Django views: a decorator, key functions, 429/503 answers and RateLimit headers."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+from asgiref.sync import iscoroutinefunction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+from redis_toolkit.conf import toolkit_setting
+from redis_toolkit.ratelimit.core import RateLimitResult, RateLimitUnavailable, rate_limit, seconds
+
+KeyFunc = Callable[[HttpRequest], str | None]
+KeySpec = str | KeyFunc | Iterable[str | KeyFunc]
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or the X-Forwarded-For entry NUM_PROXIES hops from the end."""
+    address = request.META.get("REMOTE_ADDR", "")
+    hops = toolkit_setting("NUM_PROXIES")
+    if hops:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            address = forwarded[-min(hops, len(forwarded))]
+    return address
+
+
+def key_ip(request: HttpRequest) -> str:
+    """`ip:<address>`; IPv6 clients by their /64, which one subscriber usually gets whole."""
+    address = client_ip(request)
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"ip:{address or 'unknown'}"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"ip:{ip}"
+
+
+def key_user(request: HttpRequest) -> str | None:
+    """`user:<pk>` for signed-in users; anonymous requests are not checked by this key."""
+    user = getattr(request, "user", None)
+    return f"user:{user.pk}" if user is not None and user.is_authenticated else None
+
+
+def key_user_or_ip(request: HttpRequest) -> str:
+    return key_user(request) or key_ip(request)
+
+
+def key_post(field: str) -> KeyFunc:
+    """`<field>:<value>` of a POST field (e.g. the username being tried), case-folded; absent: no check."""
+
+    def key(request: HttpRequest) -> str | None:
+        value = request.POST.get(field, "").strip().casefold()
+        return f"{field}:{value}" if value else None
+
+    key.__name__ = f"key_post_{field}"
+    return key
+
+
+_NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user, "user_or_ip": key_user_or_ip}
+
+
+def _key_funcs(key: KeySpec) -> list[KeyFunc]:
+    funcs = []
+    for spec in [key] if isinstance(key, str) or callable(key) else list(key):
+        if callable(spec) or spec in _NAMED_KEYS:
+            funcs.append(_NAMED_KEYS.get(spec, spec) if isinstance(spec, str) else spec)
+        elif isinstance(spec, str) and spec.startswith("post:") and len(spec) > 5:
+            funcs.append(key_post(spec[5:]))
+        else:
+            raise ValueError(
+                f"key={spec!r}: use 'ip', 'user', 'user_or_ip', 'post:<field>' or a function of the request."
+            )
+    if not funcs:
+        raise ValueError("key: give at least one key.")
+    return funcs
+
+
+def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
+    """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10): every window of the rule."""
+    if result.degraded or not result.windows:
+        return {}
+    windows = result.windows
+    names = [result.rule] if len(windows) == 1 else [f"{result.rule}.{w.period:g}s" for w in windows]
+    policy = ", ".join(f'"{n}";q={w.limit};w={seconds(w.period)}' for n, w in zip(names, windows, strict=True))
+    current = ", ".join(f'"{n}";r={w.remaining};t={seconds(w.next_unit)}' for n, w in zip(names, windows, strict=True))
+    return {"RateLimit-Policy": policy, "RateLimit": current}
+
+
+def wants_json(request: HttpRequest) -> bool:
+    if request.path.startswith(tuple(toolkit_setting("RATE_LIMIT_JSON_PATHS"))):
+        return True
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def _refusal(request: HttpRequest, status: int, body: dict, template: str | None, context: dict) -> HttpResponse:
+    """JSON for API clients; for browsers the page REDIS_TOOLKIT names, or the detail as plain text."""
+    if wants_json(request):
+        return JsonResponse({"error": body}, status=status)
+    if template is None:
+        return HttpResponse(body["detail"], status=status, content_type="text/plain; charset=utf-8")
+    return HttpResponse(render_to_string(template, context, request=request), status=status)
+
+
+def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
+    """429 with Retry-After and the RateLimit fields."""
+    wait = max(1, seconds(result.retry_after))
+    detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
+    body = {"code": "rate_limited", "detail": detail, "retry_after": wait}
+    context = {"detail": detail, "retry_after": wait}
+    response = _refusal(request, 429, body, toolkit_setting("RATE_LIMIT_429_TEMPLATE"), context)
+    for name, value in ratelimit_headers(result).items():
+        response[name] = value
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
+    """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
+    detail = "This is unavailable for a moment; please try again shortly."
+    body = {"code": "unavailable", "detail": detail}
+    response = _refusal(request, 503, body, toolkit_setting("RATE_LIMIT_503_TEMPLATE"), {"detail": detail})
+    response["Retry-After"] = str(max(1, seconds(exc.retry_after)))
+    return response
+
+
+class _Guard:
+    """The checks one decorated view makes: each key in turn, stopping at the first refusal."""
+
+    def __init__(self, rule: str | tuple[int, float], key: KeySpec, methods: Iterable[str] | None, cost: int):
+        self.rule, self.keys, self.cost = rule, _key_funcs(key), cost
+        self.methods = {method.upper() for method in methods} if methods is not None else None
+
+    def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
+        if self.methods is not None and request.method not in self.methods:
+            return view()
+        results: list[RateLimitResult] = []
+        try:
+            for key in filter(None, (func(request) for func in self.keys)):
+                results.append(result := rate_limit(self.rule, key, cost=self.cost))
+                if not result.allowed:
+                    return too_many_requests(request, result)
+        except RateLimitUnavailable as exc:
+            return service_unavailable(request, exc)
+        response = view()
+        counted = [result for result in results if not result.degraded]
+        if counted:  # the tightest key's numbers, unless the view set its own
+            for name, value in ratelimit_headers(min(counted, key=lambda r: r.remaining)).items():
+                response.setdefault(name, value)
+        return response
+
+
+def ratelimit_view(
+    rule: str | tuple[int, float],
+    *,
+    key: KeySpec = "user_or_ip",
+    methods: Iterable[str] | None = None,
+    cost: int = 1,
+) -> Callable:
+    """Decorate a function view: over the limit -> 429; responses carry RateLimit fields.
+
+    `key`: 'ip', 'user', 'user_or_ip', 'post:<field>', a function of the request, or several (each
+    is checked in turn under the same rule). `methods`: only these are counted (e.g. ("POST",)).
+    """
+    guard = _Guard(rule, key, methods, cost)
+
+    def decorator(view: Callable) -> Callable:
+        if iscoroutinefunction(view):  # nothing in the site needs it; consumers call arate_limit
+            raise TypeError(f"ratelimit_view decorates sync views; {view.__qualname__} is async")
+
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            return guard.call(request, lambda: view(request, *args, **kwargs))
+
+        return wrapper
+
+    return decorator
+
+
+def ratelimit_call(
+    request: HttpRequest,
+    rule: str | tuple[int, float],
+    view: Callable[[], HttpResponse],
+    *,
+    key: KeySpec = "user_or_ip",
+    methods: Iterable[str] | None = None,
+    cost: int = 1,
+) -> HttpResponse:
+    """`view()` if `rule` allows the request, else 429: for views the decorator does not fit (admin pages)."""
+    return _Guard(rule, key, methods, cost).call(request, view)
