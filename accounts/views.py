@@ -3,13 +3,13 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.forms import SignupForm
 from accounts.selectors import user_session_list
 from accounts.services import user_session_revoke, user_session_revoke_others
+from chatsite.errors import NotFound
 from redis_toolkit.ratelimit.http import ratelimit_view
 
 
@@ -41,7 +41,7 @@ def session_list(request):
 def session_revoke(request, session_id: int):
     row = user_session_list(user=request.user).filter(pk=session_id).first()
     if row is None:
-        raise Http404("No such session of yours.")
+        raise NotFound("That session is not one of yours, or it has already ended.")
     if row.session_key == request.session.session_key:
         messages.error(request, "That is this browser; use “Log out” to end it.")
     else:

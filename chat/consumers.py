@@ -23,7 +23,7 @@ from chat.services import (
 )
 from chatsite.errors import Forbidden, NotFound
 from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, room_group
-from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, JsonSocketConsumer, field
+from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, FrameError, JsonSocketConsumer, field
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +71,13 @@ class RoomConsumer(JsonSocketConsumer):
                 await self.update_presence(presence.apresence_leave, announce_only=True)
         await super().disconnect(code)
 
-    async def update_presence(self, operation, *, announce_only: bool = False) -> None:
+    async def update_presence(self, operation, *, announce_only: bool = False, **extra) -> None:
         changed, online = await operation(
-            room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
+            room_id=self.room.pk,
+            user_id=self.user.pk,
+            username=self.user.username,
+            socket_id=self.channel_name,
+            **extra,
         )
         frame = frames.presence(room_slug=self.room.slug, online=online)
         if changed:
@@ -156,6 +160,18 @@ class RoomConsumer(JsonSocketConsumer):
         unread = await database_sync_to_async(_read)(self.room, self.user, seq)
         await self.send_json(unread)
         await apush_to_user(self.user.pk, unread)  # the user's other tabs and room lists
+
+    async def frame_presence_state(self, frame: dict) -> None:
+        """The page became active or away; others see it in the presence list (best effort)."""
+        state = field(frame, "state", str)
+        if state not in presence.STATES:
+            raise FrameError("invalid_frame", "The field “state” must be “active” or “away”.")
+        if not await self.check_rate("chat.presence", str(self.user.pk), quiet=True):
+            return
+        try:
+            await self.update_presence(presence.apresence_set_state, announce_only=True, state=state)
+        except RedisError as exc:  # presence is advisory: the socket keeps working without it
+            logger.warning("presence state not stored for room %s: %s", self.room.slug, exc)
 
     async def frame_typing(self, frame: dict) -> None:
         active = field(frame, "active", bool)

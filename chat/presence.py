@@ -1,8 +1,10 @@
 """Who is online in a room, per user (not per tab), shared by every server process through Redis.
 
-Each socket is an entry with an expiry in a per-(room, user) sorted set; the user stays listed while
-any of their sockets is alive. Sockets refresh their entry every HEARTBEAT seconds, so the entries of
-a crashed process expire after TTL and are pruned by the next join, leave or heartbeat in the room.
+Each socket is an entry with an expiry in a per-(room, user) sorted set, and a state ("active" or
+"away", from the page's visibility and idle time) in a hash beside it; the user stays listed while any
+of their sockets is alive, and is "active" while any of them is. Sockets refresh their entry every
+HEARTBEAT seconds, so the entries of a crashed process expire after TTL and are pruned by the next
+join, leave or heartbeat in the room.
 """
 
 from __future__ import annotations
@@ -13,48 +15,85 @@ from redis_toolkit.scripts import LuaScript
 TTL_SECONDS = 40
 HEARTBEAT_SECONDS = 15
 
-# KEYS: users zset, this user's sockets zset. ARGV: user member, socket id, ttl ms, mode.
-# Returns {changed (0/1), online members}.
+STATES = ("active", "away")
+
+# KEYS: users zset, this user's sockets zset, this user's socket states hash, the room's user states hash.
+# ARGV: user member, socket id, ttl ms, mode (join/heartbeat/leave/state), state (join/state).
+# Returns {changed (0/1), online members, their states}. A user is "active" while any socket is.
 _SCRIPT = LuaScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[3])
+local mode = ARGV[4]
 local changed = 0
-if ARGV[4] == 'leave' then
-  redis.call('ZREM', KEYS[2], ARGV[2])
+local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+if #expired > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  redis.call('HDEL', KEYS[3], unpack(expired))
+end
+if mode == 'leave' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('HDEL', KEYS[3], ARGV[2])
   if redis.call('ZCARD', KEYS[2]) == 0 then
     changed = redis.call('ZREM', KEYS[1], ARGV[1])
+    redis.call('HDEL', KEYS[4], ARGV[1])
   end
 else
   redis.call('ZADD', KEYS[2], now + ttl, ARGV[2])
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if mode ~= 'heartbeat' then redis.call('HSET', KEYS[3], ARGV[2], ARGV[5]) end
   redis.call('PEXPIRE', KEYS[2], ttl * 2)
+  redis.call('PEXPIRE', KEYS[3], ttl * 2)
   if redis.call('ZADD', KEYS[1], now + ttl, ARGV[1]) == 1 then changed = 1 end
 end
-if redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now) > 0 then changed = 1 end
+if redis.call('ZCARD', KEYS[2]) > 0 then
+  local state = 'away'
+  for _, sid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if redis.call('HGET', KEYS[3], sid) ~= 'away' then state = 'active' break end  -- no state yet: active
+  end
+  if redis.call('HGET', KEYS[4], ARGV[1]) ~= state then
+    redis.call('HSET', KEYS[4], ARGV[1], state)
+    changed = 1
+  end
+end
+local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #gone > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  redis.call('HDEL', KEYS[4], unpack(gone))
+  changed = 1
+end
 redis.call('PEXPIRE', KEYS[1], ttl * 2)
-return {changed, redis.call('ZRANGE', KEYS[1], 0, -1)}
+redis.call('PEXPIRE', KEYS[4], ttl * 2)
+local members = redis.call('ZRANGE', KEYS[1], 0, -1)
+local states = {}
+if #members > 0 then states = redis.call('HMGET', KEYS[4], unpack(members)) end
+return {changed, members, states}
 """)
 
 
 def _keys(room_id: int, user_id: int) -> list[str]:
     tag = f"{{room{room_id}}}"  # one hash slot per room, so the script also runs on Redis Cluster
-    return [redis_key("presence", tag, "users"), redis_key("presence", tag, "user", user_id)]
+    return [
+        redis_key("presence", tag, "users"),
+        redis_key("presence", tag, "user", user_id),
+        redis_key("presence", tag, "user", user_id, "states"),
+        redis_key("presence", tag, "states"),
+    ]
 
 
-def _decode(members: list[bytes]) -> list[dict]:
+def _decode(members: list[bytes], states: list[bytes | None]) -> list[dict]:
     online = []
-    for raw in members:
+    for raw, state in zip(members, states, strict=False):
         user_id, _, username = raw.decode().partition(":")
-        online.append({"id": int(user_id), "username": username})
+        online.append({"id": int(user_id), "username": username, "state": state.decode() if state else "active"})
     return sorted(online, key=lambda entry: entry["username"].lower())
 
 
-async def _run(mode: str, *, room_id: int, user_id: int, username: str, socket_id: str) -> tuple[bool, list[dict]]:
-    args = [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode]
-    changed, members = await _SCRIPT.acall(aget_redis(), _keys(room_id, user_id), args)
-    return bool(changed), _decode(members)
+async def _run(
+    mode: str, *, room_id: int, user_id: int, username: str, socket_id: str, state: str = "active"
+) -> tuple[bool, list[dict]]:
+    args = [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode, state]
+    changed, members, states = await _SCRIPT.acall(aget_redis(), _keys(room_id, user_id), args)
+    return bool(changed), _decode(members, states)
 
 
 async def apresence_join(**who) -> tuple[bool, list[dict]]:
@@ -72,6 +111,13 @@ async def apresence_leave(**who) -> tuple[bool, list[dict]]:
     return await _run("leave", **who)
 
 
+async def apresence_set_state(*, state: str, **who) -> tuple[bool, list[dict]]:
+    """Mark a socket "active" or "away" (page visibility, idle time); same result as join."""
+    if state not in STATES:
+        raise ValueError(f"state must be one of {STATES}")
+    return await _run("state", state=state, **who)
+
+
 def presence_sweep() -> dict[int, list[dict]]:
     """Prune expired users of every room; returns {room_id: online} for rooms whose list changed.
 
@@ -85,10 +131,16 @@ def presence_sweep() -> dict[int, list[dict]]:
         tag = key.decode().rsplit(":", 2)[-2]  # "{room42}"
         seconds, micros = client.time()
         now_ms = seconds * 1000 + micros // 1000
+        gone = client.zrangebyscore(key, "-inf", now_ms)
+        if not gone:
+            continue
+        states_key = redis_key("presence", tag, "states")
         pipe = client.pipeline()
         pipe.zremrangebyscore(key, "-inf", now_ms)
+        pipe.hdel(states_key, *gone)
         pipe.zrange(key, 0, -1)
-        removed, members = pipe.execute()
+        removed, _, members = pipe.execute()
+        states = client.hmget(states_key, members) if members else []
         if removed:
-            changed[int(tag.strip("{}").removeprefix("room"))] = _decode(members)
+            changed[int(tag.strip("{}").removeprefix("room"))] = _decode(members, states)
     return changed

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Substr
 
 from chat.formatting import mentioned_usernames
 from chat.models import Membership, Message, Reaction, Room
@@ -34,12 +46,22 @@ def room_get_for_user(*, slug: str, user) -> Room:
     return room
 
 
+PREVIEW_CHARS = 120
+
+
 def room_list_for_user(*, user) -> QuerySet[Room]:
-    """Public rooms and the user's private rooms and DMs, each with `unread` and `joined`."""
+    """Public rooms and the user's private rooms and DMs, most recently active first.
+
+    Each room carries `unread`, `joined`, `last_activity` (its newest visible message, else its
+    creation) and a preview of that message (`preview_body`, `preview_author`): one query, however
+    many rooms, because every room listed is one the user may read.
+    """
+    latest = Message.objects.filter(room=OuterRef("pk"), deleted_at__isnull=True).order_by("-seq")[:1]
     mine = Membership.objects.filter(room=OuterRef("pk"), user=user)
     unread = (
         Message.objects.filter(room=OuterRef("pk"), seq__gt=OuterRef("last_read"), deleted_at__isnull=True)
         .exclude(author=user)
+        .order_by()  # Message's default order (room → Room.title) would join chat_room per room
         .values("room")
         .annotate(n=Count("pk"))
         .values("n")[:1]
@@ -50,8 +72,17 @@ def room_list_for_user(*, user) -> QuerySet[Room]:
             joined=Exists(mine),
             last_read=Subquery(mine.values("last_read_seq")[:1]),
         )
-        .annotate(unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)))
-        .order_by("kind", "title")
+        .annotate(
+            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+            last_activity=Coalesce(
+                Subquery(latest.values("created_at"), output_field=DateTimeField()), F("created_at")
+            ),
+            preview_body=Subquery(
+                latest.annotate(short=Substr("body", 1, PREVIEW_CHARS)).values("short"), output_field=CharField()
+            ),
+            preview_author=Subquery(latest.values("author__username"), output_field=CharField()),
+        )
+        .order_by("-last_activity", "title")
     )
 
 
@@ -148,3 +179,14 @@ def message_reply_count(*, message_id: int) -> int:
 
 def room_members(*, room: Room) -> QuerySet[Membership]:
     return Membership.objects.filter(room=room).select_related("user").order_by("user__username")
+
+
+def room_title_taken(*, title: str, kind: str) -> Room | None:
+    """The public room already called `title` (case-insensitive), if any.
+
+    Only public titles must be unique: a check across private rooms would tell anyone which names
+    other people's private rooms use. Lists tell same-titled private rooms apart by their slug.
+    """
+    if kind != Room.Kind.PUBLIC:
+        return None
+    return Room.objects.filter(kind=kind, title__iexact=title.strip()).first()

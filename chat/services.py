@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from chat import frames
 from chat.formatting import render_body
 from chat.models import Membership, Message, Reaction, Room
-from chat.selectors import message_reply_count, room_can_moderate
+from chat.selectors import message_reply_count, room_can_moderate, room_title_taken
 from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
@@ -280,6 +280,13 @@ def room_create(
     if Room.objects.filter(slug=slug).exists():
         raise UserError(f"A room called “{slug}” already exists.", code="room_exists")
     kind = Room.Kind.PRIVATE if private else Room.Kind.PUBLIC
+    existing = room_title_taken(title=title, kind=kind)
+    if existing is not None:
+        raise UserError(
+            f"A public room called “{existing.title}” already exists; join it or pick another name.",
+            code="title_taken",
+            slug=existing.slug,
+        )
     room = Room.objects.create(slug=slug, title=title, topic=topic, kind=kind, created_by=created_by)
     if created_by is not None:
         membership_add(room=room, user=created_by, role=Membership.Role.OWNER)

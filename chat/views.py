@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpResponseForbidden, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.selectors import user_last_seen
 from chat import frames
 from chat.forms import RoomForm
 from chat.models import Room
@@ -23,16 +26,8 @@ from chat.selectors import (
     room_members,
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
-from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.errors import NotFound, UserError
 from redis_toolkit.ratelimit.http import ratelimit_view
-
-
-def _room_or_error(request, slug: str) -> Room:
-    try:
-        return room_get_for_user(slug=slug, user=request.user)
-    except NotFound as exc:
-        raise Http404(exc.detail) from None
-
 
 MENTION_MEMBERS = 500  # the composer's @ suggestions come with the page
 
@@ -44,10 +39,26 @@ def _room_label(room: Room, user) -> str:
     return room.title
 
 
-def _room_list_page(request, form: RoomForm, *, status: int = 200):
-    rooms = list(room_list_for_user(user=request.user))
+def _room_prefix(room: Room) -> str:
+    """How a room's name starts everywhere (header, composer, lists): @alice, #general, or a private name."""
+    return {Room.Kind.DIRECT: "@", Room.Kind.PUBLIC: "#"}.get(room.kind, "")
+
+
+def _rooms_for_nav(user) -> list[Room]:
+    """The reader's rooms with `label`, `prefix` and `show_slug` (set when two rooms would look the same)."""
+    rooms = list(room_list_for_user(user=user))
+    seen: dict[tuple[str, str], int] = {}
     for room in rooms:
-        room.label = _room_label(room, request.user)
+        room.label, room.prefix = _room_label(room, user), _room_prefix(room)
+        key = (room.kind, room.label.casefold())
+        seen[key] = seen.get(key, 0) + 1
+    for room in rooms:
+        room.show_slug = seen[(room.kind, room.label.casefold())] > 1
+    return rooms
+
+
+def _room_list_page(request, form: RoomForm, *, status: int = 200):
+    rooms = _rooms_for_nav(request.user)
     return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=status)
 
 
@@ -73,6 +84,10 @@ def room_new(request):
             created_by=request.user,
         )
     except UserError as exc:
+        if exc.code == "title_taken":  # on the form, with a way to the room that has the name
+            link = format_html(' <a href="{}">Open it</a>.', reverse("room", args=[exc.extra["slug"]]))
+            form.add_error("title", format_html("{}{}", exc.detail, link))
+            return _room_list_page(request, form, status=400)
         messages.error(request, exc.detail)
         return redirect("home")
     return redirect("room", slug=room.slug)
@@ -80,17 +95,14 @@ def room_new(request):
 
 @login_required
 def room_detail(request, slug: str):
-    try:
-        room = _room_or_error(request, slug)
-    except Http404:
-        return render(request, "chat/room_missing.html", {"slug": slug}, status=404)
-    except Forbidden as exc:
-        return HttpResponseForbidden(exc.detail)
+    room = room_get_for_user(slug=slug, user=request.user)  # NotFound / Forbidden: the styled 404 / 403 page
     membership = room_join(room=room, user=request.user) if room.is_public else room.memberships.get(user=request.user)
     history, has_more = message_history(room=room, limit=HISTORY_LIMIT)
     context = {
         "room": room,
         "room_label": _room_label(room, request.user),
+        "room_prefix": _room_prefix(room),
+        "rooms": _rooms_for_nav(request.user),
         "history": [frames.message_data(m, room_slug=room.slug) for m in history],
         "has_more": has_more,
         "members": room_members(room=room),
@@ -106,26 +118,30 @@ def room_detail(request, slug: str):
 @login_required
 @require_POST
 def room_mute(request, slug: str):
-    try:
-        room = _room_or_error(request, slug)
-    except Forbidden as exc:
-        return HttpResponseForbidden(exc.detail)
+    room = room_get_for_user(slug=slug, user=request.user)
     muted = request.POST.get("muted") == "1"
     membership_set_muted(room=room, user=request.user, muted=muted)
     messages.success(request, f"{'Muted' if muted else 'Unmuted'} {_room_label(room, request.user)}.")
     return redirect("room", slug=room.slug)
 
 
+def _user_or_404(username: str):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"There is nobody called “{username}” here.")
+    return user
+
+
 @login_required
 def user_profile(request, username: str):
-    profile = get_object_or_404(get_user_model(), username=username)
-    return render(request, "chat/profile.html", {"profile": profile})
+    profile = _user_or_404(username)
+    return render(request, "chat/profile.html", {"profile": profile, "last_seen": user_last_seen(user=profile)})
 
 
 @login_required
 @require_POST
 def direct_message(request, username: str):
-    other = get_object_or_404(get_user_model(), username=username)
+    other = _user_or_404(username)
     try:
         room = direct_room_open(user=request.user, other=other)
     except UserError as exc:

@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.SessionTrackingMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "chatsite.error_pages.UserErrorPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -225,6 +226,7 @@ RATE_LIMITS = rate_limits_from_env(
         "chat.message": {"limits": "10/10s, 60/1m", "fail": "open"},  # per user: burst, sustained
         "chat.typing": {"limits": "30/1m", "fail": "open"},  # per user
         "chat.reaction": {"limits": "20/10s, 120/1m", "fail": "open"},  # per user: adds and removes
+        "chat.presence": {"limits": "20/1m", "fail": "open"},  # per user: active/away changes
         "auth.login": {"limits": "10/1m, 50/1h", "fail": "closed"},  # per IP and per username tried
         "auth.signup": {"limits": "5/1h", "fail": "closed"},  # per IP
         "rooms.create": {"limits": "10/1h", "fail": "open"},  # per user

@@ -6,7 +6,7 @@ import json
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -30,10 +30,7 @@ def notification_page(request):
 @login_required
 @require_POST
 def notification_read(request, notification_id: int):
-    try:
-        notification_mark_read(user=request.user, ids=[notification_id])
-    except NotFound:
-        raise Http404("No such notification.") from None
+    notification_mark_read(user=request.user, ids=[notification_id])  # NotFound: the styled 404 page
     return redirect(request.POST.get("next") or "notifications:list")
 
 

@@ -1,7 +1,10 @@
 // The bell on every page: opens /ws/notifications/, keeps the unread count live, shows the latest.
 // Other scripts hear every frame of that socket as a "chatsite:notification-frame" event on window.
+// Items are marked read when clicked or by "Mark all read", never just by opening the panel.
 
 import { ReconnectingSocket } from "./socket.js";
+import { fullDateTime, relativeTime } from "./render.js";
+import { desktopNotify, setupDesktopButton } from "./desktop_notify.js";
 
 const button = document.getElementById("bell-button");
 const badge = document.getElementById("bell-count");
@@ -37,7 +40,17 @@ function item(n) {
   link.href = n.url;
   link.textContent = n.text;
   link.addEventListener("click", () => { if (!n.read) markRead([n.id]); });
-  li.append(link);
+  const time = document.createElement("time");
+  time.dateTime = n.created_at;
+  time.title = fullDateTime(n.created_at);
+  time.textContent = relativeTime(n.created_at);
+  li.append(link, time);
+  if (!n.read) {
+    const state = document.createElement("span");
+    state.className = "visually-hidden";
+    state.textContent = " (unread)";
+    link.append(state);
+  }
   return li;
 }
 
@@ -57,7 +70,11 @@ async function markRead(ids) {
     headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
     body: JSON.stringify(body),
   });
-  if (response.ok) setCount((await response.json()).unread_count);
+  if (!response.ok) return;
+  const data = await response.json();
+  for (const n of items) if (ids === null || data.marked.includes(n.id)) n.read = true;
+  setCount(data.unread_count);
+  render();
 }
 
 // A notification about the room this tab shows, while it is visible, is read already.
@@ -70,13 +87,22 @@ button.addEventListener("click", async () => {
   const open = panel.hidden;
   panel.hidden = !open;
   button.setAttribute("aria-expanded", String(open));
-  if (!open) return;
-  await refresh();
-  const unseen = items.filter((n) => !n.read).map((n) => n.id);
-  if (unseen.length) markRead(unseen);   // opening the bell reads what it shows; they stay bold until closed
+  if (open) await refresh();
 });
 readAll.addEventListener("click", () => markRead(null));
-document.addEventListener("keydown", (event) => { if (event.key === "Escape") panel.hidden = true; });
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape" || panel.hidden) return;
+  panel.hidden = true;
+  button.setAttribute("aria-expanded", "false");
+  button.focus();
+});
+document.addEventListener("click", (event) => {
+  if (!panel.hidden && !panel.contains(event.target) && !button.contains(event.target)) {
+    panel.hidden = true;
+    button.setAttribute("aria-expanded", "false");
+  }
+});
+setupDesktopButton(document.getElementById("desktop-notify"));
 
 const socket = new ReconnectingSocket("/ws/notifications/", {
   onOpen: () => {
@@ -91,10 +117,11 @@ const socket = new ReconnectingSocket("/ws/notifications/", {
       if (seen) markRead([frame.notification.id]);   // the reader sees it happen: no ring
       else setCount(frame.unread_count);
       render();
+      desktopNotify(frame.notification);
     } else if (frame.type === "notification.read") {
       for (const n of items) if (frame.ids.includes(n.id)) n.read = true;
       setCount(frame.unread_count);
-      if (panel.hidden) render();
+      render();
     }
     window.dispatchEvent(new CustomEvent("chatsite:notification-frame", { detail: frame }));
   },

@@ -1,19 +1,15 @@
 // The room page: live messages over /ws/rooms/<slug>/, history paging, presence, typing, read state.
-// Reactions, replies and @ suggestions live in their own modules, called through `extensions`.
+// Rendering lives in timeline.js. Hook points: `sendMessage(body, extra)` (the composer's send, extra
+// fields go into the `message.send` frame) and timeline.js's `onRenderMessage`.
 
-import "./mentions.js";   // first: its keydown (Enter picks a name) runs before the composer's
 import { ReconnectingSocket } from "./socket.js";
-import { renderHtml, timeLabel } from "./render.js";
-import * as reactions from "./reactions.js";
-import * as replies from "./replies.js";
-import { attachUploads, renderAttachments } from "./uploads.js";
+import { Timeline } from "./timeline.js";
+import { renderPresence } from "./people.js";
+import { setTitleCount } from "./title.js";
 
 const root = document.getElementById("room");
 const slug = root.dataset.slug;
 const me = Number(root.dataset.userId);
-const moderator = root.dataset.moderator !== undefined;
-const list = document.getElementById("messages");
-const scroller = document.getElementById("scroller");
 const input = document.getElementById("message-input");
 const form = document.getElementById("composer");
 const composerError = document.getElementById("composer-error");
@@ -21,140 +17,58 @@ const connection = document.getElementById("connection");
 const typingLine = document.getElementById("typing");
 const onlineList = document.getElementById("online");
 const olderButton = document.getElementById("load-older");
-const uploads = attachUploads({ slug, form, input, onError: (detail) => { composerError.textContent = detail; } });
+const jumpButton = document.getElementById("jump-unread");
+const announcer = document.getElementById("announcer");
+const scroller = document.getElementById("scroller");
 
-const bySeq = new Map();           // seq -> message data
-const pending = new Map();         // client_id -> <li> shown before the server confirmed it
+const timeline = new Timeline({
+  list: document.getElementById("messages"),
+  scroller,
+  me,
+  username: root.dataset.username,
+  moderator: root.dataset.moderator !== undefined,
+  roomName: root.dataset.roomName,
+  lastReadSeq: Number(root.dataset.lastReadSeq || 0),
+  startLoaded: root.dataset.hasMore === undefined,
+  onEdit: (message, body) => socket.send({ type: "message.edit", id: message.id, body }),
+  onDelete: (message) => {
+    if (confirm("Delete this message for everyone?")) socket.send({ type: "message.delete", id: message.id });
+  },
+  onEditDone: () => input.focus(),
+});
+
 let lastSeq = 0;                   // highest contiguous seq we hold
 let syncing = false;
 let readSent = 0;
 let rateLimitedUntil = 0;
+let unseen = 0;                    // messages from others that arrived while the tab was hidden
 const typers = new Map();          // user id -> {username, timer}
-const extensions = [reactions, replies];   // each may have setup(ctx), decorate(li, message), outgoing(frame), frames
 
-function nearBottom() {
-  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
-}
+// ------------------------------------------------------------------ receiving
 
-function messageItem(message) {
-  const li = document.createElement("li");
-  li.dataset.seq = message.seq;
-  li.dataset.id = message.id;
-  li.id = `seq-${message.seq}`;  // notifications link here
-  fillItem(li, message);
-  return li;
-}
-
-function fillItem(li, message) {
-  li.replaceChildren();
-  const meta = document.createElement("time");
-  meta.className = "meta";
-  meta.dateTime = message.created_at;
-  meta.textContent = timeLabel(message.created_at);
-  const author = document.createElement("span");
-  author.className = "author";
-  author.textContent = message.author ?? "deleted user";
-  const body = document.createElement("span");
-  body.className = "body";
-  li.append(meta, author, body);
-  if (message.deleted) {
-    body.textContent = "(message deleted)";
-    li.classList.add("deleted");
-    for (const extension of extensions) extension.decorate?.(li, message);
-    return;
+function receive(message, { live }) {
+  const stick = timeline.nearBottom() || message.author_id === me;
+  const hidden = document.visibilityState !== "visible";
+  if (!timeline.insert(message)) return;
+  if (live && message.author_id !== me && !message.deleted) {
+    if (hidden || !stick) timeline.noteUnseen(message);
+    if (hidden) setTitleCount("room", ++unseen);
+    announce(message);
   }
-  renderHtml(body, message.html, me);
-  renderAttachments(li, message.attachments);
-  if (message.edited_at) {
-    const edited = document.createElement("span");
-    edited.className = "edited";
-    edited.textContent = "(edited)";
-    li.append(edited);
-  }
-  if (message.author_id === me || moderator) {
-    const actions = document.createElement("span");
-    actions.className = "actions";
-    if (message.author_id === me) {
-      actions.append(actionButton("Edit", `Edit message ${message.seq}`, () => startEdit(li, message)));
-    }
-    actions.append(actionButton("Delete", `Delete message ${message.seq}`, () => {
-      if (confirm("Delete this message for everyone?")) socket.send({ type: "message.delete", id: message.id });
-    }));
-    li.append(actions);
-  }
-  for (const extension of extensions) extension.decorate?.(li, message);
-}
-
-function actionsOf(li) {
-  let actions = li.querySelector(".actions");
-  if (!actions) {
-    actions = document.createElement("span");
-    actions.className = "actions";
-    li.querySelector(".body").after(actions);
-  }
-  return actions;
-}
-
-function actionButton(text, label, onClick) {
-  const button = document.createElement("button");
-  button.type = "button";
-  button.textContent = text;
-  button.setAttribute("aria-label", label);
-  button.addEventListener("click", onClick);
-  return button;
-}
-
-function startEdit(li, message) {
-  const editor = document.createElement("textarea");
-  editor.value = message.body;
-  editor.setAttribute("aria-label", "Edit message");
-  const save = actionButton("Save", "Save edit", () => {
-    const body = editor.value.trim();
-    if (body && body !== message.body) socket.send({ type: "message.edit", id: message.id, body });
-    fillItem(li, message);
-  });
-  const cancel = actionButton("Cancel", "Cancel edit", () => fillItem(li, message));
-  editor.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); save.click(); }
-    if (event.key === "Escape") cancel.click();
-  });
-  li.replaceChildren(editor, save, cancel);
-  editor.focus();
-}
-
-function insert(message) {
-  if (bySeq.has(message.seq)) return;
-  bySeq.set(message.seq, message);
-  const stick = nearBottom() || message.author_id === me;
-  const li = messageItem(message);
-  const waiting = message.client_id && pending.get(message.client_id);
-  if (waiting) { waiting.remove(); pending.delete(message.client_id); }
-  place(li);
-  if (stick) scroller.scrollTop = scroller.scrollHeight;
-}
-
-function place(li) {
-  // Keep seq order even when history pages and live messages interleave.
-  const seq = Number(li.dataset.seq);
-  let before = null;
-  for (const item of list.children) {
-    if (item.dataset.seq && Number(item.dataset.seq) > seq) { before = item; break; }
-  }
-  list.insertBefore(li, before ?? list.querySelector("li.pending"));
+  timeline.layout();
+  if (stick) timeline.scrollToBottom();
+  updateJump();
 }
 
 function receiveNew(message) {
-  if (message.seq > lastSeq + 1 && !syncing) {
-    insert(message);
-    requestSync();              // a gap: fetch what we missed, in order
-    return;
-  }
-  insert(message);
+  const gap = message.seq > lastSeq + 1 && !syncing;
+  receive(message, { live: !syncing || message.seq > lastSeq });
+  if (gap) { requestSync(); return; }   // fetch what we missed, in order
   advance();
 }
 
 function advance() {
-  while (bySeq.has(lastSeq + 1)) lastSeq += 1;
+  while (timeline.has(lastSeq + 1)) lastSeq += 1;
   markRead();
 }
 
@@ -170,48 +84,113 @@ function markRead() {
   socket.send({ type: "read", seq: lastSeq });
 }
 
+// New messages are read out politely, batched: one sentence per second at most, never history.
+let announceQueue = [];
+let announceTimer = null;
+function announce(message) {
+  announceQueue.push(message);
+  if (announceTimer) return;
+  announceTimer = setTimeout(() => {
+    const batch = announceQueue;
+    announceQueue = [];
+    announceTimer = null;
+    const last = batch[batch.length - 1];
+    const text = `${last.author ?? "deleted user"}: ${last.body}`;
+    announcer.textContent = batch.length === 1 ? text : `${batch.length} new messages. Latest, ${text}`;
+  }, 1000);
+}
+
+// ------------------------------------------------------------------ the jump-to-new control
+
+function dividerAbove() {
+  const divider = timeline.dividerElement();
+  if (!divider) return timeline.unreadOlder;
+  return divider.getBoundingClientRect().bottom < scroller.getBoundingClientRect().top;
+}
+
+function updateJump() {
+  jumpButton.hidden = !(timeline.hasUnreadMarker && dividerAbove());
+}
+
+async function jumpToNew() {
+  for (let pages = 0; timeline.unreadOlder && pages < 20; pages += 1) {
+    if (!(await loadOlder())) break;
+  }
+  const divider = timeline.dividerElement();
+  if (!divider) return;
+  divider.scrollIntoView({ block: "start" });
+  divider.focus({ preventScroll: true });
+  updateJump();
+}
+
+// ------------------------------------------------------------------ presence and typing
+
 function showTyping() {
   const names = [...typers.values()].map((t) => t.username);
   typingLine.textContent = names.length === 0 ? "" :
     names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
 }
 
-function showPresence(online) {
-  onlineList.replaceChildren(...online.map((user) => {
-    const li = document.createElement("li");
-    const link = document.createElement("a");
-    link.href = `/users/${encodeURIComponent(user.username)}/`;
-    link.textContent = user.username;
-    li.append(link);
-    return li;
-  }));
-}
-
 function setStatus(state, detail) {
   if (state === "open") { connection.hidden = true; return; }
   connection.hidden = false;
-  connection.textContent = state === "final" ? detail : `Connection lost; reconnecting… (next try in ${Math.ceil(detail / 1000)} s)`;
+  if (state === "final") {
+    connection.textContent = detail;
+    restorePending(detail);   // these will never be delivered: give the text back
+    return;
+  }
+  connection.textContent = `Connection lost; reconnecting… (next try in ${Math.ceil(detail / 1000)} s)`;
 }
+
+// Idle or hidden for a while: "away"; back on the page and active: "active". Sent only on a change.
+const IDLE_MS = 5 * 60 * 1000;
+let presenceState = "active";
+let idleTimer = null;
+function setPresence(state) {
+  if (state === presenceState) return;
+  presenceState = state;
+  socket.send({ type: "presence.state", state });
+}
+function activity() {
+  clearTimeout(idleTimer);
+  if (document.visibilityState === "visible") setPresence("active");
+  idleTimer = setTimeout(() => setPresence("away"), IDLE_MS);
+}
+for (const type of ["pointerdown", "keydown", "focus"]) window.addEventListener(type, activity, { passive: true });
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") {
+    activity();
+    unseen = 0;
+    setTitleCount("room", 0);
+    markRead();
+  } else {
+    setPresence("away");
+  }
+});
+
+// ------------------------------------------------------------------ frames
+
+function restorePending(reason) {
+  const bodies = timeline.takePending();
+  if (!bodies.length) return;
+  const current = input.value.trim();
+  input.value = [...bodies, current].filter(Boolean).join("\n");
+  composerError.textContent = `Not sent: ${reason} Your text is back in the box.`;
+  timeline.layout();
+}
+
+const SEND_ERRORS = new Set(["rate_limited", "unavailable", "empty_body", "body_too_long", "invalid_frame"]);
 
 const handlers = {
   "message.new": (frame) => receiveNew(frame.message),
-  "message.edited": (frame) => {
-    const li = list.querySelector(`li[data-id="${frame.message.id}"]`);
-    bySeq.set(frame.message.seq, frame.message);
-    if (li) fillItem(li, frame.message);
-  },
-  "message.deleted": (frame) => {
-    const li = list.querySelector(`li[data-id="${frame.id}"]`);
-    const message = bySeq.get(frame.seq);
-    if (message) { message.deleted = true; message.body = ""; }
-    if (li && message) fillItem(li, message);
-  },
+  "message.edited": (frame) => { timeline.update(frame.message); timeline.layout(); },
+  "message.deleted": (frame) => { timeline.markDeleted(frame.seq); timeline.layout(); },
   "sync.done": (frame) => {
     syncing = false;
     advance();
     if (frame.has_more) requestSync();
   },
-  presence: (frame) => showPresence(frame.online),
+  presence: (frame) => renderPresence(onlineList, frame.online),
   typing: (frame) => {
     if (frame.user.id === me) return;
     const previous = typers.get(frame.user.id);
@@ -226,55 +205,55 @@ const handlers = {
   },
   unread: () => {},
   error: (frame) => {
-    if (frame.code === "rate_limited") {
+    if (frame.code === "rate_limited" || frame.code === "unavailable") {
       rateLimitedUntil = Date.now() + (frame.retry_after ?? 1) * 1000;
-      composerError.textContent = `You are sending too fast; you can send again in ${Math.ceil(frame.retry_after ?? 1)} s.`;
-      const unsent = [...pending.values()].map((li) => li.frame.body).join("\n");
-      for (const li of pending.values()) li.remove();
-      pending.clear();
-      if (!input.value) input.value = unsent;  // the refused text, back in the composer
-    } else {
-      composerError.textContent = frame.detail;
     }
+    if (SEND_ERRORS.has(frame.code) && timeline.pending.size) restorePending(frame.detail);
+    else composerError.textContent = frame.detail;
   },
 };
 
 const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
-  onFrame: (frame) => {
-    handlers[frame.type]?.(frame);
-    for (const extension of extensions) extension.frames?.[frame.type]?.(frame);   // after the page's own handling
-  },
+  onFrame: (frame) => handlers[frame.type]?.(frame),
   onStatus: setStatus,
   onOpen: () => {
     syncing = false;
     requestSync();              // whatever arrived while we were away, once and in order
-    for (const li of pending.values()) socket.send(li.frame);
+    if (presenceState !== "active") socket.send({ type: "presence.state", state: presenceState });
+    for (const [clientId, { body, extra }] of timeline.pending) {
+      socket.send({ ...extra, type: "message.send", body, client_id: clientId });
+    }
   },
 });
 
-function send() {
-  const body = input.value.trim();
+// ------------------------------------------------------------------ sending
+
+// The composer's send; other modules may call it with extra frame fields (e.g. a reply's target).
+export function sendMessage(body, extra = {}) {
   composerError.textContent = "";
-  if (uploads.busy()) { composerError.textContent = "Wait a moment: files are still uploading."; return; }
-  if (!body && !uploads.count()) return;
   if (Date.now() < rateLimitedUntil) {
-    composerError.textContent = `You are sending too fast; you can send again in ${Math.ceil((rateLimitedUntil - Date.now()) / 1000)} s.`;
-    return;
+    const wait = Math.ceil((rateLimitedUntil - Date.now()) / 1000);
+    composerError.textContent = `You are sending too fast; you can send again in ${wait} s.`;
+    return false;
   }
   const clientId = crypto.randomUUID();
-  const attachments = uploads.take();
-  const frame = { type: "message.send", body, client_id: clientId, attachments };
-  for (const extension of extensions) extension.outgoing?.(frame);
-  const li = document.createElement("li");
-  li.className = "pending";
-  li.frame = frame;
-  li.textContent = body || `(${attachments.length} file${attachments.length === 1 ? "" : "s"})`;
-  list.append(li);
-  pending.set(clientId, li);
-  scroller.scrollTop = scroller.scrollHeight;
-  socket.send(frame);  // resent on reconnect if not confirmed
-  input.value = "";
-  stopTyping();
+  timeline.addPending(clientId, body);
+  timeline.pending.get(clientId).extra = extra;
+  timeline.clearDivider();      // replying means the reader has caught up
+  timeline.layout();
+  timeline.scrollToBottom();
+  updateJump();
+  socket.send({ ...extra, type: "message.send", body, client_id: clientId });  // resent on reconnect until acked
+  return true;
+}
+
+function send() {
+  const body = input.value.trim();
+  if (!body) return;
+  if (sendMessage(body)) {
+    input.value = "";
+    stopTyping();
+  }
 }
 
 let typingActive = false;
@@ -290,60 +269,54 @@ input.addEventListener("input", () => {
   typingTimer = setTimeout(stopTyping, 3000);
 });
 input.addEventListener("keydown", (event) => {
-  if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.defaultPrevented) { event.preventDefault(); send(); }
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
+  if (event.key === "ArrowUp" && input.value === "") {
+    const seq = timeline.lastOwnSeq();
+    if (seq !== null && timeline.startEdit(seq)) event.preventDefault();
+  }
 });
 form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
-document.addEventListener("visibilitychange", markRead);
+
+// ------------------------------------------------------------------ history
 
 olderButton.addEventListener("click", loadOlder);
-scroller.addEventListener("scroll", () => { if (scroller.scrollTop < 40 && !olderButton.hidden) loadOlder(); });
+jumpButton.addEventListener("click", jumpToNew);
+scroller.addEventListener("scroll", () => {
+  if (scroller.scrollTop < 40 && !olderButton.hidden) loadOlder();
+  updateJump();
+}, { passive: true });
 
-let loadingOlder = false;
-async function loadOlder() {
-  if (loadingOlder) return;
-  const oldest = Math.min(...bySeq.keys());
-  if (!Number.isFinite(oldest) || oldest <= 1) { olderButton.hidden = true; return; }
-  loadingOlder = true;
-  try {
-    const response = await fetch(`/api/rooms/${slug}/messages?before_seq=${oldest}&limit=50`, { headers: { Accept: "application/json" } });
-    if (!response.ok) return;
-    const page = await response.json();
-    const height = scroller.scrollHeight;
-    for (const message of page.messages) insert(message);
-    scroller.scrollTop += scroller.scrollHeight - height;   // keep the reader's place
-    olderButton.hidden = !page.has_more;
-  } finally {
-    loadingOlder = false;
-  }
+let loadingOlder = null;
+// Loads the page before the oldest message held; resolves true when it added messages.
+function loadOlder() {
+  loadingOlder ??= fetchOlder().finally(() => { loadingOlder = null; });
+  return loadingOlder;
 }
 
-const context = {
-  me, slug, input,
-  username: root.dataset.username,
-  send: (frame) => socket.send(frame),
-  message: (seq) => bySeq.get(seq),
-  item: (seq) => (bySeq.has(seq) ? document.getElementById(`seq-${seq}`) : null),
-  nextHeld: (seq) => {
-    const later = [...bySeq.keys()].filter((held) => held > seq);
-    return later.length ? Math.min(...later) : null;
-  },
-  insertPage: (messages) => messages.forEach(insert),
-  actions: actionsOf,
-  place,
-};
-for (const extension of extensions) extension.setup?.(context);
-for (const message of JSON.parse(document.getElementById("history").textContent)) insert(message);
-lastSeq = Math.max(0, ...bySeq.keys());
-scroller.scrollTop = scroller.scrollHeight;
-openLinkedMessage();
-
-// A search hit or notification links to #seq-N: page back through history until it is there, then show it.
-async function openLinkedMessage() {
-  const id = location.hash.slice(1);
-  if (!/^seq-\d+$/.test(id)) return;
-  for (let pages = 0; !document.getElementById(id) && !olderButton.hidden && pages < 40; pages += 1) await loadOlder();
-  const li = document.getElementById(id);
-  li?.classList.add("target");
-  li?.scrollIntoView({ block: "center" });
+async function fetchOlder() {
+  const oldest = timeline.oldestSeq;
+  if (!Number.isFinite(oldest) || oldest <= 1) { olderButton.hidden = true; return false; }
+  const response = await fetch(`/api/rooms/${slug}/messages?before_seq=${oldest}&limit=50`, { headers: { Accept: "application/json" } });
+  if (!response.ok) return false;
+  const page = await response.json();
+  const height = scroller.scrollHeight;
+  for (const message of page.messages) timeline.insert(message);
+  olderButton.hidden = !page.has_more;
+  timeline.startLoaded = !page.has_more;
+  if (timeline.unreadOlder) timeline.findDivider({ hasMore: page.has_more });
+  timeline.layout();
+  scroller.scrollTop += scroller.scrollHeight - height;   // keep the reader's place
+  updateJump();
+  return page.messages.length > 0;
 }
+
+// ------------------------------------------------------------------ start
+
+for (const message of JSON.parse(document.getElementById("history").textContent)) timeline.insert(message);
+lastSeq = timeline.newestSeq;
+timeline.findDivider({ hasMore: root.dataset.hasMore !== undefined });
+timeline.layout();
+timeline.scrollToBottom();
+updateJump();
+activity();
 input.focus();

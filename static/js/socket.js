@@ -35,7 +35,10 @@ export class ReconnectingSocket {
 
   closed(event) {
     if (this.stopped) return;
-    if (event.code === 4401) { location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`); return; }
+    if (event.code === 4401) {  // signed out elsewhere: the login page says why
+      location.assign(`/accounts/login/?reason=signed_out&next=${encodeURIComponent(location.pathname)}`);
+      return;
+    }
     if (FINAL_CODES[event.code]) { this.stopped = true; this.onStatus("final", FINAL_CODES[event.code]); return; }
     const cap = Math.min(15000, 500 * 2 ** this.attempt);
     const delay = Math.round(Math.random() * cap);  // full jitter: reconnects spread out after a server restart

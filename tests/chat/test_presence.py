@@ -16,7 +16,7 @@ def who(user_id: int, socket: str, room_id: int = 901) -> dict:
 async def test_first_socket_of_a_user_joins_and_last_one_leaves():
     changed, online = await presence.apresence_join(**who(1, "tab-a"))
     assert changed
-    assert online == [{"id": 1, "username": "user1"}]
+    assert online == [{"id": 1, "username": "user1", "state": "active"}]
 
     assert not (await presence.apresence_join(**who(1, "tab-b")))[0]
     assert not (await presence.apresence_leave(**who(1, "tab-a")))[0]
@@ -35,9 +35,49 @@ async def test_entries_of_a_crashed_process_expire(monkeypatch):
     changed, online = await presence.apresence_heartbeat(**who(2, "live-socket", room_id=902))
 
     assert changed
-    assert online == [{"id": 2, "username": "user2"}]
+    assert online == [{"id": 2, "username": "user2", "state": "active"}]
     await presence.apresence_leave(**who(2, "live-socket", room_id=902))
 
 
 def test_heartbeat_keeps_entries_well_inside_the_60_second_promise():
     assert presence.TTL_SECONDS + presence.HEARTBEAT_SECONDS < 60
+
+
+async def test_a_user_is_away_only_when_every_socket_is_away():
+    await presence.apresence_join(**who(1, "laptop", room_id=903))
+    await presence.apresence_join(**who(1, "phone", room_id=903))
+
+    changed, online = await presence.apresence_set_state(state="away", **who(1, "laptop", room_id=903))
+    assert not changed  # the phone is still active
+    assert online[0]["state"] == "active"
+
+    changed, online = await presence.apresence_set_state(state="away", **who(1, "phone", room_id=903))
+    assert changed
+    assert online == [{"id": 1, "username": "user1", "state": "away"}]
+
+    changed, online = await presence.apresence_leave(**who(1, "phone", room_id=903))
+    assert not changed  # still listed (the laptop), still away
+    changed, online = await presence.apresence_set_state(state="active", **who(1, "laptop", room_id=903))
+    assert changed
+    assert online[0]["state"] == "active"
+    await presence.apresence_leave(**who(1, "laptop", room_id=903))
+
+
+async def test_the_state_of_a_crashed_socket_stops_counting(monkeypatch):
+    monkeypatch.setattr(presence, "TTL_SECONDS", 1)
+    await presence.apresence_join(**who(1, "crashed-active-tab", room_id=904))  # never leaves
+    monkeypatch.setattr(presence, "TTL_SECONDS", 40)
+    await presence.apresence_join(**who(1, "live-tab", room_id=904))
+    await presence.apresence_set_state(state="away", **who(1, "live-tab", room_id=904))
+
+    await asyncio.sleep(1.2)
+    changed, online = await presence.apresence_heartbeat(**who(1, "live-tab", room_id=904))
+
+    assert changed
+    assert online == [{"id": 1, "username": "user1", "state": "away"}]
+    await presence.apresence_leave(**who(1, "live-tab", room_id=904))
+
+
+async def test_an_unknown_state_is_refused():
+    with pytest.raises(ValueError):
+        await presence.apresence_set_state(state="busy", **who(1, "tab", room_id=905))

@@ -52,7 +52,7 @@ async def test_presence_sweep_finds_rooms_with_expired_users(monkeypatch):
 
     await asyncio.sleep(1.1)
 
-    assert presence.presence_sweep() == {77: [{"id": 2, "username": "live"}]}
+    assert presence.presence_sweep() == {77: [{"id": 2, "username": "live", "state": "active"}]}
     assert presence.presence_sweep() == {}
 
 

@@ -1,0 +1,146 @@
+"""The layout at phone (390×844) and desktop sizes: nothing scrolls sideways, the composer fits, drawers work."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from chat.services import message_post, room_create
+from tests.e2e.conftest import DESKTOP, PHONE, horizontal_overflow, in_thread, in_viewport
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("redis_client")]
+
+LONG_WORD = "supercalifragilistic" * 15  # one 300-character word must wrap, not widen the page
+
+
+@pytest.fixture
+def rooms(make_user):
+    alice = make_user("alice")
+    make_user("bob")
+    lobby = room_create(slug="lobby", title="Lobby", topic="Everything and nothing")
+    room_create(slug="random", title="Random")
+    in_thread(message_post, room=lobby, author=alice, body=f"a long one: {LONG_WORD}", client_id="")
+    return lobby
+
+
+@pytest.mark.django_db(transaction=True)
+def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(asgi_server, signed_in_page, rooms):
+    server = asgi_server()
+    page = signed_in_page(server, "bob")
+    page.set_viewport_size(PHONE)
+    page.goto("/rooms/lobby/")
+    expect(page.get_by_text("a long one:")).to_be_visible()
+
+    assert horizontal_overflow(page) <= 0
+    composer, send = page.get_by_role("textbox", name="Message"), page.get_by_role("button", name="Send")
+    assert in_viewport(page, composer)
+    assert in_viewport(page, send)
+    assert composer.bounding_box()["width"] > 250  # the composer takes the width
+    nav = page.get_by_role("navigation", name="Rooms")
+    expect(nav).to_be_hidden()
+
+    toggle = page.get_by_role("button", name="Rooms", exact=True)
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(nav).to_be_visible()
+    assert in_viewport(page, nav)
+    expect(nav.get_by_role("link").first).to_be_focused()  # focus moves into the drawer
+    assert horizontal_overflow(page) <= 0
+
+    page.keyboard.press("Escape")
+    expect(nav).to_be_hidden()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(toggle).to_be_focused()  # and comes back to the button
+
+    page.keyboard.press("Enter")  # the keyboard opens it again; a room link goes there
+    nav.get_by_role("link", name=re.compile("Random")).click()
+    page.wait_for_url(re.compile("/rooms/random/$"))
+    expect(page.get_by_role("heading", name="#Random")).to_be_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_phone_header_people_drawer_and_bell_panel_fit_the_screen(asgi_server, signed_in_page, rooms):
+    server = asgi_server()
+    page = signed_in_page(server, "bob")
+    page.set_viewport_size(PHONE)
+    page.goto("/rooms/lobby/")
+
+    people = page.get_by_role("button", name="People")
+    people.click()
+    side = page.get_by_role("complementary", name="Room details")
+    expect(side).to_be_visible()
+    expect(side.get_by_role("list", name="Online members").get_by_text("bob")).to_be_visible()
+    page.mouse.click(30, 400)  # a tap on the dimmed page closes it
+    expect(side).to_be_hidden()
+
+    bell = page.get_by_role("button", name=re.compile("^Notifications"))
+    bell.click()
+    panel = page.locator("#bell-panel")
+    expect(panel).to_be_visible()
+    assert in_viewport(page, panel)
+    assert horizontal_overflow(page) <= 0
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+
+    menu = page.get_by_role("button", name="Menu")
+    expect(page.get_by_role("link", name="Your sessions")).to_be_hidden()
+    menu.click()
+    sessions = page.get_by_role("link", name="Your sessions")
+    expect(sessions).to_be_visible()
+    assert in_viewport(page, sessions)
+    sessions.click()
+    page.wait_for_url(re.compile("/accounts/sessions/$"))
+    assert horizontal_overflow(page) <= 0
+
+    for path in ("/", "/notifications/", "/users/alice/", "/rooms/nowhere/"):
+        page.goto(path)
+        assert horizontal_overflow(page) <= 0, path
+
+
+@pytest.mark.django_db(transaction=True)
+def test_desktop_shows_rooms_chat_and_people_side_by_side(asgi_server, signed_in_page, rooms):
+    server = asgi_server()
+    page = signed_in_page(server, "bob")
+    page.set_viewport_size(DESKTOP)
+    page.goto("/rooms/lobby/")
+
+    nav = page.get_by_role("navigation", name="Rooms")
+    side = page.get_by_role("complementary", name="Room details")
+    chat = page.locator("section.chat")
+    expect(nav).to_be_visible()
+    expect(side).to_be_visible()
+    expect(page.get_by_role("button", name="Rooms", exact=True)).to_be_hidden()
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(page.get_by_role("link", name="Your sessions")).to_be_visible()
+    left, middle, right = nav.bounding_box(), chat.bounding_box(), side.bounding_box()
+    assert left["x"] + left["width"] <= middle["x"]
+    assert middle["x"] + middle["width"] <= right["x"]
+    assert in_viewport(page, page.get_by_role("button", name="Send"))
+    assert horizontal_overflow(page) <= 0
+    expect(nav.locator("li.current a")).to_have_attribute("aria-current", "page")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_up_errors_stand_apart_from_the_password_help_on_a_phone(asgi_server, browser):
+    server = asgi_server()
+    context = browser.new_context(base_url=server.url, viewport=PHONE)
+    try:
+        page = context.new_page()
+        page.goto("/accounts/signup/")
+        page.get_by_label("Username").fill("newbie")
+        page.locator("#id_password1").fill("correct-horse-42")
+        page.locator("#id_password2").fill("another-horse-42")
+        page.get_by_role("button", name="Sign up").click()
+
+        expect(page.get_by_role("alert")).to_contain_text("The account was not created")
+        error, help_text = page.locator(".errorlist").first, page.locator(".helptext").first
+        expect(error).to_contain_text("didn’t match")
+        expect(error).to_have_css("color", "rgb(179, 38, 30)")
+        expect(help_text).to_have_css("color", "rgb(93, 98, 112)")
+        assert error.evaluate("e => getComputedStyle(e).fontWeight") != help_text.evaluate(
+            "e => getComputedStyle(e).fontWeight"
+        )
+        assert horizontal_overflow(page) <= 0
+    finally:
+        context.close()
