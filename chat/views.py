@@ -23,6 +23,7 @@ from chat.selectors import (
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import Forbidden, NotFound, UserError
+from chatsite.ids import db_int
 from redis_toolkit.ratelimit_http import ratelimit_view
 
 
@@ -98,6 +99,7 @@ def room_detail(request, slug: str):
 
 @login_required
 @require_POST
+@ratelimit_view("rooms.manage", key="user")
 def room_mute(request, slug: str):
     try:
         room = _room_or_error(request, slug)
@@ -117,6 +119,7 @@ def user_profile(request, username: str):
 
 @login_required
 @require_POST
+@ratelimit_view("chat.dm", key="user")
 def direct_message(request, username: str):
     other = get_object_or_404(get_user_model(), username=username)
     try:
@@ -137,7 +140,7 @@ def _int_param(request, name: str) -> int | None:
         raise UserError(f"“{name}” must be a whole number.", code="invalid_param") from None
     if value < 0:
         raise UserError(f"“{name}” must be 0 or more.", code="invalid_param")
-    return value
+    return db_int(value, what="message")
 
 
 def _json_error(code: str, detail: str, status: int) -> JsonResponse:
