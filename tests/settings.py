@@ -14,5 +14,11 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast log
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 
 # Tests share one client IP and (on SQLite) reuse user ids, so production numbers would let tests
-# throttle each other. Rate-limit tests set the numbers they test with override_settings.
-RATE_LIMITS = {name: {**rule, "limits": "10000/1s"} for name, rule in RATE_LIMITS.items()}  # noqa: F405
+# throttle each other. Rate-limit tests set the numbers they test with override_settings, or, for
+# server processes, with the rule's environment variable (RATE_LIMIT_CHAT_EDIT=3/1m), which is kept.
+from redis_toolkit.ratelimit_rules import env_name  # noqa: E402
+
+RATE_LIMITS = {
+    name: rule if env_name(name) in os.environ else {**rule, "limits": "10000/1s"}
+    for name, rule in RATE_LIMITS.items()  # noqa: F405
+}
