@@ -116,13 +116,14 @@ class Sock:
         await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     async def expect(self, *types: str, timeout: float = 5) -> dict:
-        while True:
-            try:
-                frame = json.loads(await self.ws.recv(timeout))
-            except websockets.ConnectionClosed as exc:
-                raise Closed(exc.rcvd.code if exc.rcvd else None) from None
-            if frame["type"] in types:
-                return frame
+        async with asyncio.timeout(timeout):  # TimeoutError when no such frame comes
+            while True:
+                try:
+                    frame = json.loads(await self.ws.recv())
+                except websockets.ConnectionClosed as exc:
+                    raise Closed(exc.rcvd.code if exc.rcvd else None) from None
+                if frame["type"] in types:
+                    return frame
 
     async def closed(self, timeout: float = 3) -> int | None:
         """The close code the server sent (None: the connection dropped without a close frame)."""
