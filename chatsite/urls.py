@@ -1,11 +1,7 @@
 from django.contrib import admin
-from django.contrib.auth.views import LoginView
 from django.urls import include, path
 
-from redis_toolkit.ratelimit_http import ratelimit_view
-
-# Every login attempt (POST) counts, per client IP and per username tried: brute-force protection.
-login_view = ratelimit_view("auth.login", key=("ip", "post:username"), methods=("POST",))(LoginView.as_view())
+from accounts.login import login_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
