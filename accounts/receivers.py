@@ -5,7 +5,9 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from accounts.models import UsernameSkeleton
 from accounts.services import user_session_forget
+from accounts.usernames import username_skeleton
 from chatsite.realtime import push_to_session_on_commit, recheck_account_on_commit
 
 
@@ -18,7 +20,7 @@ def forget_on_logout(sender, request, user, **kwargs):
 
 
 @receiver(post_save, sender=get_user_model())
-def recheck_sockets_on_user_change(sender, instance, update_fields=None, **kwargs):
+def recheck_sockets_on_user_change(sender, instance, created=False, update_fields=None, **kwargs):
     """A password change, deactivation or any other change of the user: each open socket checks its session.
 
     A socket stays open only while its session would still sign the user in over HTTP (same auth hash,
@@ -26,7 +28,12 @@ def recheck_sockets_on_user_change(sender, instance, update_fields=None, **kwarg
     """
     if update_fields is not None and set(update_fields) <= {"last_login"}:
         return  # every login saves last_login; nothing about existing sessions changed
-    recheck_account_on_commit(instance.pk)
+    if not created:  # a new user has no sockets yet
+        recheck_account_on_commit(instance.pk)
+    if update_fields is None or "username" in update_fields:
+        UsernameSkeleton.objects.update_or_create(
+            user=instance, defaults={"skeleton": username_skeleton(instance.username)}
+        )
 
 
 @receiver(post_delete, sender=get_user_model())

@@ -93,6 +93,7 @@ def room_detail(request, slug: str):
         "members": room_members(room=room),
         "membership": membership,
         "can_moderate": room_can_moderate(room=room, user=request.user),
+        "is_owner": membership.role == membership.Role.OWNER,
     }
     return render(request, "chat/room.html", context)
 

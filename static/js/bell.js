@@ -36,6 +36,7 @@ function item(n) {
   const link = document.createElement("a");
   link.href = n.url;
   link.textContent = n.text;
+  link.dir = "auto";
   link.addEventListener("click", () => { if (!n.read) markRead([n.id]); });
   li.append(link);
   return li;

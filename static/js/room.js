@@ -46,9 +46,11 @@ function fillItem(li, message) {
   meta.textContent = timeLabel(message.created_at);
   const author = document.createElement("span");
   author.className = "author";
+  author.dir = "auto";  // user-written text is isolated: a right-to-left name cannot reorder its line
   author.textContent = message.author ?? "deleted user";
   const body = document.createElement("span");
   body.className = "body";
+  body.dir = "auto";
   li.append(meta, author, body);
   if (message.deleted) {
     body.textContent = "(message deleted)";
@@ -213,7 +215,8 @@ const handlers = {
 };
 
 const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
-  onFrame: (frame) => handlers[frame.type]?.(frame),
+  // Frames this module does not handle (member.changed, room.updated) go to the page's other modules.
+  onFrame: (frame) => (handlers[frame.type] ?? ((f) => window.dispatchEvent(new CustomEvent("chatsite:room-frame", { detail: f }))))(frame),
   onStatus: setStatus,
   onOpen: () => {
     syncing = false;
