@@ -24,10 +24,16 @@ window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
 
 // Invited: the room appears at once. Removed (or left in another tab): it disappears.
 window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
-  const list = document.getElementById("room-list");
+  let list = document.getElementById("room-list");
   if (frame.type === "room.removed") {
     document.querySelector(`li[data-room="${CSS.escape(frame.room)}"]`)?.remove();
-  } else if (frame.type === "room.added" && list && !list.querySelector(`li[data-room="${CSS.escape(frame.room.slug)}"]`)) {
+  } else if (frame.type === "room.added" && !list?.querySelector(`li[data-room="${CSS.escape(frame.room.slug)}"]`)) {
+    if (!list) {  // the first room of someone who had none: the list replaces the empty state
+      list = document.createElement("ul");
+      list.className = "rooms";
+      list.id = "room-list";
+      document.querySelector("#main .empty, main .empty")?.replaceWith(list);
+    }
     const li = document.createElement("li");
     li.dataset.room = frame.room.slug;
     li.dataset.joined = "";

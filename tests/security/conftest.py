@@ -15,6 +15,7 @@ import websockets
 from django.conf import settings
 
 from tests.conftest import AsgiServer, session_cookie
+from tests.e2e.conftest import browser, signed_in_page  # noqa: F401 - Chromium fixtures for the browser attacks
 
 
 @dataclass
