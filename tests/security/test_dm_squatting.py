@@ -51,3 +51,35 @@ def test_direct_message_socket_refuses_a_third_user(site, make_user):
         return refused, (await member.expect("message.new"))["message"]["body"]
 
     assert asyncio.run(attack()) == (4403, "hi")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_pairs_existing_dms_and_moves_squatters_out_of_the_dm_names(make_user):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("chat", "0001_initial")])
+    old = executor.loader.project_state([("chat", "0001_initial")]).apps
+    OldRoom, OldMembership = old.get_model("chat", "Room"), old.get_model("chat", "Membership")
+    dm = OldRoom.objects.create(slug=f"dm-{alice.pk}-{bob.pk}", title="alice & bob", kind="direct")
+    for user in (alice, bob):
+        OldMembership.objects.create(room=dm, user_id=user.pk)
+    squat = OldRoom.objects.create(slug=f"dm-{alice.pk}-{carol.pk}", title="squat", kind="public")
+
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+    from chat.models import DirectRoom
+
+    assert DirectRoom.objects.get(room_id=dm.pk).user_low_id == alice.pk
+    assert Room.objects.get(pk=squat.pk).slug == f"room-dm-{alice.pk}-{carol.pk}"
+    assert _open_dm_service(alice, carol).kind == Room.Kind.DIRECT
+
+
+def _open_dm_service(user, other):
+    from chat.services import direct_room_open
+
+    return direct_room_open(user=user, other=other)
