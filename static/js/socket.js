@@ -35,7 +35,9 @@ export class ReconnectingSocket {
 
   closed(event) {
     if (this.stopped) return;
-    if (event.code === 4401) { location.assign(`/accounts/login/?next=${encodeURIComponent(location.pathname)}`); return; }
+    // The session ended (or its key was renewed by a password change in this browser): reloading
+    // reconnects with the current cookie, or lands on the login form when signed out.
+    if (event.code === 4401) { this.stopped = true; location.reload(); return; }
     if (FINAL_CODES[event.code]) { this.stopped = true; this.onStatus("final", FINAL_CODES[event.code]); return; }
     const cap = Math.min(15000, 500 * 2 ** this.attempt);
     const delay = Math.round(Math.random() * cap);  // full jitter: reconnects spread out after a server restart
