@@ -7,6 +7,7 @@ from django.urls import reverse
 from chat.services import membership_add, message_post, room_create
 from notifications.models import Broadcast, Notification
 from tests.chat.conftest import open_socket
+from tests.conftest import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("clean_streams")]
 
@@ -48,7 +49,8 @@ def test_an_invitation_and_an_admin_broadcast_are_delivered_by_the_workers(clien
 
     kinds = sorted(Notification.objects.values_list("recipient__username", "kind"))
     assert kinds == [("alice", "broadcast"), ("bob", "broadcast"), ("bob", "room_invite")], worker.log
-    assert Broadcast.objects.get().completed_at is not None
+    # The batch's notifications commit before the broadcast is marked complete: wait for that too.
+    wait_until(lambda: Broadcast.objects.get().completed_at is not None, why=lambda: worker.log)
 
 
 @pytest.mark.django_db
