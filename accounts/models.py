@@ -26,3 +26,16 @@ class UserSession(models.Model):
             return "Unknown browser"
         agent = parse(self.user_agent)
         return f"{agent.browser.family} on {agent.os.family}".replace("Other on Other", "Unknown browser")
+
+
+class UsernameSkeleton(models.Model):
+    """The look-alike key of each username (accounts.usernames), so sign-up can refuse a confusable new name."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="username_skeleton"
+    )
+    # Not unique: accounts that existed before the check may already look alike; new ones cannot.
+    skeleton = models.CharField(max_length=600, db_index=True)
+
+    def __str__(self) -> str:
+        return self.skeleton

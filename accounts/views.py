@@ -38,6 +38,7 @@ def session_list(request):
 
 @login_required
 @require_POST
+@ratelimit_view("accounts.sessions", key="user")
 def session_revoke(request, session_id: int):
     row = user_session_list(user=request.user).filter(pk=session_id).first()
     if row is None:
@@ -52,6 +53,7 @@ def session_revoke(request, session_id: int):
 
 @login_required
 @require_POST
+@ratelimit_view("accounts.sessions", key="user")
 def session_revoke_others(request):
     count = user_session_revoke_others(user=request.user, keep_session_key=request.session.session_key)
     messages.success(request, f"Signed out {count} other session{'s' if count != 1 else ''}.")

@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from chat import frames, presence
 from chat.models import Room
-from chat.selectors import message_history, room_get_for_user, room_unread_count
+from chat.selectors import message_history, room_can_access, room_get_for_user, room_unread_count
 from chat.services import (
     message_delete,
     message_edit,
@@ -22,7 +22,7 @@ from chat.services import (
     room_mark_read,
 )
 from chatsite.errors import Forbidden, NotFound
-from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, room_group
+from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, member_group, room_group
 from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, FrameError, JsonSocketConsumer, field
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class RoomConsumer(JsonSocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         await self.join(room_group(self.room.pk))
+        await self.join(member_group(self.room.pk, self.user.pk))  # closed at once if they lose access
         await self.update_presence(presence.apresence_join)
         self.heartbeat = asyncio.create_task(self.keep_presence())
 
@@ -101,6 +102,14 @@ class RoomConsumer(JsonSocketConsumer):
         """A room event, already encoded once for every member."""
         await self.send(text_data=event["text"])
 
+    async def room_access(self, event: dict) -> None:
+        """Who may be in the room changed (it went private): stay only while still allowed."""
+        room = await database_sync_to_async(Room.objects.filter(pk=self.room.pk).first)()
+        if room is None or not await database_sync_to_async(room_can_access)(room=room, user=self.user):
+            await self.close(code=CLOSE_FORBIDDEN)
+        else:
+            self.room = room
+
     async def frame_message_send(self, frame: dict) -> None:
         body = field(frame, "body", str)
         client_id = field(frame, "client_id", str, required=False) or ""
@@ -121,10 +130,14 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def frame_message_edit(self, frame: dict) -> None:
         message_id, body = field(frame, "id", int), field(frame, "body", str)
+        if not await self.check_rate("chat.edit", str(self.user.pk)):
+            return
         await database_sync_to_async(message_edit)(room=self.room, message_id=message_id, editor=self.user, body=body)
 
     async def frame_message_delete(self, frame: dict) -> None:
         message_id = field(frame, "id", int)
+        if not await self.check_rate("chat.edit", str(self.user.pk)):
+            return
         await database_sync_to_async(message_delete)(room=self.room, message_id=message_id, actor=self.user)
 
     async def frame_reaction_add(self, frame: dict) -> None:
@@ -147,6 +160,8 @@ class RoomConsumer(JsonSocketConsumer):
     async def frame_sync(self, frame: dict) -> None:
         """Every message after `after_seq`, in order, as message.new frames, then `sync.done`."""
         after_seq = field(frame, "after_seq", int)
+        if not await self.check_rate("chat.sync", str(self.user.pk)):
+            return
         messages, has_more = await database_sync_to_async(message_history)(
             room=self.room, after_seq=max(after_seq, 0), limit=SYNC_LIMIT
         )
@@ -157,6 +172,8 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def frame_read(self, frame: dict) -> None:
         seq = field(frame, "seq", int)
+        if not await self.check_rate("chat.read", str(self.user.pk), quiet=True):  # the next read catches up
+            return
         unread = await database_sync_to_async(_read)(self.room, self.user, seq)
         await self.send_json(unread)
         await apush_to_user(self.user.pk, unread)  # the user's other tabs and room lists

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from chat.models import Message
 from chat.selectors import message_reply_count, reaction_summaries
 from chat.uploads import attachments_data
@@ -96,3 +98,36 @@ def presence(*, room_slug: str, online: list[dict]) -> dict:
 
 def unread(*, room_slug: str, count: int, last_read_seq: int) -> dict:
     return {"type": "unread", "room": room_slug, "count": count, "last_read_seq": last_read_seq}
+
+
+# ------------------------------------------------------------------ room management
+def room_summary(room) -> dict:
+    """A room as a room list shows it (room.added to an invited user's notification socket)."""
+    return {
+        "slug": room.slug,
+        "title": room.title,
+        "topic": room.topic,
+        "kind": room.kind,
+        "url": reverse("room", args=[room.slug]),
+    }
+
+
+def member_data(membership) -> dict:
+    return {"id": membership.user_id, "username": membership.user.username, "role": membership.role}
+
+
+def room_added(room) -> dict:
+    return {"type": "room.added", "room": room_summary(room)}
+
+
+def room_removed(room) -> dict:
+    return {"type": "room.removed", "room": room.slug}
+
+
+def member_changed(membership, *, room_slug: str, change: str) -> dict:
+    """`change`: "added", "removed" or "role"; the room's members panels update from it."""
+    return {"type": "member.changed", "room": room_slug, "change": change, "member": member_data(membership)}
+
+
+def room_updated(room) -> dict:
+    return {"type": "room.updated", "room": room_summary(room)}

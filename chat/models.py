@@ -128,3 +128,20 @@ class Reaction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user} on {self.message}"
+
+
+class DirectRoom(models.Model):
+    """The pair of users a direct-message room belongs to: DMs are found by this pair, never by a name."""
+
+    room = models.OneToOneField(Room, on_delete=models.CASCADE, primary_key=True, related_name="direct")
+    user_low = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user_high = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user_low", "user_high"], name="directroom_unique_pair"),
+            models.CheckConstraint(condition=models.Q(user_low__lt=models.F("user_high")), name="directroom_ordered"),
+        ]
+
+    def __str__(self) -> str:
+        return f"DM {self.user_low_id}-{self.user_high_id}"

@@ -11,15 +11,19 @@ from django.utils.text import slugify
 
 from chat import frames
 from chat.formatting import render_body
-from chat.models import Membership, Message, Reaction, Room
-from chat.selectors import message_reply_count, room_can_moderate, room_title_taken
+from chat.models import DirectRoom, Membership, Message, Reaction, Room
+from chat.selectors import message_reply_count, room_can_access, room_can_moderate, room_title_taken
 from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
+from chatsite.text import strip_bidi_controls
 from redis_toolkit.events.outbox import publish_event
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 64
+# DMs are named dm-<low id>-<high id>; no other room may take a name there (DMs are found by their
+# pair of users, but a look-alike room would still mislead readers of the URL).
+RESERVED_SLUG_PREFIX = "dm-"
 
 
 def _clean_body(body: str) -> str:
@@ -30,12 +34,20 @@ def _clean_body(body: str) -> str:
     return body.strip("\n\r ")
 
 
-def _next_seq(room_id: int) -> int:
-    # One statement takes the row lock until commit: seqs are gapless and ordered per room.
+def _next_seq(room_id: int, author_id: int) -> int:
+    # One statement takes the row lock until commit: seqs are gapless and ordered per room. It also
+    # checks that the author may post (public room, or a member): a member removed while their socket
+    # was still open posts nothing, whatever the order in which removal and post commit.
     with connection.cursor() as cursor:
-        cursor.execute("UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = %s RETURNING last_seq", [room_id])
+        cursor.execute(
+            "UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = %s AND (kind = %s OR EXISTS ("
+            "SELECT 1 FROM chat_membership WHERE room_id = %s AND user_id = %s)) RETURNING last_seq",
+            [room_id, Room.Kind.PUBLIC, room_id, author_id],
+        )
         row = cursor.fetchone()
     if row is None:
+        if Room.objects.filter(pk=room_id).exists():
+            raise Forbidden("You are no longer a member of this room.")
         raise NotFound("This room no longer exists.")
     return row[0]
 
@@ -90,7 +102,7 @@ def message_post(
     client_id = message.client_id
     try:
         with transaction.atomic():
-            seq = _next_seq(room.pk)
+            seq = _next_seq(room.pk, author.pk)
             message.seq = seq
             message.save(force_insert=True)
             message.claimed_attachments = attachments_claim(message=message, ids=attachments, user=author)
@@ -111,7 +123,9 @@ def message_post(
     return message, True
 
 
-def _message_for_change(*, room: Room, message_id: int) -> Message:
+def _message_for_change(*, room: Room, message_id: int, user) -> Message:
+    if not room_can_access(room=room, user=user):
+        raise Forbidden("You are no longer a member of this room.")
     try:
         return (
             Message.objects.select_for_update(of=("self",))
@@ -126,7 +140,7 @@ def _message_for_change(*, room: Room, message_id: int) -> Message:
 def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
     """Change the text of one's own message; everyone in the room sees the edit."""
     body = _clean_body(body)
-    message = _message_for_change(room=room, message_id=message_id)
+    message = _message_for_change(room=room, message_id=message_id, user=editor)
     if message.author_id != editor.pk:
         raise Forbidden("You can only edit your own messages.")
     if message.deleted_at is not None:
@@ -143,7 +157,7 @@ def message_edit(*, room: Room, message_id: int, editor, body: str) -> Message:
 @transaction.atomic
 def message_delete(*, room: Room, message_id: int, actor) -> Message:
     """Delete (hide) a message: its author, a room owner or staff may; live clients see it disappear."""
-    message = _message_for_change(room=room, message_id=message_id)
+    message = _message_for_change(room=room, message_id=message_id, user=actor)
     if message.author_id != actor.pk and not room_can_moderate(room=room, user=actor):
         raise Forbidden("You can only delete your own messages.")
     if message.deleted_at is None:
@@ -217,14 +231,27 @@ def reaction_remove(*, room: Room, message_id: int, user, emoji: str) -> tuple[d
 
 
 def room_join(*, room: Room, user) -> Membership:
-    """Make a signed-in user a member of a public room (read state starts at the newest message)."""
+    """Make a signed-in user a member of a public room (read state starts at the newest message).
+
+    Only public rooms can be joined this way; private rooms and DMs get members from membership_add
+    (room creation, an owner's invitation, opening a DM), never from reading or muting.
+    """
+    if not room.is_public:
+        existing = Membership.objects.filter(room=room, user=user).first()
+        if existing is None:
+            raise Forbidden("This room is private; ask a member to add you.")
+        return existing
     membership, _ = Membership.objects.get_or_create(room=room, user=user, defaults={"last_read_seq": room.last_seq})
     return membership
 
 
 @transaction.atomic
 def membership_add(*, room: Room, user, added_by=None, role: str = Membership.Role.MEMBER) -> tuple[Membership, bool]:
-    """Add a member (private rooms invite them: a `chat.member.added` event)."""
+    """Add a member (private rooms invite them: a `chat.member.added` event).
+
+    No permission check here: callers are the services that decide who may add (room_create,
+    direct_room_open, chat.membership.membership_invite) and the operator's create_room command.
+    """
     membership, created = Membership.objects.get_or_create(room=room, user=user, defaults={"role": role})
     if created:
         publish_event(
@@ -236,7 +263,7 @@ def membership_add(*, room: Room, user, added_by=None, role: str = Membership.Ro
 
 def membership_set_muted(*, room: Room, user, muted: bool) -> Membership:
     """Mute a room: no mention notifications from it (its unread count still shows)."""
-    membership = room_join(room=room, user=user) if room.is_public else Membership.objects.get(room=room, user=user)
+    membership = room_join(room=room, user=user)
     if membership.muted != muted:
         membership.muted = muted
         membership.save(update_fields=["muted"])
@@ -247,12 +274,30 @@ def room_mark_read(*, room: Room, user, seq: int) -> Membership:
     """Move the user's read marker forward to `seq` (never backwards, never past the newest message)."""
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
         raise UserError("seq must be a whole number of 0 or more.", code="invalid_frame")
-    membership = room_join(room=room, user=user)
+    membership = Membership.objects.filter(room=room, user=user).first()
+    if membership is None:  # reading never makes a member (a removed member must not put itself back)
+        raise Forbidden("You are not a member of this room.")
     target = min(seq, Room.objects.values_list("last_seq", flat=True).get(pk=room.pk))
     if target > membership.last_read_seq:
         Membership.objects.filter(pk=membership.pk, last_read_seq__lt=target).update(last_read_seq=target)
         membership.last_read_seq = target
     return membership
+
+
+MAX_TITLE_CHARS = 120
+MAX_TOPIC_CHARS = 300
+
+
+def room_clean_text(*, title: str, topic: str = "") -> tuple[str, str]:
+    """A room's title and topic as stored: no direction controls, trimmed, within their lengths."""
+    title, topic = strip_bidi_controls(title or "").strip(), strip_bidi_controls(topic or "").strip()
+    if not title:
+        raise UserError("A room needs a name.", code="invalid_title")
+    if len(title) > MAX_TITLE_CHARS:
+        raise UserError(f"A room title may be at most {MAX_TITLE_CHARS} characters.", code="invalid_title")
+    if len(topic) > MAX_TOPIC_CHARS:
+        raise UserError(f"A topic may be at most {MAX_TOPIC_CHARS} characters.", code="invalid_topic")
+    return title, topic
 
 
 def _clean_slug(slug: str) -> str:
@@ -265,6 +310,10 @@ def _clean_slug(slug: str) -> str:
         ) from None
     if len(slug) > 80:
         raise UserError("A room's URL name may be at most 80 characters.", code="invalid_slug")
+    if slug.lower().startswith(RESERVED_SLUG_PREFIX):
+        raise UserError(
+            f"Room names starting with “{RESERVED_SLUG_PREFIX}” are kept for direct messages.", code="invalid_slug"
+        )
     return slug.lower()
 
 
@@ -274,9 +323,7 @@ def room_create(
 ) -> Room:
     """Create a public or private room; the creator owns it and `members` are added."""
     slug = _clean_slug(slug)
-    title = (title or slug.replace("-", " ").title()).strip()
-    if len(title) > 120:
-        raise UserError("A room title may be at most 120 characters.", code="invalid_title")
+    title, topic = room_clean_text(title=title or slug.replace("-", " ").title(), topic=topic)
     if Room.objects.filter(slug=slug).exists():
         raise UserError(f"A room called “{slug}” already exists.", code="room_exists")
     kind = Room.Kind.PRIVATE if private else Room.Kind.PUBLIC
@@ -299,6 +346,8 @@ def room_create(
 def room_slug_for_title(title: str) -> str:
     """A free URL name for a new room's title: "Team Lunch" -> "team-lunch" (or "team-lunch-2")."""
     base = slugify(title)[:70] or "room"
+    if base.startswith(RESERVED_SLUG_PREFIX):
+        base = f"room-{base}"[:70]
     slug, n = base, 1
     while Room.objects.filter(slug=slug).exists():
         n += 1
@@ -306,17 +355,33 @@ def room_slug_for_title(title: str) -> str:
     return slug
 
 
-@transaction.atomic
 def direct_room_open(*, user, other) -> Room:
-    """The private two-member room of a pair of users, created on first use."""
+    """The private two-member room of a pair of users, created on first use.
+
+    Found by kind and by the pair (unique in the database), never by its name, so no room someone
+    else named can stand in for it.
+    """
     if user.pk == other.pk:
         raise UserError("You cannot send direct messages to yourself.", code="invalid_target")
     low, high = sorted([user, other], key=lambda u: u.pk)
-    room, created = Room.objects.get_or_create(
-        slug=f"dm-{low.pk}-{high.pk}",
-        defaults={"title": f"{low.username} & {high.username}", "kind": Room.Kind.DIRECT, "created_by": user},
-    )
-    if created:
-        membership_add(room=room, user=low)
-        membership_add(room=room, user=high)
+    pair = DirectRoom.objects.select_related("room").filter(user_low=low, user_high=high, room__kind=Room.Kind.DIRECT)
+    if (existing := pair.first()) is not None:
+        return existing.room
+    slug, n = f"{RESERVED_SLUG_PREFIX}{low.pk}-{high.pk}", 1
+    while Room.objects.filter(slug=slug).exists():  # an old unpaired DM room kept the plain name
+        n += 1
+        slug = f"{RESERVED_SLUG_PREFIX}{low.pk}-{high.pk}-{n}"
+    try:
+        with transaction.atomic():
+            room = Room.objects.create(
+                slug=slug,
+                title=f"{low.username} & {high.username}",
+                kind=Room.Kind.DIRECT,
+                created_by=user,
+            )
+            DirectRoom.objects.create(room=room, user_low=low, user_high=high)
+            membership_add(room=room, user=low)
+            membership_add(room=room, user=high)
+    except IntegrityError:  # the other user opened it at the same moment
+        return pair.get().room
     return room

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chat import search_views, upload_views, views
+from chat import member_views, search_views, upload_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,4 +15,12 @@ urlpatterns = [
     path("api/rooms/<slug:slug>/uploads", upload_views.api_upload, name="api-upload"),
     path("files/<uuid:attachment_id>/", upload_views.attachment_download, name="attachment"),
     path("files/<uuid:attachment_id>/thumbnail", upload_views.attachment_download, {"thumbnail": True}),
+    # Room management (chat.membership): members API and the members panel's forms.
+    path("api/rooms/<slug:slug>", member_views.api_room, name="api-room"),
+    path("api/rooms/<slug:slug>/members", member_views.api_members, name="api-members"),
+    path("api/rooms/<slug:slug>/members/<str:username>", member_views.api_member, name="api-member"),
+    path("rooms/<slug:slug>/settings/", member_views.room_settings, name="room-settings"),
+    path("rooms/<slug:slug>/members/", member_views.member_invite, name="member-invite"),
+    path("rooms/<slug:slug>/members/<str:username>/remove/", member_views.member_remove, name="member-remove"),
+    path("rooms/<slug:slug>/members/<str:username>/role/", member_views.member_role, name="member-role"),
 ]

@@ -27,6 +27,7 @@ from chat.selectors import (
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
 from chatsite.errors import NotFound, UserError
+from chatsite.ids import db_int
 from redis_toolkit.ratelimit.http import ratelimit_view
 
 MENTION_MEMBERS = 500  # the composer's @ suggestions come with the page
@@ -111,12 +112,14 @@ def room_detail(request, slug: str):
         ],
         "membership": membership,
         "can_moderate": room_can_moderate(room=room, user=request.user),
+        "is_owner": membership.role == membership.Role.OWNER,
     }
     return render(request, "chat/room.html", context)
 
 
 @login_required
 @require_POST
+@ratelimit_view("rooms.manage", key="user")
 def room_mute(request, slug: str):
     room = room_get_for_user(slug=slug, user=request.user)
     muted = request.POST.get("muted") == "1"
@@ -140,6 +143,7 @@ def user_profile(request, username: str):
 
 @login_required
 @require_POST
+@ratelimit_view("chat.dm", key="user")
 def direct_message(request, username: str):
     other = _user_or_404(username)
     try:
@@ -160,7 +164,7 @@ def _int_param(request, name: str) -> int | None:
         raise UserError(f"“{name}” must be a whole number.", code="invalid_param") from None
     if value < 0:
         raise UserError(f"“{name}” must be 0 or more.", code="invalid_param")
-    return value
+    return db_int(value, what="message")
 
 
 def _json_error(code: str, detail: str, status: int) -> JsonResponse:

@@ -20,6 +20,16 @@ def user_group(user_id: int) -> str:
     return f"notifications.user.{user_id}"
 
 
+def member_group(room_id: int, user_id: int) -> str:
+    """Every room socket one user has open on one room (closed together when they lose access)."""
+    return f"chat.member.{room_id}.{user_id}"
+
+
+def account_group(user_id: int) -> str:
+    """Every socket of one user, room and notification sockets alike, whatever the session."""
+    return f"accounts.user.{user_id}"
+
+
 def session_group(session_key: str) -> str:
     # Channels group names allow [a-zA-Z0-9-_.] under 100 characters; a digest keeps the key itself out of Redis.
     return "accounts.session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
@@ -37,6 +47,10 @@ def _room_event(frame: dict) -> dict:
 
 def _user_event(frame: dict) -> dict:
     return {"type": "user.frame", "text": encode(frame)}
+
+
+def _send_on_commit(group: str, event: dict) -> None:
+    transaction.on_commit(partial(async_to_sync(get_channel_layer().group_send), group, event))
 
 
 # ------------------------------------------------------------------------------ rooms
@@ -76,6 +90,32 @@ async def _apush_to_users(frames: dict[int, dict]) -> None:
 def push_to_users(frames: dict[int, dict]) -> None:
     """One frame per user, published concurrently (broadcasts to thousands)."""
     async_to_sync(_apush_to_users)(frames)
+
+
+def push_room_access_on_commit(user_id: int, room_id: int, frame: dict, *, member: bool) -> None:
+    """After commit, tell the user's notification sockets they joined or left a room (`frame` goes to the page).
+
+    The sockets themselves start or stop watching the room's group, so a removed member's room list
+    hears nothing more from the room.
+    """
+    event = {"type": "user.room_access", "room_id": room_id, "member": member, "text": encode(frame)}
+    _send_on_commit(user_group(user_id), event)
+
+
+# ------------------------------------------------------------------------ access lost
+def close_member_sockets_on_commit(room_id: int, user_id: int, *, code: int) -> None:
+    """After commit, close every room socket of `user_id` on `room_id`, on every server process."""
+    _send_on_commit(member_group(room_id, user_id), {"type": "socket.close", "code": code})
+
+
+def recheck_room_access_on_commit(room_id: int) -> None:
+    """After commit, make every socket on a room check again that its user may be there (e.g. it went private)."""
+    _send_on_commit(room_group(room_id), {"type": "room.access"})
+
+
+def recheck_account_on_commit(user_id: int) -> None:
+    """After commit, make every socket of a user check its session again (password change, deactivation)."""
+    _send_on_commit(account_group(user_id), {"type": "session.check"})
 
 
 # --------------------------------------------------------------------------- sessions

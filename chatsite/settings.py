@@ -227,7 +227,19 @@ RATE_LIMITS = rate_limits_from_env(
         "chat.typing": {"limits": "30/1m", "fail": "open"},  # per user
         "chat.reaction": {"limits": "20/10s, 120/1m", "fail": "open"},  # per user: adds and removes
         "chat.presence": {"limits": "20/1m", "fail": "open"},  # per user: active/away changes
-        "auth.login": {"limits": "10/1m, 50/1h", "fail": "closed"},  # per IP and per username tried
+        "chat.edit": {"limits": "20/10s, 120/1m", "fail": "open"},  # per user: message.edit and message.delete
+        "chat.read": {"limits": "30/10s, 600/10m", "fail": "open"},  # per user: read frames (refusals are silent)
+        "chat.sync": {"limits": "60/1m", "fail": "open"},  # per user: sync frames (200 messages each)
+        "chat.dm": {"limits": "30/1h", "fail": "open"},  # per user: opening a direct message
+        "rooms.manage": {"limits": "30/1m, 300/1h", "fail": "open"},  # per user: invite, remove, roles, settings, mute
+        "notifications.read": {"limits": "60/1m", "fail": "open"},  # per user: marking notifications read
+        "notifications.watch": {"limits": "10/1m", "fail": "open"},  # per user: rooms.watch frames
+        "accounts.sessions": {"limits": "30/1m", "fail": "open"},  # per user: signing sessions out
+        "auth.login": {"limits": "10/1m, 50/1h", "fail": "closed"},  # per IP: brute force from one address
+        "auth.login.account": {"limits": "5/1m, 20/1h", "fail": "closed"},  # per username tried and IP
+        # Per username from any address: over it, attempts only slow down (never 429), so nobody can lock
+        # a user out by failing logins in their name.
+        "auth.login.slow": {"limits": "30/1h", "fail": "open"},
         "auth.signup": {"limits": "5/1h", "fail": "closed"},  # per IP
         "rooms.create": {"limits": "10/1h", "fail": "open"},  # per user
         "api": {"limits": "120/1m", "fail": "open"},  # per user

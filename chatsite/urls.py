@@ -1,13 +1,9 @@
 from django.contrib import admin
-from django.contrib.auth.views import LoginView
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from redis_toolkit.ratelimit.http import ratelimit_view
-
-# Every login attempt (POST) counts, per client IP and per username tried: brute-force protection.
-login_view = ratelimit_view("auth.login", key=("ip", "post:username"), methods=("POST",))(LoginView.as_view())
+from accounts.login import login_view
 
 handler403 = "chatsite.error_pages.handler403"
 handler404 = "chatsite.error_pages.handler404"

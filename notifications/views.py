@@ -11,10 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatsite.errors import NotFound
+from chatsite.ids import db_int
+from chatsite.redirects import safe_next
 from notifications.frames import notification_data
 from notifications.selectors import notification_list
 from notifications.services import notification_mark_read
 from notifications.unread import unread_count
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 PAGE_SIZE = 20
 BELL_SIZE = 10
@@ -29,13 +32,15 @@ def notification_page(request):
 
 @login_required
 @require_POST
+@ratelimit_view("notifications.read", key="user")
 def notification_read(request, notification_id: int):
     notification_mark_read(user=request.user, ids=[notification_id])  # NotFound: the styled 404 page
-    return redirect(request.POST.get("next") or "notifications:list")
+    return redirect(safe_next(request, default="notifications:list"))
 
 
 @login_required
 @require_POST
+@ratelimit_view("notifications.read", key="user")
 def notification_read_all(request):
     notification_mark_read(user=request.user)
     return redirect("notifications:list")
@@ -57,6 +62,7 @@ def api_list(request):
 
 
 @require_POST
+@ratelimit_view("notifications.read", key="user")
 def api_mark_read(request):
     """POST {"ids": [..]} or {"all": true}: mark read; answers the new unread count."""
     if not request.user.is_authenticated:
@@ -69,7 +75,8 @@ def api_mark_read(request):
     if not (isinstance(payload, dict) and (payload.get("all") is True or _int_list(ids))):
         return _json_error("invalid_body", 'Send {"ids": [1, 2]} or {"all": true}.', 400)
     try:
-        marked, count = notification_mark_read(user=request.user, ids=None if payload.get("all") is True else ids)
+        ids = None if payload.get("all") is True else [db_int(i, what="notification") for i in ids]
+        marked, count = notification_mark_read(user=request.user, ids=ids)
     except NotFound as exc:
         return _json_error(exc.code, exc.detail, 404)
     return JsonResponse({"marked": marked, "unread_count": count})

@@ -209,27 +209,29 @@ test_database_url.__test__ = False
 
 
 class AsgiServer:
-    """A daphne process serving chatsite on 127.0.0.1:port; stop() and start() keep the port."""
+    """A daphne (or uvicorn) process serving chatsite on 127.0.0.1:port; stop() and start() keep the port."""
 
-    def __init__(self, port: int, env: dict[str, str]) -> None:
-        self.port, self.env = port, env
+    def __init__(self, port: int, env: dict[str, str], kind: str = "daphne") -> None:
+        self.port, self.env, self.kind = port, env, kind
         self.proc: subprocess.Popen | None = None
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
 
+    @property
+    def origin(self) -> str:
+        """The Origin a page of this server sends (the socket's Origin check wants scheme, host and port)."""
+        return self.url
+
     def start(self) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-v",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(self.port),
-            "chatsite.asgi:application",
-        ]
+        # The way docs/operations.md runs them: daphne through chatsite.serve, uvicorn with --ws-max-size.
+        if self.kind == "uvicorn":
+            from chatsite.ws import MAX_FRAME_BYTES
+
+            cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
+            cmd += ["--ws-max-size", str(MAX_FRAME_BYTES), "--log-level", "warning", "--lifespan", "off"]
+        else:
+            cmd = [sys.executable, "-m", "chatsite.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port)]
+        cmd.append("chatsite.asgi:application")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env)
         wait_for_port(self.port, self.proc)
 
@@ -247,10 +249,11 @@ class AsgiServer:
 
 @pytest.fixture
 def asgi_server(transactional_db) -> Iterator[Callable[..., AsgiServer]]:
-    """Start daphne processes on free ports, sharing this test's database and Redis prefix."""
+    """Start daphne processes (`asgi_server(kind="uvicorn")`: uvicorn) on free ports, sharing this test's
+    database and Redis prefix."""
     started: list[AsgiServer] = []
 
-    def start(**extra_env: str) -> AsgiServer:
+    def start(kind: str = "daphne", **extra_env: str) -> AsgiServer:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.settings",
@@ -258,7 +261,7 @@ def asgi_server(transactional_db) -> Iterator[Callable[..., AsgiServer]]:
             "LOG_LEVEL": "WARNING",
             **extra_env,
         }
-        server = AsgiServer(free_port(), env)
+        server = AsgiServer(free_port(), env, kind)
         started.append(server)
         server.start()
         return server

@@ -15,7 +15,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 
 # Tests share one client IP and (on SQLite) reuse user ids, so production numbers would let tests
 # throttle each other. Rate-limit tests set the numbers they test with override_settings, or, for
-# server processes they start, with RATE_LIMIT_<RULE> in the process's environment.
+# server processes they start, with RATE_LIMIT_<RULE> in the process's environment, which is kept.
 from redis_toolkit.ratelimit.rules import env_name  # noqa: E402
 
 RATE_LIMITS = {

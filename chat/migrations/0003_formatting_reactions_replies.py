@@ -28,7 +28,7 @@ def render_existing(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0001_initial'),
+        ('chat', '0002_direct_rooms'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -40,7 +40,7 @@ def run() -> int:
     try:
         manage("migrate", "--noinput", "-v", "0")
         manage("seed_demo")
-        server = [PYTHON, "-m", "daphne", "-b", host, "-p", port, "chatsite.asgi:application"]
+        server = [PYTHON, "-m", "chatsite.serve", "-b", host, "-p", port, "chatsite.asgi:application"]
         children.append(subprocess.Popen(server, cwd=ROOT))
         children.append(subprocess.Popen([PYTHON, "manage.py", "run_workers"], cwd=ROOT))
         print(f"\nchatsite is running at http://{host}:{port}/  (Ctrl-C stops everything)\n", flush=True)

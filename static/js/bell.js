@@ -39,6 +39,7 @@ function item(n) {
   const link = document.createElement("a");
   link.href = n.url;
   link.textContent = n.text;
+  link.dir = "auto";
   link.addEventListener("click", () => { if (!n.read) markRead([n.id]); });
   const time = document.createElement("time");
   time.dateTime = n.created_at;

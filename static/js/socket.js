@@ -35,7 +35,10 @@ export class ReconnectingSocket {
 
   closed(event) {
     if (this.stopped) return;
-    if (event.code === 4401) {  // signed out elsewhere: the login page says why
+    // The session ended, or its key was renewed (a password change in this browser): the login page
+    // says why, and sends a browser that is still signed in straight back to this page.
+    if (event.code === 4401) {
+      this.stopped = true;
       location.assign(`/accounts/login/?reason=signed_out&next=${encodeURIComponent(location.pathname)}`);
       return;
     }

@@ -30,9 +30,7 @@ def test_message_sent_on_one_server_reaches_a_client_on_the_other(asgi_server, m
     async def scenario():
         def connect(server, cookie):
             headers = {"Cookie": cookie}
-            return websockets.connect(
-                f"{server.ws_url}/ws/rooms/lobby/", additional_headers=headers, origin="http://127.0.0.1"
-            )
+            return websockets.connect(f"{server.ws_url}/ws/rooms/lobby/", additional_headers=headers, origin=server.url)
 
         async with connect(first, alice_cookie) as alice_ws, connect(second, bob_cookie) as bob_ws:
             await frames_until(alice_ws, "presence")

@@ -49,7 +49,7 @@ def test_an_invitation_and_an_admin_broadcast_are_delivered_by_the_workers(clien
 
     kinds = sorted(Notification.objects.values_list("recipient__username", "kind"))
     assert kinds == [("alice", "broadcast"), ("bob", "broadcast"), ("bob", "room_invite")], worker.log
-    # Marked complete just after its last batch of notifications, so it may lag the count by a moment.
+    # The batch's notifications commit before the broadcast is marked complete: wait for that too.
     wait_until(lambda: Broadcast.objects.get().completed_at is not None, why=lambda: worker.log)
 
 

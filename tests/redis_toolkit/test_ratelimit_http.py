@@ -68,6 +68,8 @@ RULES = {
     "tests.page": {"limits": "2/1m", "fail": "closed"},
     "tests.open": {"limits": "2/1m", "fail": "open"},
     "auth.login": {"limits": "3/1m", "fail": "closed"},
+    "auth.login.account": {"limits": "2/1m", "fail": "closed"},
+    "auth.login.slow": {"limits": "2/1m", "fail": "open"},
     "auth.signup": {"limits": "2/1m", "fail": "closed"},
     "notifications.broadcast": {"limits": "2/1h", "fail": "closed"},
 }
@@ -145,12 +147,16 @@ def test_api_paths_answer_json_whatever_the_client_accepts(make_user):
     assert response.json()["error"]["code"] == "rate_limited"
 
 
-def test_async_views_are_refused_at_decoration():
+async def test_async_views_are_limited_like_sync_ones_without_blocking_the_loop():
+    @ratelimit_view("tests.page", key="ip")
     async def view(request):
         return HttpResponse("ok")
 
-    with pytest.raises(TypeError, match="decorates sync views"):
-        ratelimit_view("tests.page")(view)
+    ip = fresh_ip()
+    responses = [await view(RequestFactory().get("/", REMOTE_ADDR=ip)) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert responses[0]["RateLimit"] == '"tests.page";r=1;t=60'
 
 
 @pytest.mark.urls(__name__)
@@ -242,17 +248,22 @@ def test_login_attempts_are_limited_per_ip(make_user):
     assert statuses == [200, 200, 200, 429]  # wrong passwords, then refused whoever is tried
 
 
-def test_login_attempts_are_limited_per_username_across_ips(make_user):
+def test_login_attempts_per_username_are_refused_per_address_and_only_slowed_across_addresses(make_user):
     ivy = make_user(fresh_name("ivy")).username
-    statuses = [_login(browser(), ivy).status_code for _ in range(3)]
+    attacker = browser()
+    statuses = [_login(attacker, ivy).status_code for _ in range(2)]
 
-    refused = _login(browser(), ivy.upper())  # case does not buy more tries
-    right_password = _login(browser(), ivy, "pw-for-tests-123")
+    refused = _login(attacker, ivy.upper())  # case does not buy more tries
+    right_password_there = _login(attacker, ivy, "pw-for-tests-123")
+    elsewhere = [_login(browser(), ivy).status_code for _ in range(3)]  # past auth.login.slow: slowed only
+    owner = _login(browser(), ivy, "pw-for-tests-123")
 
-    assert statuses == [200, 200, 200]
+    assert statuses == [200, 200]
     assert refused.status_code == 429
-    assert refused["RateLimit"].startswith('"auth.login";r=0')
-    assert right_password.status_code == 429  # even the right password waits: brute force gains nothing
+    assert refused["RateLimit"].startswith('"auth.login.account";r=0')
+    assert right_password_there.status_code == 429  # brute force from that address gains nothing
+    assert elsewhere == [200, 200, 200]
+    assert owner.status_code == 302  # nobody can lock the owner out from their own address
 
 
 def test_login_page_is_not_counted_and_a_good_login_carries_the_fields(make_user):
