@@ -10,8 +10,8 @@ from __future__ import annotations
 from redis_toolkit.connections import aget_redis
 from redis_toolkit.keys import redis_key
 
-TTL_SECONDS = 40
-HEARTBEAT_SECONDS = 15
+TTL_SECONDS = 30
+HEARTBEAT_SECONDS = 10
 
 # KEYS: users zset, this user's sockets zset. ARGV: user member, socket id, ttl ms, mode.
 # Returns {changed (0/1), online members}.

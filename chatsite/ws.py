@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from functools import partial
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chatsite import metrics
 from chatsite.errors import UserError
 from chatsite.realtime import session_group
 from redis_toolkit.ratelimit import RateLimitUnavailable, arate_limit, seconds
@@ -17,7 +21,31 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_SERVICE_RESTART = 1012  # graceful shutdown: come back at once (to another process)
+CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
+MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
+SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
+
+
+def send_backlog(send) -> int:
+    """Bytes the ASGI server holds for this socket's client (0 when the server does not say).
+
+    ASGI has no way to ask, so this looks at the two servers chatsite runs on: daphne's `send` is
+    `partial(server.handle_reply, protocol)` (a Twisted transport buffers without bound); uvicorn's
+    is a bound method of its protocol (an asyncio transport, which also blocks the send on drain).
+    """
+    owner = send.args[0] if isinstance(send, partial) and send.args else getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is None:
+        return 0
+    if hasattr(transport, "get_write_buffer_size"):
+        return transport.get_write_buffer_size()
+    return (
+        len(getattr(transport, "dataBuffer", b""))
+        - getattr(transport, "offset", 0)
+        + getattr(transport, "_tempDataLen", 0)
+    )
 
 
 class FrameError(UserError):
@@ -47,6 +75,73 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.joined: list[str] = []
+        self.tasks: set[asyncio.Task] = set()
+        self.accepted = self.closing = self.ended = False
+        self.inflight: asyncio.Future | None = None
+
+    async def __call__(self, scope, receive, send):
+        """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # daphne cancels every consumer on SIGTERM: finish the frame in hand, then say 1012.
+            await self.shut_down()
+            raise
+        finally:
+            self.end()
+
+    async def shut_down(self) -> None:
+        if self.inflight is not None and not self.inflight.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.inflight), SHUTDOWN_GRACE_SECONDS)
+        if self.accepted and not self.closing:
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_SERVICE_RESTART)
+
+    def end(self) -> None:
+        """Stop every task of this socket; when disconnect() never ran, run its clean-up detached."""
+        for task in self.tasks:
+            task.cancel()
+        self.tasks.clear()
+        if self.accepted:
+            self.accepted = False
+            metrics.SOCKETS_OPEN.dec()
+        if not self.ended:
+            self.ended = True
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to clean in Redis
+                asyncio.get_running_loop().create_task(self.on_end())
+
+    async def on_end(self) -> None:
+        """Leave groups (and, in subclasses, presence) when the consumer ended without disconnect()."""
+        with contextlib.suppress(Exception):
+            await self.disconnect(1006)
+
+    def spawn(self, coro) -> asyncio.Task:
+        """A background task that lives exactly as long as this socket."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def dispatch(self, message):
+        if message["type"] != "websocket.receive":
+            return await super().dispatch(message)
+        # A client frame runs shielded, so a shutdown lets it finish (its reply included) before 1012.
+        self.inflight = asyncio.ensure_future(super().dispatch(message))
+        try:
+            return await asyncio.shield(self.inflight)
+        finally:
+            if self.inflight.done():
+                self.inflight = None
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+        metrics.SOCKETS_OPEN.inc()
+
+    async def close(self, code=None, reason=None) -> None:
+        self.closing = True
+        await super().close(code, reason)
 
     async def connect(self) -> None:
         """Close with 4401 for anonymous users, then let the subclass authorize."""
@@ -69,9 +164,23 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Leave every group joined through join()."""
+        self.ended = True
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined.clear()
+
+    async def layer_resync(self, event: dict) -> None:
+        """Redis was unreachable: frames may have been lost. Subclasses re-read what they show."""
+
+    async def layer_overflow(self, event: dict) -> None:
+        """Too many frames waiting for this socket: close it so its client reconnects and resyncs."""
+        await self.close_slow_client()
+
+    async def close_slow_client(self) -> None:
+        if not self.closing:
+            metrics.SLOW_CLIENTS_CLOSED.inc()
+            logger.info("closing a socket of user %s that fell behind", getattr(self.user, "pk", None))
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode one client frame and call its handler; bad input gets an error frame."""
@@ -98,6 +207,14 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         field(frame, "type", str)
         return frame
 
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        if self.closing:
+            return
+        await super().send(text_data, bytes_data, close)
+        metrics.FRAMES_DELIVERED.inc()
+        if send_backlog(self.base_send) > MAX_SEND_BACKLOG:
+            await self.close_slow_client()
+
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
@@ -117,6 +234,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
                 detail = "Sending is paused for a moment; try again shortly."
                 await self.send_error("unavailable", detail, retry_after=exc.retry_after)
             return False
+        if not result.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(rule).inc()
         if not result.allowed and not quiet:
             wait = max(1, seconds(result.retry_after))
             detail = f"You are sending too fast; you can send again in {wait} second{'s' if wait != 1 else ''}."

@@ -43,6 +43,20 @@ def _options() -> tuple[str, dict]:
     }
 
 
+def _sentinel_pool(module, decode_responses: bool, retry, options: dict):
+    """With REDIS_SENTINELS set, a pool that asks the Sentinels for the master (again after a failover)."""
+    from django.conf import settings
+
+    if not getattr(settings, "REDIS_SENTINELS", None):
+        return None
+    options = {k: v for k, v in options.items() if k != "timeout"}  # a BlockingConnectionPool option
+    sentinel = module.sentinel.Sentinel(settings.REDIS_SENTINELS, socket_timeout=options["socket_timeout"])
+    master = settings.REDIS_SENTINEL_MASTER
+    return module.sentinel.SentinelConnectionPool(
+        master, sentinel, decode_responses=decode_responses, retry=retry, **options
+    )
+
+
 def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> redis.Redis:
     """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
     from django.conf import settings
@@ -55,8 +69,10 @@ def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> re
             client = _sync_clients.get(key)
             if client is None:
                 url, options = _options()
-                pool = redis.BlockingConnectionPool.from_url(
-                    url, decode_responses=decode_responses, retry=default_retry(), **options
+                pool = _sentinel_pool(redis, decode_responses, default_retry(), options) or (
+                    redis.BlockingConnectionPool.from_url(
+                        url, decode_responses=decode_responses, retry=default_retry(), **options
+                    )
                 )
                 client = _sync_clients[key] = redis.Redis(connection_pool=pool)
     return client
@@ -72,8 +88,9 @@ def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> a
     client = per_loop.get(key)
     if client is None:
         url, options = _options()
-        pool = aredis.BlockingConnectionPool.from_url(
-            url, decode_responses=decode_responses, retry=default_retry(asyncio_client=True), **options
+        retry = default_retry(asyncio_client=True)
+        pool = _sentinel_pool(aredis, decode_responses, retry, options) or aredis.BlockingConnectionPool.from_url(
+            url, decode_responses=decode_responses, retry=retry, **options
         )
         client = per_loop[key] = aredis.Redis(connection_pool=pool)
     return client
