@@ -7,11 +7,15 @@ a crashed process expire after TTL and are pruned by the next join, leave or hea
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from redis_toolkit.connections import aget_redis
 from redis_toolkit.keys import redis_key
 
-TTL_SECONDS = 30
-HEARTBEAT_SECONDS = 10
+# A socket that vanished without a word (its process killed) leaves the list after TTL at most,
+# plus the time until the next heartbeat in the room or sweep prunes it: under 60 s by default.
+TTL_SECONDS = settings.PRESENCE_TTL_SECONDS
+HEARTBEAT_SECONDS = max(1, TTL_SECONDS // 3)
 
 # KEYS: users zset, this user's sockets zset. ARGV: user member, socket id, ttl ms, mode.
 # Returns {changed (0/1), online members}.

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import weakref
 from functools import partial
 from typing import Any
 
@@ -26,26 +27,37 @@ CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
 MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
 SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
+ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
 
 
-def send_backlog(send) -> int:
-    """Bytes the ASGI server holds for this socket's client (0 when the server does not say).
+OPEN_SOCKETS: weakref.WeakSet[JsonSocketConsumer] = weakref.WeakSet()  # what a graceful shutdown closes
+
+
+async def ashut_down_all() -> None:
+    """Graceful shutdown: every open socket finishes its frame in hand and is closed with 1012."""
+    sockets = [consumer.shut_down() for consumer in list(OPEN_SOCKETS)]
+    if sockets:
+        await asyncio.wait([asyncio.ensure_future(s) for s in sockets], timeout=SHUTDOWN_GRACE_SECONDS + 1)
+
+
+def backlog_probe(send):
+    """A function returning the bytes the ASGI server holds for this socket's client, or None.
 
     ASGI has no way to ask, so this looks at the two servers chatsite runs on: daphne's `send` is
-    `partial(server.handle_reply, protocol)` (a Twisted transport buffers without bound); uvicorn's
+    `partial(server.handle_reply, protocol)` (its Twisted transport buffers without bound); uvicorn's
     is a bound method of its protocol (an asyncio transport, which also blocks the send on drain).
     """
+    while hasattr(getattr(send, "__self__", None), "real_send"):  # channels' session middleware wraps it
+        send = send.__self__.real_send
     owner = send.args[0] if isinstance(send, partial) and send.args else getattr(send, "__self__", None)
     transport = getattr(owner, "transport", None)
     if transport is None:
-        return 0
+        return None
     if hasattr(transport, "get_write_buffer_size"):
-        return transport.get_write_buffer_size()
-    return (
-        len(getattr(transport, "dataBuffer", b""))
-        - getattr(transport, "offset", 0)
-        + getattr(transport, "_tempDataLen", 0)
-    )
+        return transport.get_write_buffer_size
+    if hasattr(transport, "dataBuffer"):
+        return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    return None
 
 
 class FrameError(UserError):
@@ -76,8 +88,9 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         super().__init__(*args, **kwargs)
         self.joined: list[str] = []
         self.tasks: set[asyncio.Task] = set()
-        self.accepted = self.closing = self.ended = False
+        self.accepted = self.closing = self.stopping = self.ended = False
         self.inflight: asyncio.Future | None = None
+        self.backlog = False  # backlog_probe(), looked up at the first send
 
     async def __call__(self, scope, receive, send):
         """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
@@ -91,9 +104,12 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             self.end()
 
     async def shut_down(self) -> None:
+        """Let the frame in hand finish (its reply included), then close with 1012."""
+        self.stopping = True  # frames that arrive from now on are dropped: none is half done
         if self.inflight is not None and not self.inflight.done():
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(self.inflight), SHUTDOWN_GRACE_SECONDS)
+                await asyncio.sleep(ECHO_SECONDS)  # its broadcast (the sender's acknowledgement) comes back
         if self.accepted and not self.closing:
             with contextlib.suppress(Exception):
                 await self.close(code=CLOSE_SERVICE_RESTART)
@@ -105,6 +121,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.tasks.clear()
         if self.accepted:
             self.accepted = False
+            OPEN_SOCKETS.discard(self)
             metrics.SOCKETS_OPEN.dec()
         if not self.ended:
             self.ended = True
@@ -126,6 +143,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         if message["type"] != "websocket.receive":
             return await super().dispatch(message)
+        if self.stopping:
+            return None
         # A client frame runs shielded, so a shutdown lets it finish (its reply included) before 1012.
         self.inflight = asyncio.ensure_future(super().dispatch(message))
         try:
@@ -137,6 +156,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None) -> None:
         await super().accept(subprotocol, headers)
         self.accepted = True
+        OPEN_SOCKETS.add(self)
         metrics.SOCKETS_OPEN.inc()
 
     async def close(self, code=None, reason=None) -> None:
@@ -179,7 +199,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def close_slow_client(self) -> None:
         if not self.closing:
             metrics.SLOW_CLIENTS_CLOSED.inc()
-            logger.info("closing a socket of user %s that fell behind", getattr(self.user, "pk", None))
+            logger.warning("closing a socket of user %s that fell behind (1013)", getattr(self.user, "pk", None))
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -212,7 +232,9 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             return
         await super().send(text_data, bytes_data, close)
         metrics.FRAMES_DELIVERED.inc()
-        if send_backlog(self.base_send) > MAX_SEND_BACKLOG:
+        if self.backlog is False:
+            self.backlog = backlog_probe(self.base_send)
+        if self.backlog is not None and self.backlog() > MAX_SEND_BACKLOG:
             await self.close_slow_client()
 
     async def send_json(self, payload: dict) -> None:

@@ -65,7 +65,11 @@ class Client:
 
     def __init__(self, server, path: str, cookie: str) -> None:
         self.ws = connect(
-            f"{server.ws_url}{path}", additional_headers={"Cookie": cookie}, origin=server.url, open_timeout=10
+            f"{server.ws_url}{path}",
+            additional_headers={"Cookie": cookie},
+            origin=server.url,
+            open_timeout=10,
+            max_queue=None,  # read everything as it comes: a test client is never the slow one
         ).__enter__()
         self.frames: list[dict] = []
 
