@@ -92,12 +92,14 @@ class ResilientShard(RedisSingleShardConnection):
         async with self._lock:
             self._ensure_redis()
             await self._redis.ping()
-            if self._pending:
+            # After an outage subscribe to everything again, not only what failed: a reconnect that
+            # happened while Redis flapped may have restored only part of the subscriptions.
+            wanted = sorted(self._pending | (self._subscribed_to if self._down_since is not None else set()))
+            if wanted:
                 self._ensure_receiver()
-                pending = sorted(self._pending)
-                await self._pubsub.subscribe(*pending)
-                self._subscribed_to.update(pending)
-                self._pending.difference_update(pending)
+                await self._pubsub.subscribe(*wanted)
+                self._subscribed_to.update(wanted)
+                self._pending.difference_update(wanted)
             self._watch_reconnects()
             groups, self._resync_groups = self._resync_groups, set()
             for group_channel in groups:

@@ -30,6 +30,7 @@ SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets
 ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
 
 
+_DETACHED: set[asyncio.Task] = set()
 OPEN_SOCKETS: weakref.WeakSet[JsonSocketConsumer] = weakref.WeakSet()  # what a graceful shutdown closes
 
 
@@ -126,7 +127,9 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         if not self.ended:
             self.ended = True
             with contextlib.suppress(RuntimeError):  # no running loop: nothing to clean in Redis
-                asyncio.get_running_loop().create_task(self.on_end())
+                task = asyncio.get_running_loop().create_task(self.on_end())
+                _DETACHED.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(_DETACHED.discard)
 
     async def on_end(self) -> None:
         """Leave groups (and, in subclasses, presence) when the consumer ended without disconnect()."""

@@ -38,7 +38,7 @@ SCHEDULE = [  # (seconds after the load starts, fault)
 if os.environ.get("CHAOS_ONLY"):  # one fault, for a quicker look: CHAOS_ONLY=redis-restart-aof
     SCHEDULE = [(6, os.environ["CHAOS_ONLY"])]
 LOAD_SECONDS = SCHEDULE[-1][0] + 10
-SETTLE_SECONDS = 40  # at most, for clients to catch up and workers to finish
+SETTLE_SECONDS = 30  # at most, for clients to catch up and workers to finish
 
 
 def free_port() -> int:

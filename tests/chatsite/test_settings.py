@@ -28,6 +28,10 @@ PRODUCTION = {
         ("REDIS_MAX_CONNECTIONS", "1", "at least 2"),
         ("SESSION_COOKIE_AGE", "-5", "at least 60"),
         ("LOG_LEVEL", "LOUD", "not a level"),
+        ("METRICS_ALLOWED_IPS", "10.0.0.0/8,office", "IP address or network"),
+        ("REDIS_SENTINELS", "10.0.0.5", "expected host:port"),
+        ("REDIS_CHANNEL_URLS", "redis://a:6379/0,http://b", "Redis URL"),
+        ("PRESENCE_TTL_SECONDS", "1", "at least 3"),
     ],
 )
 def test_bad_value_stops_startup_with_one_line_naming_the_variable(variable, value, expect):
