@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Local development defaults; production sets DEBUG=0 and a SECRET_KEY explicitly.
 export DEBUG ?= 1
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench chaos clean
 
 $(VENV)/.run-deps: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ lint: $(VENV)/.dev-deps
 
 bench: $(VENV)/.dev-deps
 	$(PY) -m bench $(BENCH_ARGS)
+
+# Chat load on two servers while Redis restarts (from AOF, then empty), a server and a worker are killed.
+chaos: $(VENV)/.dev-deps
+	timeout 300 $(PY) -m chatsite.dev chaos
 
 clean:
 	rm -rf $(VENV) var

@@ -21,6 +21,7 @@ from chat.services import (
     room_join,
     room_mark_read,
 )
+from chatsite import metrics
 from chatsite.errors import Forbidden, NotFound
 from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, member_group, room_group
 from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, FrameError, JsonSocketConsumer, field
@@ -28,6 +29,8 @@ from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, FrameError, JsonSocket
 logger = logging.getLogger(__name__)
 
 SYNC_LIMIT = 200
+LIVE_PAUSED = "Live updates (presence, typing, instant delivery) are paused; messages are still saved."
+RETRY_AFTER = 2  # seconds a client waits before asking again while Redis is unreachable
 
 
 def _open_room(slug: str, user) -> Room:
@@ -46,6 +49,7 @@ def _read(room: Room, user, seq: int) -> dict:
 class RoomConsumer(JsonSocketConsumer):
     room: Room | None = None
     heartbeat: asyncio.Task | None = None
+    sent_seq = 0  # highest message seq this socket was sent: frames at or below it are duplicates
 
     async def on_connect(self) -> None:
         """Authorize, join the room's group and its presence list."""
@@ -58,10 +62,16 @@ class RoomConsumer(JsonSocketConsumer):
         except Forbidden:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.sent_seq = self.room.last_seq
         await self.join(room_group(self.room.pk))
         await self.join(member_group(self.room.pk, self.user.pk))  # closed at once if they lose access
-        await self.update_presence(presence.apresence_join)
-        self.heartbeat = asyncio.create_task(self.keep_presence())
+        try:
+            await self.update_presence(presence.apresence_join)
+        except RedisError as exc:  # degraded: chat from the database works, live extras wait
+            logger.warning("presence unavailable for room %s: %s", self.room.slug, exc)
+            await self.send_error("unavailable", LIVE_PAUSED, retry_after=RETRY_AFTER)
+        # Tied to this socket's life (JsonSocketConsumer.end cancels it on every way out).
+        self.heartbeat = self.spawn(self.keep_presence())
 
     async def disconnect(self, code: int) -> None:
         """Stop the heartbeat and leave the presence list and groups."""
@@ -100,6 +110,13 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def room_frame(self, event: dict) -> None:
         """A room event, already encoded once for every member."""
+        seq = event.get("seq")
+        if seq is not None:
+            if seq <= self.sent_seq:
+                return  # already sent (by a catch-up, or as the sender's own acknowledgement)
+            if seq > self.sent_seq + 1:
+                await self.catch_up(until=seq - 1)  # Pub/Sub lost or reordered some: fill from the database
+            self.sent_seq = seq
         await self.send(text_data=event["text"])
 
     async def room_access(self, event: dict) -> None:
@@ -110,6 +127,28 @@ class RoomConsumer(JsonSocketConsumer):
         else:
             self.room = room
 
+    async def catch_up(self, *, until: int | None = None) -> None:
+        """Send the messages stored after sent_seq (up to `until`), in order, from the database."""
+        while until is None or self.sent_seq < until:
+            messages, has_more = await database_sync_to_async(message_history)(
+                room=self.room, after_seq=self.sent_seq, limit=SYNC_LIMIT
+            )
+            for message in messages:
+                if until is not None and message.seq > until:
+                    return
+                await self.send(text_data=encode(frames.message_new(message, room_slug=self.room.slug)))
+                self.sent_seq = message.seq
+            if not has_more:
+                return
+
+    async def layer_resync(self, event: dict) -> None:
+        """Redis is back after an outage: send what Pub/Sub dropped meanwhile, rejoin presence."""
+        if self.room is None:
+            return
+        await self.catch_up()
+        with contextlib.suppress(RedisError):
+            await self.update_presence(presence.apresence_join)
+
     async def frame_message_send(self, frame: dict) -> None:
         body = field(frame, "body", str)
         client_id = field(frame, "client_id", str, required=False) or ""
@@ -117,6 +156,7 @@ class RoomConsumer(JsonSocketConsumer):
         reply_to = field(frame, "reply_to", int) if frame.get("reply_to") is not None else None
         if not await self.check_rate("chat.message", str(self.user.pk)):
             return
+        failures = self.channel_layer.publish_failures
         message, created = await database_sync_to_async(message_post)(
             room=self.room,
             author=self.user,
@@ -125,7 +165,14 @@ class RoomConsumer(JsonSocketConsumer):
             reply_to=reply_to,
             attachments=attachments,
         )
-        if not created:  # a retried send: acknowledge again, to this socket only
+        if created:
+            metrics.MESSAGES_POSTED.inc()
+        # A retried send, or a broadcast Redis refused (the message is stored; the others get it
+        # through their resync): acknowledge to this socket only.
+        if not created or self.channel_layer.publish_failures != failures:
+            if message.seq > self.sent_seq:
+                await self.catch_up(until=message.seq - 1)
+                self.sent_seq = message.seq
             await self.send_json(await database_sync_to_async(frames.message_new)(message))
 
     async def frame_message_edit(self, frame: dict) -> None:
@@ -168,6 +215,7 @@ class RoomConsumer(JsonSocketConsumer):
         for message in messages:
             await self.send(text_data=encode(frames.message_new(message, room_slug=self.room.slug)))
         last_seq = messages[-1].seq if messages else after_seq
+        self.sent_seq = max(self.sent_seq, last_seq)
         await self.send_json({"type": "sync.done", "room": self.room.slug, "last_seq": last_seq, "has_more": has_more})
 
     async def frame_read(self, frame: dict) -> None:

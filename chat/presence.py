@@ -9,11 +9,15 @@ join, leave or heartbeat in the room.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from redis_toolkit.client import aget_redis, get_redis, redis_key
 from redis_toolkit.scripts import LuaScript
 
-TTL_SECONDS = 40
-HEARTBEAT_SECONDS = 15
+# A socket that vanished without a word (its process killed) leaves the list after TTL at most,
+# plus the time until the next heartbeat in the room or sweep prunes it: under 60 s by default.
+TTL_SECONDS = settings.PRESENCE_TTL_SECONDS
+HEARTBEAT_SECONDS = max(1, TTL_SECONDS // 3)
 
 STATES = ("active", "away")
 

@@ -1,7 +1,11 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (same origin, signed-in users)."""
 
+import asyncio
+import logging
 import os
+import signal
 import sys
+import threading
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
@@ -21,14 +25,92 @@ from django.conf import settings
 from chatsite.origin import SameOriginValidator
 from chatsite.routing import websocket_urlpatterns
 
+logger = logging.getLogger("chatsite.asgi")
+
 if settings.DEBUG:
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
-application = ProtocolTypeRouter(
+
+def _let_daphne_send_restart_codes() -> None:
+    """daphne's autobahn refuses close codes 1012 (restart) and 1013 (try again later), though both
+    are registered for servers to send (IANA): send their close frame directly instead."""
+    try:
+        from daphne.ws_protocol import WebSocketProtocol
+    except ImportError:  # uvicorn sends them as they are
+        return
+    server_close = WebSocketProtocol.serverClose
+
+    def serverClose(self, code=None):
+        if code in (1012, 1013):
+            self.sendCloseFrame(code=code, isReply=False)
+        else:
+            server_close(self, code)
+
+    WebSocketProtocol.serverClose = serverClose
+
+
+_let_daphne_send_restart_codes()
+
+
+def _install_graceful_shutdown() -> None:
+    """On SIGTERM: every socket finishes its frame in hand and is closed with 1012, then the server stops.
+
+    daphne (Twisted's asyncio reactor) left SIGTERM unhandled once a socket was open, and its own
+    shutdown cancels consumers without a close frame (clients saw 1006). uvicorn sends 1012 itself,
+    but at once, before an in-flight frame's acknowledgement is back: its handler runs after ours.
+    """
+    loop = asyncio.get_running_loop()
+    previous = signal.getsignal(signal.SIGTERM)
+
+    async def drain_and_stop() -> None:
+        from chatsite.ws import ashut_down_all
+
+        logger.warning("SIGTERM: closing every socket with 1012, then stopping")
+        try:
+            await ashut_down_all()
+            await asyncio.sleep(0.2)  # the close frames leave before the server drops connections
+        finally:
+            if _under_daphne():
+                from twisted.internet import reactor
+
+                reactor.stop()
+            elif callable(previous):
+                previous(signal.SIGTERM, None)  # uvicorn's own shutdown
+            else:
+                raise SystemExit(0)
+
+    def on_sigterm(signum, frame) -> None:
+        signal.signal(signal.SIGTERM, previous if callable(previous) else signal.SIG_DFL)  # a second one is final
+        loop.call_soon_threadsafe(lambda: loop.create_task(drain_and_stop()))
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _under_daphne() -> bool:
+    launcher = sys.argv[0] if sys.argv else ""
+    return "twisted.internet.reactor" in sys.modules and "daphne" in launcher.split(os.sep)[-2:]
+
+
+def _under_uvicorn() -> bool:
+    return "uvicorn.server" in sys.modules
+
+
+_router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+_signals_installed = False
+
+
+async def application(scope, receive, send):
+    global _signals_installed
+    if not _signals_installed:
+        # Installed from inside the server's event loop, on its first connection.
+        _signals_installed = True
+        if threading.current_thread() is threading.main_thread() and (_under_daphne() or _under_uvicorn()):
+            _install_graceful_shutdown()
+    return await _router(scope, receive, send)

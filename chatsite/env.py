@@ -94,7 +94,15 @@ def env_dir(name: str, default: str) -> Path:
 
 
 def env_redis_url(name: str, default: str) -> str:
-    raw = os.environ.get(name, default).strip()
+    return _redis_url(name, os.environ.get(name, default).strip())
+
+
+def env_redis_urls(name: str, default: list[str]) -> list[str]:
+    """Comma-separated Redis URLs, each checked like env_redis_url."""
+    return [_redis_url(name, raw) for raw in env_list(name, default)]
+
+
+def _redis_url(name: str, raw: str) -> str:
     try:
         parsed = urlparse(raw)
         parsed.port  # noqa: B018 - raises ValueError on a bad port
@@ -149,3 +157,27 @@ def rate_limits_from_env(rules: Mapping[str, Mapping], environ: Mapping[str, str
             rule_variables = ", ".join(sorted(v for v in known if not v.endswith("_FAIL") or v[:-5] not in known))
             raise ConfigError(f"{variable} names no rate-limit rule; known: {rule_variables} (and their _FAIL twins).")
     return result
+
+
+def env_host_ports(name: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` (e.g. Redis Sentinels); empty when unset."""
+    pairs = []
+    for item in env_list(name, []):
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{name} has {item!r}; expected host:port, e.g. 10.0.0.5:26379.")
+        pairs.append((host.strip("[]"), int(port)))
+    return pairs
+
+
+def env_networks(name: str, default: list[str]) -> list:
+    """Comma-separated IP addresses or CIDR networks, as ipaddress networks."""
+    import ipaddress
+
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name} has {item!r}; expected an IP address or network, e.g. 10.0.0.0/8.") from None
+    return networks

@@ -42,7 +42,11 @@ def encode(frame: dict) -> str:
 def _room_event(frame: dict) -> dict:
     # Encoded once here; every member's consumer sends the same text as is. `frame` names the
     # frame type so room-list watchers can skip typing and presence without decoding.
-    return {"type": "room.frame", "frame": frame["type"], "text": encode(frame)}
+    # A message.new names its seq, so each socket can drop one it already sent and fill gaps.
+    event = {"type": "room.frame", "frame": frame["type"], "text": encode(frame)}
+    if frame["type"] == "message.new":
+        event["seq"] = frame["message"]["seq"]
+    return event
 
 
 def _user_event(frame: dict) -> dict:

@@ -5,14 +5,21 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
+
 from chatsite.env import (
     ConfigError,
     env_bool,
     env_database,
     env_dir,
+    env_host_ports,
     env_int,
     env_list,
+    env_networks,
     env_redis_url,
+    env_redis_urls,
     env_str,
     rate_limits_from_env,
 )
@@ -89,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "notifications.context_processors.bell",
+                "chatsite.health.live_status",
             ],
         },
     },
@@ -146,44 +154,97 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 # -------------------------------------------------------------------------- redis
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Sentinel instead of REDIS_URL for every Redis use: REDIS_SENTINELS=h1:26379,h2:26379,h3:26379.
+REDIS_SENTINELS = env_host_ports("REDIS_SENTINELS")
+REDIS_SENTINEL_MASTER = env_str("REDIS_SENTINEL_MASTER", "mymaster")
+# The channel layer may be sharded over several Redis servers (groups are hashed to one of them).
+REDIS_CHANNEL_URLS = env_redis_urls("REDIS_CHANNEL_URLS", [REDIS_URL])
 REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "chatsite:")
 REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 2, minimum=1)
 REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 100, minimum=2)
+# Sessions are on every request's path: give up on Redis quickly and read the database instead.
+SESSION_REDIS_TIMEOUT = 0.5
 
 
-def _cache(purpose: str, *, ignore_errors: bool) -> dict:
+def _cache(purpose: str, *, ignore_errors: bool, timeout: float = REDIS_SOCKET_TIMEOUT, retry=None) -> dict:
+    options = {
+        "SOCKET_CONNECT_TIMEOUT": timeout,
+        "SOCKET_TIMEOUT": timeout,
+        "IGNORE_EXCEPTIONS": ignore_errors,
+        "CONNECTION_POOL_KWARGS": {
+            "max_connections": REDIS_MAX_CONNECTIONS,
+            "health_check_interval": 30,
+            "retry": retry or default_retry(),
+        },
+    }
+    location = REDIS_URL
+    if REDIS_SENTINELS:
+        location = f"redis://{REDIS_SENTINEL_MASTER}/0"
+        options |= {
+            "CLIENT_CLASS": "django_redis.client.SentinelClient",
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+            "SENTINELS": REDIS_SENTINELS,
+            "SENTINEL_KWARGS": {"socket_timeout": timeout},
+        }
     return {
         "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": location,
         "KEY_PREFIX": f"{REDIS_KEY_PREFIX}{purpose}",
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
-            "IGNORE_EXCEPTIONS": ignore_errors,
-            "CONNECTION_POOL_KWARGS": {
-                "max_connections": REDIS_MAX_CONNECTIONS,
-                "health_check_interval": 30,
-                "retry": default_retry(),
-            },
-        },
+        "OPTIONS": options,
     }
 
 
 CACHES = {
     # The page/data cache may swallow Redis errors: a miss is always safe.
     "default": _cache("cache", ignore_errors=True),
-    # Sessions never swallow errors; cached_db falls back to the database on a miss.
-    "sessions": _cache("sess", ignore_errors=False),
+    # Sessions never swallow errors here; accounts.session_store falls back to the database itself.
+    # One quick retry: enough to replace a pooled connection Redis dropped when it restarted.
+    "sessions": _cache(
+        "sess",
+        ignore_errors=False,
+        timeout=SESSION_REDIS_TIMEOUT,
+        retry=Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.1), 1, supported_errors=(RedisConnectionError,)),
+    ),
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
+
+def _channel_host(url: str) -> dict:
+    # Each pool retries connection errors with backoff, so the first frame after Redis returns goes
+    # out; health checks find Pub/Sub connections that died silently.
+    options = {
+        "retry": default_retry(asyncio_client=True),
+        "socket_connect_timeout": REDIS_SOCKET_TIMEOUT,
+        "socket_timeout": REDIS_SOCKET_TIMEOUT,
+        "health_check_interval": 15,
+    }
+    if REDIS_SENTINELS:
+        return {
+            "master_name": REDIS_SENTINEL_MASTER,
+            "sentinels": REDIS_SENTINELS,
+            "sentinel_kwargs": {"socket_timeout": REDIS_SOCKET_TIMEOUT},
+            **options,
+        }
+    return {"address": url, **options}
+
+
 CHANNEL_LAYERS = {
     "default": {
-        # Pub/Sub: a group_send is one PUBLISH, whatever the number of members.
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}chan"},
+        # Pub/Sub: a group_send is one PUBLISH, whatever the number of members. chatsite.layer keeps
+        # sockets open through Redis outages and resyncs them afterwards.
+        "BACKEND": "chatsite.layer.ResilientPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [_channel_host(url) for url in ([REDIS_URL] if REDIS_SENTINELS else REDIS_CHANNEL_URLS)],
+            "prefix": f"{REDIS_KEY_PREFIX}chan",
+        },
     },
 }
+
+# ------------------------------------------------------------------- operations
+# Addresses (or networks, CIDR) allowed to read /metrics besides signed-in staff.
+METRICS_ALLOWED_IPS = env_networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+READYZ_MAX_STREAM_LAG = env_int("READYZ_MAX_STREAM_LAG", 10_000, minimum=1)  # entries behind: not ready
 
 # -------------------------------------------------- streams (outbox, relay, workers)
 # Events recorded in the outbox go to Redis Streams; `manage.py run_workers` relays and handles them.
@@ -198,11 +259,14 @@ STREAMS_RELAY_MIN_AGE_MS = env_int("STREAMS_RELAY_MIN_AGE_MS", 1000, minimum=0) 
 STREAMS_OUTBOX_KEEP_HOURS = env_int("STREAMS_OUTBOX_KEEP_HOURS", 72, minimum=1)  # sent rows are deleted after this
 STREAMS_HANDLER_MODULES = env_list("STREAMS_HANDLER_MODULES", [])  # loaded besides every app's handlers.py
 
+# ----------------------------------------------------------------------- presence
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 30, minimum=3)  # heartbeats every third of it
+
 # ------------------------------------------------------------------ notifications
 NOTIFICATIONS_KEEP_READ_DAYS = env_int("NOTIFICATIONS_KEEP_READ_DAYS", 90, minimum=1)
 
 # ----------------------------------------------------------------------- sessions
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_ENGINE = "accounts.session_store"  # cached_db that falls back to the database when Redis fails
 SESSION_CACHE_ALIAS = "sessions"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=60)
 
@@ -235,8 +299,10 @@ RATE_LIMITS = rate_limits_from_env(
         "notifications.read": {"limits": "60/1m", "fail": "open"},  # per user: marking notifications read
         "notifications.watch": {"limits": "10/1m", "fail": "open"},  # per user: rooms.watch frames
         "accounts.sessions": {"limits": "30/1m", "fail": "open"},  # per user: signing sessions out
-        "auth.login": {"limits": "10/1m, 50/1h", "fail": "closed"},  # per IP: brute force from one address
-        "auth.login.account": {"limits": "5/1m, 20/1h", "fail": "closed"},  # per username tried and IP
+        # Open: signing in must keep working while Redis is down (sessions fall back to the database);
+        # the price is no brute-force limit during an outage (docs/security.md).
+        "auth.login": {"limits": "10/1m, 50/1h", "fail": "open"},  # per IP: brute force from one address
+        "auth.login.account": {"limits": "5/1m, 20/1h", "fail": "open"},  # per username tried and IP
         # Per username from any address: over it, attempts only slow down (never 429), so nobody can lock
         # a user out by failing logins in their name.
         "auth.login.slow": {"limits": "30/1h", "fail": "open"},
@@ -256,6 +322,8 @@ NUM_PROXIES = env_int("NUM_PROXIES", 0, minimum=0)
 # Everything the toolkit reads, in one dict (its names and defaults: redis_toolkit/conf.py).
 REDIS_TOOLKIT = {
     "REDIS_URL": REDIS_URL,
+    "REDIS_SENTINELS": REDIS_SENTINELS,
+    "REDIS_SENTINEL_MASTER": REDIS_SENTINEL_MASTER,
     "REDIS_KEY_PREFIX": REDIS_KEY_PREFIX,
     "REDIS_SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
     "REDIS_MAX_CONNECTIONS": REDIS_MAX_CONNECTIONS,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import weakref
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from chatsite import metrics
 from chatsite.errors import UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
@@ -21,8 +25,44 @@ logger = logging.getLogger(__name__)
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_SERVICE_RESTART = 1012  # graceful shutdown: come back at once (to another process)
+CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
 MAX_FRAME_DEPTH = 32  # objects and lists inside each other; real frames need 3
+MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
+SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
+ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
+
+
+_DETACHED: set[asyncio.Task] = set()
+OPEN_SOCKETS: weakref.WeakSet[JsonSocketConsumer] = weakref.WeakSet()  # what a graceful shutdown closes
+
+
+async def ashut_down_all() -> None:
+    """Graceful shutdown: every open socket finishes its frame in hand and is closed with 1012."""
+    sockets = [consumer.shut_down() for consumer in list(OPEN_SOCKETS)]
+    if sockets:
+        await asyncio.wait([asyncio.ensure_future(s) for s in sockets], timeout=SHUTDOWN_GRACE_SECONDS + 1)
+
+
+def backlog_probe(send):
+    """A function returning the bytes the ASGI server holds for this socket's client, or None.
+
+    ASGI has no way to ask, so this looks at the two servers chatsite runs on: daphne's `send` is
+    `partial(server.handle_reply, protocol)` (its Twisted transport buffers without bound); uvicorn's
+    is a bound method of its protocol (an asyncio transport, which also blocks the send on drain).
+    """
+    while hasattr(getattr(send, "__self__", None), "real_send"):  # channels' session middleware wraps it
+        send = send.__self__.real_send
+    owner = send.args[0] if isinstance(send, partial) and send.args else getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is None:
+        return None
+    if hasattr(transport, "get_write_buffer_size"):
+        return transport.get_write_buffer_size
+    if hasattr(transport, "dataBuffer"):
+        return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    return None
 
 
 class FrameError(UserError):
@@ -98,7 +138,83 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.joined: list[str] = []
-        self.session_watch: asyncio.Task | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self.accepted = self.closing = self.stopping = self.ended = False
+        self.inflight: asyncio.Future | None = None
+        self.backlog = False  # backlog_probe(), looked up at the first send
+
+    async def __call__(self, scope, receive, send):
+        """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
+        try:
+            await super().__call__(scope, receive, send)
+        except asyncio.CancelledError:
+            # daphne cancels every consumer on SIGTERM: finish the frame in hand, then say 1012.
+            await self.shut_down()
+            raise
+        finally:
+            self.end()
+
+    async def shut_down(self) -> None:
+        """Let the frame in hand finish (its reply included), then close with 1012."""
+        self.stopping = True  # frames that arrive from now on are dropped: none is half done
+        if self.inflight is not None and not self.inflight.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.inflight), SHUTDOWN_GRACE_SECONDS)
+                await asyncio.sleep(ECHO_SECONDS)  # its broadcast (the sender's acknowledgement) comes back
+        if self.accepted and not self.closing:
+            with contextlib.suppress(Exception):
+                await self.close(code=CLOSE_SERVICE_RESTART)
+
+    def end(self) -> None:
+        """Stop every task of this socket; when disconnect() never ran, run its clean-up detached."""
+        for task in self.tasks:
+            task.cancel()
+        self.tasks.clear()
+        if self.accepted:
+            self.accepted = False
+            OPEN_SOCKETS.discard(self)
+            metrics.SOCKETS_OPEN.dec()
+        if not self.ended:
+            self.ended = True
+            with contextlib.suppress(RuntimeError):  # no running loop: nothing to clean in Redis
+                task = asyncio.get_running_loop().create_task(self.on_end())
+                _DETACHED.add(task)  # held until done: the loop keeps only weak references
+                task.add_done_callback(_DETACHED.discard)
+
+    async def on_end(self) -> None:
+        """Leave groups (and, in subclasses, presence) when the consumer ended without disconnect()."""
+        with contextlib.suppress(Exception):
+            await self.disconnect(1006)
+
+    def spawn(self, coro) -> asyncio.Task:
+        """A background task that lives exactly as long as this socket."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def dispatch(self, message):
+        if message["type"] != "websocket.receive":
+            return await super().dispatch(message)
+        if self.stopping:
+            return None
+        # A client frame runs shielded, so a shutdown lets it finish (its reply included) before 1012.
+        self.inflight = asyncio.ensure_future(super().dispatch(message))
+        try:
+            return await asyncio.shield(self.inflight)
+        finally:
+            if self.inflight.done():
+                self.inflight = None
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+        OPEN_SOCKETS.add(self)
+        metrics.SOCKETS_OPEN.inc()
+
+    async def close(self, code=None, reason=None) -> None:
+        self.closing = True
+        await super().close(code, reason)
 
     async def connect(self) -> None:
         """Close with 4401 for anonymous users, then let the subclass authorize."""
@@ -113,7 +229,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             # the account's; expiry is noticed by a timer set to the session's expiry time.
             await self.join(session_group(session.session_key))
             await self.join(account_group(self.user.pk))
-            self.session_watch = asyncio.create_task(self.watch_session_expiry(session.session_key))
+            self.spawn(self.watch_session_expiry(session.session_key))  # ends with the socket
         await self.on_connect()
 
     async def on_connect(self) -> None:
@@ -125,11 +241,23 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         """Leave every group joined through join()."""
-        if self.session_watch is not None:
-            self.session_watch.cancel()
+        self.ended = True
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.joined.clear()
+
+    async def layer_resync(self, event: dict) -> None:
+        """Redis was unreachable: frames may have been lost. Subclasses re-read what they show."""
+
+    async def layer_overflow(self, event: dict) -> None:
+        """Too many frames waiting for this socket: close it so its client reconnects and resyncs."""
+        await self.close_slow_client()
+
+    async def close_slow_client(self) -> None:
+        if not self.closing:
+            metrics.SLOW_CLIENTS_CLOSED.inc()
+            logger.warning("closing a socket of user %s that fell behind (1013)", getattr(self.user, "pk", None))
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode one client frame and call its handler; bad input gets an error frame."""
@@ -163,6 +291,16 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         field(frame, "type", str)
         return frame
 
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        if self.closing:
+            return
+        await super().send(text_data, bytes_data, close)
+        metrics.FRAMES_DELIVERED.inc()
+        if self.backlog is False:
+            self.backlog = backlog_probe(self.base_send)
+        if self.backlog is not None and self.backlog() > MAX_SEND_BACKLOG:
+            await self.close_slow_client()
+
     async def send_json(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
 
@@ -182,6 +320,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
                 detail = "Sending is paused for a moment; try again shortly."
                 await self.send_error("unavailable", detail, retry_after=exc.retry_after)
             return False
+        if not result.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(rule).inc()
         if not result.allowed and not quiet:
             wait = max(1, seconds(result.retry_after))
             detail = f"You are sending too fast; you can send again in {wait} second{'s' if wait != 1 else ''}."

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from redis_toolkit.client import get_redis, redis_key
+from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
 from redis_toolkit.scripts import LuaScript
 
 BUILT = "*"
+PROBE_SECONDS = 1.0  # while Redis fails, one page per second per process tries it again
 TTL_SECONDS = 7 * 24 * 3600
 
 # KEYS[1] set; ARGV[1] 'add'|'remove', ARGV[2] ttl, ARGV[3..] ids. Returns the count, or -1 if not built.
@@ -30,10 +31,14 @@ def _key(user_id: int) -> str:
     return redis_key("notifications", "unread", user_id)
 
 
-def _rebuild(user_id: int) -> int:
+def _unread_ids(user_id: int) -> list[int]:
     from notifications.models import Notification
 
-    ids = list(Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).values_list("id", flat=True))
+    return list(Notification.objects.filter(recipient_id=user_id, read_at__isnull=True).values_list("id", flat=True))
+
+
+def _rebuild(user_id: int) -> int:
+    ids = _unread_ids(user_id)
     pipe = get_redis().pipeline()
     pipe.delete(_key(user_id))
     pipe.sadd(_key(user_id), BUILT, *ids)
@@ -43,8 +48,17 @@ def _rebuild(user_id: int) -> int:
 
 
 def unread_count(user_id: int) -> int:
-    count = get_redis().scard(_key(user_id))
-    return count - 1 if count else _rebuild(user_id)
+    """The bell's count; from the database while Redis is unreachable (every page shows the bell)."""
+    if redis_outage.recently_failed(PROBE_SECONDS):
+        return len(_unread_ids(user_id))
+    try:
+        count = get_redis().scard(_key(user_id))
+        count = count - 1 if count else _rebuild(user_id)
+    except UNREACHABLE as exc:
+        redis_outage.failed(exc, then="the bell counts from the database until it is back")
+        return len(_unread_ids(user_id))
+    redis_outage.recovered()
+    return count
 
 
 def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:

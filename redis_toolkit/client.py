@@ -12,6 +12,8 @@ import weakref
 
 import redis
 import redis.asyncio as aredis
+import redis.asyncio.sentinel
+import redis.sentinel
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,6 +55,21 @@ def _pool_options() -> dict:
     }
 
 
+def _pool(module, *, url: str, decode_responses: bool, retry):
+    """A BlockingConnectionPool for REDIS_URL, or with REDIS_SENTINELS one that asks the Sentinels for the
+    master (and asks again after a failover)."""
+    options = _pool_options()
+    sentinels = toolkit_setting("REDIS_SENTINELS")
+    if not sentinels:
+        return module.BlockingConnectionPool.from_url(url, decode_responses=decode_responses, retry=retry, **options)
+    del options["timeout"]  # a BlockingConnectionPool option
+    sentinel = module.sentinel.Sentinel(list(sentinels), socket_timeout=options["socket_timeout"])
+    master = toolkit_setting("REDIS_SENTINEL_MASTER")
+    return module.sentinel.SentinelConnectionPool(
+        master, sentinel, decode_responses=decode_responses, retry=retry, **options
+    )
+
+
 def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> redis.Redis:
     """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
     url = toolkit_setting("REDIS_URL")
@@ -62,9 +79,7 @@ def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> re
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
-                pool = redis.BlockingConnectionPool.from_url(
-                    url, decode_responses=decode_responses, retry=default_retry(), **_pool_options()
-                )
+                pool = _pool(redis, url=url, decode_responses=decode_responses, retry=default_retry())
                 client = _sync_clients[key] = redis.Redis(connection_pool=pool)
     return client
 
@@ -76,9 +91,8 @@ def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> a
     key = (url, f"{purpose}:{decode_responses}")
     client = per_loop.get(key)
     if client is None:
-        pool = aredis.BlockingConnectionPool.from_url(
-            url, decode_responses=decode_responses, retry=default_retry(asyncio_client=True), **_pool_options()
-        )
+        retry = default_retry(asyncio_client=True)
+        pool = _pool(aredis, url=url, decode_responses=decode_responses, retry=retry)
         client = per_loop[key] = aredis.Redis(connection_pool=pool)
     return client
 

@@ -10,6 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 # Every name the toolkit reads, with its default; the site passes its values in REDIS_TOOLKIT.
 DEFAULTS: dict[str, Any] = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "REDIS_SENTINELS": (),  # ((host, port), ...): when set, the master is asked of them (REDIS_URL is unused)
+    "REDIS_SENTINEL_MASTER": "mymaster",  # the master's name in the Sentinels' configuration
     "REDIS_KEY_PREFIX": "",  # every key starts with it (redis_key)
     "REDIS_SOCKET_TIMEOUT": 2,  # seconds, for connects, replies and a free pooled connection
     "REDIS_MAX_CONNECTIONS": 100,  # per process and purpose

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -181,9 +182,18 @@ class SpareRedis:
 
     def stop(self) -> None:
         if self.proc is not None:
+            self.resume()
             self.proc.terminate()
             self.proc.wait(timeout=10)
             self.proc = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections open but nothing answers, the worst outage."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture

@@ -68,10 +68,14 @@ def test(pytest_args: list[str]) -> int:
 
 
 def main() -> int:
-    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test"}:
-        print("usage: python -m chatsite.dev run | test [pytest args]", file=sys.stderr)
+    if len(sys.argv) < 2 or sys.argv[1] not in {"run", "test", "chaos"}:
+        print("usage: python -m chatsite.dev run | test [pytest args] | chaos", file=sys.stderr)
         return 2
     try:
+        if sys.argv[1] == "chaos":
+            from chatsite.dev.chaos import main as chaos
+
+            return chaos()
         return run() if sys.argv[1] == "run" else test(sys.argv[2:])
     except ConfigError as exc:
         print(f"chatsite: {exc}", file=sys.stderr)

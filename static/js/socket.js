@@ -1,5 +1,6 @@
 // A WebSocket that reconnects with exponential backoff and full jitter, and speaks JSON frames.
 
+const MAX_BACKOFF_MS = 1000;
 const FINAL_CODES = { 4401: "You are signed out.", 4403: "You are not allowed in this room.", 4404: "This room does not exist." };
 
 export class ReconnectingSocket {
@@ -28,6 +29,7 @@ export class ReconnectingSocket {
     this.ws.addEventListener("message", (event) => {
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
+      if (frame.type === "error" && frame.code === "unavailable" && frame.retry_after) this.retryAfter = frame.retry_after;
       this.onFrame(frame);
     });
     this.ws.addEventListener("close", (event) => this.closed(event));
@@ -43,11 +45,22 @@ export class ReconnectingSocket {
       return;
     }
     if (FINAL_CODES[event.code]) { this.stopped = true; this.onStatus("final", FINAL_CODES[event.code]); return; }
-    const cap = Math.min(15000, 500 * 2 ** this.attempt);
-    const delay = Math.round(Math.random() * cap);  // full jitter: reconnects spread out after a server restart
+    const delay = this.nextDelay(event.code);
     this.attempt += 1;
     this.onStatus("reconnecting", delay);
     this.timer = setTimeout(() => this.connect(), delay);
+  }
+
+  // The server says when to come back: 1012 (it restarts: another process is up now) and 1013 (this
+  // socket fell behind) mean at once, spread over a second so a whole server's clients do not arrive
+  // together; an `unavailable` error's retry_after sets the next wait. Otherwise backoff with full
+  // jitter, capped low enough (1 s) that the page is back within 2 s of the service.
+  nextDelay(code) {
+    if (code === 1012 || code === 1013) return Math.round(100 + Math.random() * 900);
+    const hinted = this.retryAfter ? this.retryAfter * 1000 : 0;
+    this.retryAfter = 0;
+    const cap = Math.max(hinted, Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt));
+    return Math.round(Math.random() * cap);  // full jitter
   }
 
   send(frame) {

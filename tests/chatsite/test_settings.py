@@ -34,6 +34,10 @@ PRODUCTION = {
         ("UPLOAD_MAX_BYTES", "ten", "not a whole number"),
         ("UPLOAD_QUOTA_BYTES", "2048", "below UPLOAD_MAX_BYTES"),
         ("VAR_DIR", "/dev/null", "not a directory"),
+        ("METRICS_ALLOWED_IPS", "10.0.0.0/8,office", "IP address or network"),
+        ("REDIS_SENTINELS", "10.0.0.5", "expected host:port"),
+        ("REDIS_CHANNEL_URLS", "redis://a:6379/0,http://b", "Redis URL"),
+        ("PRESENCE_TTL_SECONDS", "1", "at least 3"),
     ],
 )
 def test_bad_value_stops_startup_with_one_line_naming_the_variable(variable, value, expect):

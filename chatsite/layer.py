@@ -1,0 +1,220 @@
+"""The channel layer: channels_redis Pub/Sub that outlives Redis outages instead of killing sockets.
+
+channels_redis raises every Redis error into the consumer (a failed publish or subscribe closes
+the socket with 1011 or answers the handshake with 500) and never tells anyone what Pub/Sub lost
+while the connection was down. This layer:
+
+- swallows errors of `group_send`/`send` (counted in `publish_failures`, so a sender can tell its
+  frame did not go out) and of subscribes (retried in the background until Redis answers);
+- after an outage, puts a `layer.resync` event in every local socket's queue and publishes one to
+  every group whose publish failed, so consumers re-read from the database what Pub/Sub dropped;
+- bounds each socket's queue (`MAX_QUEUED` frames): a socket whose client does not keep up gets one
+  `layer.overflow` event instead of an ever-growing backlog, and is closed with 1013.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
+from redis.exceptions import RedisError
+
+from chatsite import metrics
+
+logger = logging.getLogger(__name__)
+
+REDIS_DOWN = (RedisError, OSError)
+RESYNC = {"type": "layer.resync"}
+OVERFLOW = {"type": "layer.overflow"}
+MAX_QUEUED = 1000  # frames waiting for one socket; the documented bound (docs/operations.md)
+
+
+class ResilientShard(RedisSingleShardConnection):
+    """One Redis server of the layer; failed subscribes are kept and retried by the receive loop."""
+
+    def __init__(self, host, channel_layer):
+        super().__init__(host, channel_layer)
+        self._pending: set[str] = set()  # channels to (re)subscribe once Redis answers
+        self._resync_groups: set[str] = set()  # group channels whose publish failed
+        self._down_since: float | None = None
+        self._watched = None
+
+    def _failed(self, exc: BaseException) -> None:
+        metrics.REDIS_ERRORS.labels("channel_layer").inc()
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+            logger.warning("channel layer: Redis unreachable (%s: %s); live frames paused", type(exc).__name__, exc)
+        self._ensure_receiver()  # the loop below is what retries
+
+    async def publish(self, channel, message):
+        try:
+            await super().publish(channel, message)
+        except REDIS_DOWN as exc:
+            self._failed(exc)
+            raise
+
+    async def subscribe(self, channel):
+        try:
+            await super().subscribe(channel)
+        except REDIS_DOWN as exc:
+            self._pending.add(channel)
+            self._failed(exc)
+            return
+        self._watch_reconnects()
+
+    async def unsubscribe(self, channel):
+        self._pending.discard(channel)
+        try:
+            await super().unsubscribe(channel)
+        except REDIS_DOWN as exc:
+            # The subscription dies with the connection; forget it so a reconnect does not restore it.
+            self._subscribed_to.discard(channel)
+            if self._pubsub is not None:
+                self._pubsub.channels.pop(channel.encode(), None)
+                self._pubsub.channels.pop(channel, None)
+            self._failed(exc)
+
+    def _watch_reconnects(self) -> None:
+        # redis-py reconnects a Pub/Sub connection by itself inside get_message() (and resubscribes);
+        # messages published meanwhile are gone, so each reconnect is an outage to resync after.
+        connection = self._pubsub.connection if self._pubsub is not None else None
+        if connection is not None and connection is not self._watched:
+            connection.register_connect_callback(self._reconnected)
+            self._watched = connection
+
+    async def _reconnected(self, connection) -> None:
+        self.channel_layer.nudge_local()
+
+    async def _recover(self) -> None:
+        async with self._lock:
+            self._ensure_redis()
+            await self._redis.ping()
+            # After an outage subscribe to everything again, not only what failed: a reconnect that
+            # happened while Redis flapped may have restored only part of the subscriptions.
+            wanted = sorted(self._pending | (self._subscribed_to if self._down_since is not None else set()))
+            if wanted:
+                self._ensure_receiver()
+                await self._pubsub.subscribe(*wanted)
+                self._subscribed_to.update(wanted)
+                self._pending.difference_update(wanted)
+            self._watch_reconnects()
+            groups, self._resync_groups = self._resync_groups, set()
+            for group_channel in groups:
+                await self._redis.publish(group_channel, self.channel_layer.channel_layer.serialize(RESYNC))
+        if self._down_since is not None:
+            logger.warning("channel layer: Redis answers again after %.1fs", time.monotonic() - self._down_since)
+            self._down_since = None
+            self.channel_layer.nudge_local()
+
+    async def _do_receiving(self):
+        delay = 0.1
+        while True:
+            try:
+                if self._down_since is not None or self._pending or self._resync_groups:
+                    await self._recover()
+                if self._pubsub is not None and self._pubsub.subscribed:
+                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=0.1)
+                    self._receive_message(message)
+                else:
+                    await asyncio.sleep(0.1)
+                delay = 0.1
+            except (asyncio.CancelledError, GeneratorExit):
+                raise
+            except REDIS_DOWN as exc:
+                self._failed(exc)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 2.0)
+            except Exception:
+                logger.exception("channel layer: unexpected error in the receive loop")
+                await asyncio.sleep(1)
+
+    def _receive_message(self, message):
+        if message is None:
+            return
+        name = message["channel"]
+        if isinstance(name, bytes):
+            name = name.decode()
+        layer = self.channel_layer
+        if name in layer.channels:
+            layer.deliver(name, message["data"])
+        elif name in layer.groups:
+            for channel_name in layer.groups[name]:
+                layer.deliver(channel_name, message["data"])
+
+
+class ResilientLoopLayer(RedisPubSubLoopLayer):
+    """The per-event-loop layer, with ResilientShard connections."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._shards = [ResilientShard(shard.host, self) for shard in self._shards]
+        self.overflowed: set[str] = set()
+
+    def deliver(self, channel: str, data: bytes) -> None:
+        queue = self.channels.get(channel)
+        if queue is None or channel in self.overflowed:
+            return
+        if queue.qsize() >= MAX_QUEUED:
+            # The consumer is stuck sending to a client that does not read: drop its backlog (the
+            # client resyncs from the database on reconnect) and tell it to close.
+            self.overflowed.add(channel)
+            while not queue.empty():
+                queue.get_nowait()
+            queue.put_nowait(self.channel_layer.serialize(OVERFLOW))
+            return
+        queue.put_nowait(data)
+
+    def nudge_local(self) -> None:
+        """Tell every socket of this process to re-read what it may have missed."""
+        data = self.channel_layer.serialize(RESYNC)
+        for channel in list(self.channels):
+            self.deliver(channel, data)
+        metrics.RESYNC_NUDGES.inc(len(self.channels))
+
+    async def send(self, channel, message):
+        try:
+            await super().send(channel, message)
+        except REDIS_DOWN:
+            self.channel_layer.publish_failures += 1
+
+    async def group_send(self, group, message):
+        try:
+            await super().group_send(group, message)
+        except REDIS_DOWN:
+            self.channel_layer.publish_failures += 1
+            group_channel = self._get_group_channel_name(group)
+            self._get_shard(group_channel)._resync_groups.add(group_channel)
+
+    async def receive(self, channel):
+        self.overflowed.discard(channel)  # a new receive after overflow means the consumer lives on
+        return await super().receive(channel)
+
+    async def group_add(self, group, channel):
+        if channel not in self.channels:  # subscribing failed when the channel was made; keep it local
+            self.channels[channel] = asyncio.Queue()
+        await super().group_add(group, channel)
+
+    async def _subscribe_to_channel(self, channel):
+        self.channels[channel] = asyncio.Queue()
+        await self._get_shard(channel).subscribe(channel)
+
+
+class ResilientPubSubChannelLayer(RedisPubSubChannelLayer):
+    """CHANNEL_LAYERS backend: one ResilientLoopLayer per event loop."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.publish_failures = 0  # grows with each publish Redis refused (senders compare before/after)
+
+    def _get_layer(self):
+        loop = asyncio.get_running_loop()
+        layer = self._layers.get(loop)
+        if layer is None:
+            layer = self._layers[loop] = ResilientLoopLayer(*self._args, **self._kwargs, channel_layer=self)
+            from channels_redis.utils import _wrap_close
+
+            _wrap_close(self, loop)
+        return layer
