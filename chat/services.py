@@ -191,7 +191,7 @@ def _reaction_change(*, room: Room, message_id: int, user, emoji: str, add: bool
     emoji = _clean_emoji(emoji)
     with transaction.atomic():
         # The message's row lock orders concurrent reactions, so each pushed count includes the ones before it.
-        message = _message_for_change(room=room, message_id=message_id)
+        message = _message_for_change(room=room, message_id=message_id, user=user)
         if message.deleted_at is not None:
             raise UserError("This message was deleted.", code="deleted")
         mine = Reaction.objects.filter(message=message, user=user, emoji=emoji)

@@ -129,7 +129,7 @@ def test_dm_header_and_composer_name_the_other_person_the_same_way(alice_client,
 
     page = alice_client.get(reverse("room", args=[room.slug])).content.decode()
 
-    assert '<h1 id="room-title">@bob</h1>' in page
+    assert '<h1 id="room-title">@<bdi>bob</bdi></h1>' in page
     assert 'placeholder="Message @bob"' in page
     assert "#bob" not in page
 

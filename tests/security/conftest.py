@@ -56,7 +56,9 @@ class Client:
 
     def csrf(self) -> str:
         if "csrftoken" not in self.cookies:
-            self.request("GET", "/accounts/login/")
+            # Any page with a form sets it; the login page sends a signed-in browser on, so it asks home.
+            signed_in = settings.SESSION_COOKIE_NAME in self.cookies
+            self.request("GET", "/" if signed_in else "/accounts/login/")
         return self.cookies["csrftoken"]
 
     def request(self, method: str, path: str, *, form=None, body=None, headers=None) -> Response:
