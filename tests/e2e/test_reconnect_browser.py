@@ -35,6 +35,8 @@ def test_the_room_page_reconnects_within_two_seconds_of_the_server_returning(
     server.start()
     back = time.monotonic()
     page.wait_for_function("document.getElementById('connection').hidden", timeout=10_000)
-    assert time.monotonic() - back < 2.0
+    waited = time.monotonic() - back
+    print(f"room page reconnected {waited:.2f}s after the server listened again")
+    assert waited < 2.0
     page.get_by_text("said while alice was away").wait_for()
     assert Message.objects.filter(room=room).count() == 1
