@@ -27,7 +27,10 @@ lint: $(VENV)/.dev-deps
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
+# bench/fanout's load generator is Node (`ws` from npm, locked in bench/fanout/package-lock.json).
 bench: $(VENV)/.dev-deps
+	command -v node >/dev/null || { echo "bench needs Node.js: apt-get install nodejs npm" >&2; exit 1; }
+	test -d bench/fanout/node_modules/ws || npm ci --prefix bench/fanout --no-audit --no-fund
 	$(PY) -m bench $(BENCH_ARGS)
 
 # Chat load on two servers while Redis restarts (from AOF, then empty), a server and a worker are killed.

@@ -1,1 +1,1 @@
-"""The reference peer: the Channels tutorial's chat consumer, unchanged in spirit, on the core Redis layer."""
+"""The reference peer: the Channels tutorial's chat consumer, unchanged in spirit, on channels-redis' Pub/Sub layer."""

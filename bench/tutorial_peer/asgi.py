@@ -1,7 +1,9 @@
 """ASGI app of the Channels tutorial (https://channels.readthedocs.io/en/latest/tutorial/part_3.html).
 
-Started by `python -m bench chat --peer tutorial`; no auth, no database, JSON re-encoded per member,
-RedisChannelLayer (lists + Lua per group member) as in the tutorial.
+Started by `python -m bench fanout` (and `bench chat --peer tutorial`); no auth, no database, JSON
+decoded per message and re-encoded per member, one group_send per message. The layer is channels-redis'
+Pub/Sub layer (one PUBLISH per group_send), or with CHANNEL_LAYER=core the tutorial's RedisChannelLayer
+(lists + Lua per group member).
 """
 
 import json
@@ -11,6 +13,7 @@ import django
 from django.conf import settings
 
 if not settings.configured:
+    REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     settings.configure(
         DEBUG=False,
         SECRET_KEY="bench-only",
@@ -21,11 +24,14 @@ if not settings.configured:
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
                 "CONFIG": {
                     # redis-py 8 defaults to a 5 s socket timeout, which breaks the layer's 5 s BZPOPMIN.
-                    "hosts": [
-                        {"address": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), "socket_timeout": None}
-                    ],
+                    "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
                     "prefix": "chatsite-bench-tutorial",
                 },
+            }
+            if os.environ.get("CHANNEL_LAYER") == "core"
+            else {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": "chatsite-bench-tutorial"},
             }
         },
     )
