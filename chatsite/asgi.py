@@ -89,8 +89,8 @@ def _install_graceful_shutdown() -> None:
 
 
 def _under_daphne() -> bool:
-    launcher = sys.argv[0] if sys.argv else ""
-    return "twisted.internet.reactor" in sys.modules and "daphne" in launcher.split(os.sep)[-2:]
+    # daphne itself or chatsite.serve (daphne with the frame limit): a Twisted reactor serving daphne.
+    return "twisted.internet.reactor" in sys.modules and "daphne.server" in sys.modules and not _under_uvicorn()
 
 
 def _under_uvicorn() -> bool:
