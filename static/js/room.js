@@ -349,10 +349,16 @@ form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
 
 olderButton.addEventListener("click", loadOlder);
 jumpButton.addEventListener("click", jumpToNew);
+let atBottom = true;               // as of the last scroll: images that load later keep the reader there
 scroller.addEventListener("scroll", () => {
+  atBottom = timeline.nearBottom();
   if (scroller.scrollTop < 40 && !olderButton.hidden) loadOlder();
   updateJump();
 }, { passive: true });
+// An attachment's image arrives after its message and makes it taller ("load" does not bubble: capture).
+scroller.addEventListener("load", (event) => {
+  if (event.target.tagName === "IMG" && atBottom) timeline.scrollToBottom();
+}, { capture: true });
 
 let loadingOlder = null;
 // Loads the page before the oldest message held; resolves true when it added messages.

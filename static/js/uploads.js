@@ -24,7 +24,13 @@ export function attachUploads({ slug, form, input, onError }) {
   const button = document.createElement("button");
   button.type = "button";
   button.id = "attach";
-  button.textContent = "Attach";
+  const icon = document.createElement("span");
+  icon.setAttribute("aria-hidden", "true");
+  icon.textContent = "📎";
+  const text = document.createElement("span");
+  text.className = "attach-text";
+  text.textContent = " Attach";
+  button.append(icon, text);   // the paperclip alone on a phone; the name is the aria-label
   button.setAttribute("aria-label", "Attach files");
   const tray = document.createElement("ul");
   tray.className = "upload-tray";
