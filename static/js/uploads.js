@@ -24,9 +24,20 @@ export function attachUploads({ slug, form, input, onError }) {
   const button = document.createElement("button");
   button.type = "button";
   button.id = "attach";
-  const icon = document.createElement("span");
+  // An SVG paperclip (like the bell's icon): it draws the same without an emoji font.
+  const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("class", "icon");
   icon.setAttribute("aria-hidden", "true");
-  icon.textContent = "📎";
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "18");
+  icon.setAttribute("height", "18");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("d", "M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9");
+  icon.append(path);
   const text = document.createElement("span");
   text.className = "attach-text";
   text.textContent = " Attach";
