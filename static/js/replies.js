@@ -91,6 +91,7 @@ function quoteNode(original) {
   const who = original.author ?? "deleted user";
   const text = original.deleted ? "(message deleted)" : original.excerpt;
   quote.dataset.replyId = original.id;
+  quote.dir = "auto";   // user-written text, isolated like the message bodies
   quote.textContent = `↪ ${who}: ${text}`;
   quote.setAttribute("aria-label", `In reply to ${who}: ${text}. Show that message`);
   quote.addEventListener("click", () => room.showMessage(original.seq));

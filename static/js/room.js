@@ -246,7 +246,10 @@ const handlers = {
 const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
   onFrame: (frame) => {
     handlers[frame.type]?.(frame);
-    for (const fn of frameHooks.get(frame.type) ?? []) fn(frame);   // the features, after the page's own handling
+    const hooks = frameHooks.get(frame.type) ?? [];
+    for (const fn of hooks) fn(frame);   // the features, after the page's own handling
+    // Anything else (member.changed, room.updated, unknown types) goes to the page's other scripts (members.js).
+    if (!handlers[frame.type] && !hooks.length) window.dispatchEvent(new CustomEvent("chatsite:room-frame", { detail: frame }));
   },
   onStatus: setStatus,
   onOpen: () => {

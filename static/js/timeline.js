@@ -24,6 +24,12 @@ function el(tag, className, text) {
   return node;
 }
 
+// User-written text is isolated: a right-to-left name or body cannot reorder the rest of its line.
+export function userText(node) {
+  node.dir = "auto";
+  return node;
+}
+
 function timeElement(iso) {
   const time = el("time", "meta", timeLabel(iso));
   time.dateTime = iso;
@@ -103,9 +109,9 @@ export class Timeline {
     li.classList.toggle("mine", message.author_id === this.me);
     li.classList.toggle("deleted", Boolean(message.deleted));
     const head = el("div", "msg-head");
-    head.append(el("span", "author", message.author ?? "deleted user"), timeElement(message.created_at));
+    head.append(userText(el("span", "author", message.author ?? "deleted user")), timeElement(message.created_at));
     const body = el("div", "msg-body");
-    const text = el("span", "body");
+    const text = userText(el("span", "body"));
     body.append(text);
     li.append(avatar(message.author_id, message.author ?? "?"), head, body);
     if (message.deleted) {
@@ -200,9 +206,9 @@ export class Timeline {
     li.dataset.createdAt = new Date().toISOString();
     li.dataset.clientId = clientId;
     const head = el("div", "msg-head");
-    head.append(el("span", "author", this.username), timeElement(li.dataset.createdAt));
+    head.append(userText(el("span", "author", this.username)), timeElement(li.dataset.createdAt));
     const content = el("div", "msg-body");
-    const text = el("span", "body", label);
+    const text = userText(el("span", "body", label));
     content.append(text, el("span", "status", "Sending…"));
     li.append(avatar(this.me, this.username), head, content);
     this.list.append(li);
