@@ -1,20 +1,17 @@
 // The composer's @ suggestions: the room's members (from the page) in a listbox under the textbox.
 // Arrows move, Enter or Tab picks, Escape closes; a click picks too. The textarea keeps its textbox
 // role (a multi-line field), pointing at the list with aria-controls / aria-activedescendant.
+// room.js runs setup() before it wires the composer, so this keydown (Enter picks a name) comes first.
 
-const input = document.getElementById("message-input");
-const list = document.getElementById("mention-list");
-const me = Number(document.getElementById("room").dataset.userId);
-const members = JSON.parse(document.getElementById("members").textContent).filter((m) => m.id !== me);
 const QUERY_RE = /(?:^|[^\w@])@([\w.@+-]{0,150})$/u;
 const MAX_SHOWN = 8;
 
+let input = null;
+let list = null;
+let members = [];
 let matches = [];
 let active = 0;
 let query = null;            // {start, end} of "@prefix" in the textarea
-
-input.setAttribute("aria-autocomplete", "list");
-input.setAttribute("aria-controls", list.id);
 
 function close() {
   matches = [];
@@ -61,22 +58,29 @@ function pick(index) {
   input.focus();
 }
 
-input.addEventListener("input", () => { active = 0; update(); });
-input.addEventListener("click", update);
-input.addEventListener("blur", close);
-// Registered before room.js's own listener (this module is imported first): Enter picks, not sends.
-input.addEventListener("keydown", (event) => {
-  if (list.hidden || !matches.length) return;
-  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-    active = (active + (event.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
-    show();
-  } else if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey) {
-    pick(active);
-  } else if (event.key === "Escape") {
-    close();
-  } else {
-    return;
-  }
-  event.preventDefault();
-  event.stopImmediatePropagation();
-});
+export function setup(room) {
+  input = room.input;
+  list = document.getElementById("mention-list");
+  members = JSON.parse(document.getElementById("members").textContent).filter((m) => m.id !== room.me);
+  input.setAttribute("aria-autocomplete", "list");
+  input.setAttribute("aria-controls", list.id);
+  input.addEventListener("input", () => { active = 0; update(); });
+  input.addEventListener("click", update);
+  input.addEventListener("blur", close);
+  // Registered before room.js's own listener: Enter picks, not sends.
+  input.addEventListener("keydown", (event) => {
+    if (list.hidden || !matches.length) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      active = (active + (event.key === "ArrowDown" ? 1 : matches.length - 1)) % matches.length;
+      show();
+    } else if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey) {
+      pick(active);
+    } else if (event.key === "Escape") {
+      close();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+  });
+}

@@ -3,20 +3,22 @@
 
 const QUICK = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
 
-let ctx = null;
+let room = null;
 let openPicker = null;
 
 export function setup(context) {
-  ctx = context;
+  room = context;
   document.addEventListener("click", (event) => {
     if (openPicker && !openPicker.contains(event.target) && !event.target.closest(".react-button")) closePicker();
   });
   document.addEventListener("keydown", (event) => { if (event.key === "Escape") closePicker(); });
+  room.onRender(decorate);
+  room.onFrame("reaction", changed);
 }
 
 function toggle(message, emoji) {
-  const mine = (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(ctx.username));
-  ctx.send({ type: mine ? "reaction.remove" : "reaction.add", id: message.id, emoji });
+  const mine = (message.reactions ?? []).some((r) => r.emoji === emoji && r.users.includes(room.username));
+  room.send({ type: mine ? "reaction.remove" : "reaction.add", id: message.id, emoji });
 }
 
 function bar(message) {
@@ -28,8 +30,9 @@ function bar(message) {
     if (!reaction.count) continue;
     const button = document.createElement("button");
     button.type = "button";
-    const mine = reaction.users.includes(ctx.username);
+    const mine = reaction.users.includes(room.username);
     button.className = mine ? "reaction mine" : "reaction";
+    button.dataset.emoji = reaction.emoji;
     button.setAttribute("aria-pressed", String(mine));
     button.setAttribute("aria-label", `${reaction.emoji} ${reaction.count}: ${reaction.users.join(", ")}`);
     button.title = reaction.users.join(", ");
@@ -45,7 +48,8 @@ function closePicker() {
   openPicker = null;
 }
 
-function picker(li, message, anchor) {
+// In the message's own column, in the flow (not floating): it wraps at phone width and never leaves the list.
+function picker(body, message, anchor) {
   closePicker();
   const box = document.createElement("div");
   box.className = "emoji-picker";
@@ -68,39 +72,43 @@ function picker(li, message, anchor) {
     if (event.key !== "Enter") return;
     event.preventDefault();
     const emoji = any.value.trim();
-    if (emoji) ctx.send({ type: "reaction.add", id: message.id, emoji });   // the server checks it is one emoji
+    if (emoji) room.send({ type: "reaction.add", id: message.id, emoji });   // the server checks it is one emoji
     closePicker();
     anchor.focus();
   });
   box.append(any);
-  li.append(box);
+  body.append(box);
   openPicker = box;
+  box.scrollIntoView({ block: "nearest" });
   box.querySelector("button").focus();
 }
 
-// Called by room.js for every (re)drawn message.
-export function decorate(li, message) {
+// A render hook (timeline.js): the "React" action and the reactions bar, for every drawn message.
+function decorate(li, message, view) {
   if (message.deleted) return;
   const react = document.createElement("button");
   react.type = "button";
   react.className = "react-button";
   react.textContent = "React";
   react.setAttribute("aria-label", `React to message ${message.seq}`);
-  react.addEventListener("click", () => picker(li, message, react));
-  ctx.actions(li).append(react);
-  li.append(bar(message));
+  react.addEventListener("click", () => picker(view.body, message, react));
+  view.actions().append(react);
+  view.body.append(bar(message));
 }
 
-export const frames = {
-  reaction: (frame) => {
-    const message = ctx.message(frame.seq);
-    if (!message || message.id !== frame.id) return;
-    const others = (message.reactions ?? []).filter((r) => r.emoji !== frame.emoji);
-    const index = (message.reactions ?? []).findIndex((r) => r.emoji === frame.emoji);
-    const updated = { emoji: frame.emoji, count: frame.count, users: frame.users };
-    if (index === -1) others.push(updated); else others.splice(index, 0, updated);
-    message.reactions = others.filter((r) => r.count > 0);
-    const li = ctx.item(frame.seq);
-    li?.querySelector(".reactions")?.replaceWith(bar(message));
-  },
-};
+function changed(frame) {
+  const message = room.message(frame.seq);
+  if (!message || message.id !== frame.id) return;
+  const others = (message.reactions ?? []).filter((r) => r.emoji !== frame.emoji);
+  const index = (message.reactions ?? []).findIndex((r) => r.emoji === frame.emoji);
+  const updated = { emoji: frame.emoji, count: frame.count, users: frame.users };
+  if (index === -1) others.push(updated); else others.splice(index, 0, updated);
+  message.reactions = others.filter((r) => r.count > 0);
+  const old = room.item(frame.seq)?.querySelector(".reactions");
+  if (!old) return;
+  // Redrawn in place (not the whole message): an open picker or a focused chip stays where it was.
+  const focused = old.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+  const fresh = bar(message);
+  old.replaceWith(fresh);
+  if (focused) [...fresh.children].find((button) => button.dataset.emoji === focused)?.focus();
+}

@@ -1,11 +1,28 @@
 // The room page: live messages over /ws/rooms/<slug>/, history paging, presence, typing, read state.
 // Rendering lives in timeline.js. Hook points: `sendMessage(body, extra)` (the composer's send, extra
-// fields go into the `message.send` frame) and timeline.js's `onRenderMessage`.
+// fields go into the `message.send` frame) and the features' one interface:
+//
+// Each module of FEATURES exports setup(room); `room` (built below) offers
+//   room.onRender(fn)        fn(li, message, view) after each render of a message (timeline's onRenderMessage)
+//   room.onFrame(type, fn)   fn(frame) for a server frame, after the page's own handling of it
+//   room.onCompose(part)     a part of the composer: blocked() -> reason not to send yet, hasContent()
+//                            (something to send without text), fill(extra) adds its fields to the
+//                            message.send frame, restore(extra) takes them back when the send is refused
+//   room.send(frame), room.message(seq), room.item(seq), room.refresh(seq), room.showMessage(seq),
+//   room.showError(text), and me, username, slug, input, form.
+// setup() runs before the composer's own listeners, so a feature's keydown (mentions' Enter) comes first.
 
 import { ReconnectingSocket } from "./socket.js";
-import { Timeline } from "./timeline.js";
+import { Timeline, onRenderMessage } from "./timeline.js";
 import { renderPresence } from "./people.js";
 import { setTitleCount } from "./title.js";
+import * as mentions from "./mentions.js";
+import * as uploads from "./uploads.js";
+import * as replies from "./replies.js";
+import * as reactions from "./reactions.js";
+
+// Render hooks run in this order: the reply quote and "Reply" first, then the reactions and "React".
+const FEATURES = [mentions, uploads, replies, reactions];
 
 const root = document.getElementById("room");
 const slug = root.dataset.slug;
@@ -43,6 +60,8 @@ let readSent = 0;
 let rateLimitedUntil = 0;
 let unseen = 0;                    // messages from others that arrived while the tab was hidden
 const typers = new Map();          // user id -> {username, timer}
+const frameHooks = new Map();      // frame type -> [fn]
+const composeParts = [];
 
 // ------------------------------------------------------------------ receiving
 
@@ -95,7 +114,9 @@ function announce(message) {
     announceQueue = [];
     announceTimer = null;
     const last = batch[batch.length - 1];
-    const text = `${last.author ?? "deleted user"}: ${last.body}`;
+    const files = last.attachments?.length ?? 0;
+    const said = last.body || (files === 1 ? "sent a file" : `sent ${files} files`);
+    const text = `${last.author ?? "deleted user"}: ${said}`;
     announcer.textContent = batch.length === 1 ? text : `${batch.length} new messages. Latest, ${text}`;
   }, 1000);
 }
@@ -171,15 +192,24 @@ document.addEventListener("visibilitychange", () => {
 // ------------------------------------------------------------------ frames
 
 function restorePending(reason) {
-  const bodies = timeline.takePending();
-  if (!bodies.length) return;
+  const sends = timeline.takePending();
+  if (!sends.length) return;
+  for (const { extra } of sends) for (const part of composeParts) part.restore?.(extra);
   const current = input.value.trim();
-  input.value = [...bodies, current].filter(Boolean).join("\n");
+  input.value = [...sends.map((send) => send.body), current].filter(Boolean).join("\n");
   composerError.textContent = `Not sent: ${reason} Your text is back in the box.`;
   timeline.layout();
 }
 
-const SEND_ERRORS = new Set(["rate_limited", "unavailable", "empty_body", "body_too_long", "invalid_frame"]);
+const SEND_ERRORS = new Set(["rate_limited", "unavailable", "empty_body", "body_too_long", "invalid_frame", "unknown_attachment"]);
+// A reply whose original was deleted or is gone is refused with these; they mean a send only then.
+const REPLY_ERRORS = new Set(["deleted", "not_found"]);
+
+function refusesSend(frame) {
+  if (!timeline.pending.size) return false;
+  if (SEND_ERRORS.has(frame.code)) return true;
+  return REPLY_ERRORS.has(frame.code) && [...timeline.pending.values()].some(({ extra }) => extra.reply_to);
+}
 
 const handlers = {
   "message.new": (frame) => receiveNew(frame.message),
@@ -208,13 +238,19 @@ const handlers = {
     if (frame.code === "rate_limited" || frame.code === "unavailable") {
       rateLimitedUntil = Date.now() + (frame.retry_after ?? 1) * 1000;
     }
-    if (SEND_ERRORS.has(frame.code) && timeline.pending.size) restorePending(frame.detail);
+    if (refusesSend(frame)) restorePending(frame.detail);
     else composerError.textContent = frame.detail;
   },
 };
 
 const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
-  onFrame: (frame) => handlers[frame.type]?.(frame),
+  onFrame: (frame) => {
+    handlers[frame.type]?.(frame);
+    const hooks = frameHooks.get(frame.type) ?? [];
+    for (const fn of hooks) fn(frame);   // the features, after the page's own handling
+    // Anything else (member.changed, room.updated, unknown types) goes to the page's other scripts (members.js).
+    if (!handlers[frame.type] && !hooks.length) window.dispatchEvent(new CustomEvent("chatsite:room-frame", { detail: frame }));
+  },
   onStatus: setStatus,
   onOpen: () => {
     syncing = false;
@@ -231,14 +267,12 @@ const socket = new ReconnectingSocket(`/ws/rooms/${slug}/`, {
 // The composer's send; other modules may call it with extra frame fields (e.g. a reply's target).
 export function sendMessage(body, extra = {}) {
   composerError.textContent = "";
-  if (Date.now() < rateLimitedUntil) {
-    const wait = Math.ceil((rateLimitedUntil - Date.now()) / 1000);
-    composerError.textContent = `You are sending too fast; you can send again in ${wait} s.`;
-    return false;
-  }
+  const wait = rateLimitWait();
+  if (wait) { composerError.textContent = wait; return false; }
   const clientId = crypto.randomUUID();
-  timeline.addPending(clientId, body);
-  timeline.pending.get(clientId).extra = extra;
+  const files = extra.attachments?.length ?? 0;
+  const label = body || (files === 1 ? "(1 file)" : `(${files} files)`);
+  timeline.addPending(clientId, body, { label, extra });
   timeline.clearDivider();      // replying means the reader has caught up
   timeline.layout();
   timeline.scrollToBottom();
@@ -247,10 +281,22 @@ export function sendMessage(body, extra = {}) {
   return true;
 }
 
+function rateLimitWait() {
+  if (Date.now() >= rateLimitedUntil) return null;
+  const wait = Math.ceil((rateLimitedUntil - Date.now()) / 1000);
+  return `You are sending too fast; you can send again in ${wait} s.`;
+}
+
+// The composer's own send: the text plus what the composer parts add (reply target, attachments).
 function send() {
+  composerError.textContent = "";
   const body = input.value.trim();
-  if (!body) return;
-  if (sendMessage(body)) {
+  const blocked = rateLimitWait() ?? composeParts.map((part) => part.blocked?.()).find(Boolean);
+  if (blocked) { composerError.textContent = blocked; return; }
+  if (!body && !composeParts.some((part) => part.hasContent?.())) return;
+  const extra = {};
+  for (const part of composeParts) part.fill?.(extra);
+  if (sendMessage(body, extra)) {
     input.value = "";
     stopTyping();
   }
@@ -263,12 +309,37 @@ function stopTyping() {
   if (typingActive) { typingActive = false; socket.send({ type: "typing", active: false }); }
 }
 
+// ------------------------------------------------------------------ features
+
+const room = {
+  me, slug,
+  username: root.dataset.username,
+  input, form,
+  onRender: onRenderMessage,
+  onFrame(type, fn) {
+    if (!frameHooks.has(type)) frameHooks.set(type, []);
+    frameHooks.get(type).push(fn);
+  },
+  onCompose(part) { composeParts.push(part); },
+  send: (frame) => socket.send(frame),
+  message: (seq) => timeline.get(seq),
+  item: (seq) => timeline.item(seq),
+  refresh(seq) {
+    const message = timeline.get(seq);
+    if (message) { timeline.update(message); timeline.layout(); }
+  },
+  showMessage: (seq) => showMessage(seq),
+  showError: (text) => { composerError.textContent = text; },
+};
+for (const feature of FEATURES) feature.setup(room);
+
 input.addEventListener("input", () => {
   if (!typingActive && input.value) { typingActive = true; socket.send({ type: "typing", active: true }); }
   clearTimeout(typingTimer);
   typingTimer = setTimeout(stopTyping, 3000);
 });
 input.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented) return;   // a feature (the mention list) took this key
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
   if (event.key === "ArrowUp" && input.value === "") {
     const seq = timeline.lastOwnSeq();
@@ -281,10 +352,16 @@ form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
 
 olderButton.addEventListener("click", loadOlder);
 jumpButton.addEventListener("click", jumpToNew);
+let atBottom = true;               // as of the last scroll: images that load later keep the reader there
 scroller.addEventListener("scroll", () => {
+  atBottom = timeline.nearBottom();
   if (scroller.scrollTop < 40 && !olderButton.hidden) loadOlder();
   updateJump();
 }, { passive: true });
+// An attachment's image arrives after its message and makes it taller ("load" does not bubble: capture).
+scroller.addEventListener("load", (event) => {
+  if (event.target.tagName === "IMG" && atBottom) timeline.scrollToBottom();
+}, { capture: true });
 
 let loadingOlder = null;
 // Loads the page before the oldest message held; resolves true when it added messages.
@@ -293,12 +370,16 @@ function loadOlder() {
   return loadingOlder;
 }
 
+async function history(query) {
+  const response = await fetch(`/api/rooms/${slug}/messages?${query}`, { headers: { Accept: "application/json" } });
+  return response.ok ? response.json() : null;
+}
+
 async function fetchOlder() {
   const oldest = timeline.oldestSeq;
   if (!Number.isFinite(oldest) || oldest <= 1) { olderButton.hidden = true; return false; }
-  const response = await fetch(`/api/rooms/${slug}/messages?before_seq=${oldest}&limit=50`, { headers: { Accept: "application/json" } });
-  if (!response.ok) return false;
-  const page = await response.json();
+  const page = await history(`before_seq=${oldest}&limit=50`);
+  if (!page) return false;
   const height = scroller.scrollHeight;
   for (const message of page.messages) timeline.insert(message);
   olderButton.hidden = !page.has_more;
@@ -310,6 +391,52 @@ async function fetchOlder() {
   return page.messages.length > 0;
 }
 
+// ------------------------------------------------------------------ jumping to one message
+
+// A reply's original, a search hit or a notification (#seq-N): when it is not loaded, the page around it
+// is, with a "Show the messages in between" gap up to what was already there; then it is scrolled to
+// and marked ("target" for the page's #seq-N, a passing "highlight" for a quote's jump).
+async function showMessage(seq, { mark = "highlight" } = {}) {
+  if (!timeline.has(seq)) {
+    const page = await history(`around=${seq}&limit=50`);
+    if (!page?.messages.length) return false;
+    const older = page.messages[0].seq < timeline.oldestSeq || !Number.isFinite(timeline.oldestSeq);
+    for (const message of page.messages) timeline.insert(message);
+    if (older) {
+      olderButton.hidden = !page.has_more;
+      timeline.startLoaded = !page.has_more;
+    }
+    timeline.addGap(page.messages.at(-1).seq, loadBetween);
+    timeline.layout();
+  }
+  const li = timeline.item(seq);
+  if (!li) return false;
+  li.scrollIntoView({ block: "center" });
+  li.tabIndex = -1;
+  li.focus({ preventScroll: true });
+  if (mark === "target") for (const old of document.querySelectorAll("#messages .target")) old.classList.remove("target");
+  li.classList.add(mark);
+  if (mark === "highlight") setTimeout(() => li.classList.remove("highlight"), 2500);
+  updateJump();
+  return true;
+}
+
+// Fills a gap (after, before): resolves true once its messages are in (another gap follows if there are more).
+async function loadBetween(after, before) {
+  const page = await history(`after_seq=${after}&before_seq=${before}&limit=200`);
+  if (!page) return false;
+  for (const message of page.messages) timeline.insert(message);
+  if (page.has_more && page.messages.length) timeline.addGap(page.messages.at(-1).seq, loadBetween);
+  timeline.layout();
+  return true;
+}
+
+function showLinked() {
+  const linked = /^#seq-(\d+)$/.exec(location.hash);
+  if (linked) showMessage(Number(linked[1]), { mark: "target" });
+}
+window.addEventListener("hashchange", showLinked);
+
 // ------------------------------------------------------------------ start
 
 for (const message of JSON.parse(document.getElementById("history").textContent)) timeline.insert(message);
@@ -320,3 +447,4 @@ timeline.scrollToBottom();
 updateJump();
 activity();
 input.focus();
+showLinked();

@@ -2,11 +2,13 @@
 // the "new messages" divider and the start-of-room marker, and shows pending sends until their ack.
 //
 // Hook points for other modules:
-//   onRenderMessage(fn): fn(li, message) runs after every render of a message (reactions, replies, mentions).
-//   timeline.renderMessage(li, message): re-render one message in place.
+//   onRenderMessage(fn): fn(li, message, view) runs after every render of a message (reactions, replies);
+//     view.body is the message's content column, view.actions() its (hover) action bar, made on demand.
+//   timeline.renderMessage(li, message) / timeline.update(message): re-render one message in place.
 
-import { dayKey, dayLabel, fullDateTime, renderText, timeLabel } from "./render.js";
+import { dayKey, dayLabel, fullDateTime, renderHtml, renderText, timeLabel } from "./render.js";
 import { avatar } from "./people.js";
+import { renderAttachments } from "./uploads.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;   // a run by one author breaks after five quiet minutes
 const renderHooks = [];
@@ -19,6 +21,12 @@ function el(tag, className, text) {
   const node = document.createElement(tag);
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// User-written text is isolated: a right-to-left name or body cannot reorder the rest of its line.
+export function userText(node) {
+  node.dir = "auto";
   return node;
 }
 
@@ -44,6 +52,14 @@ export class Timeline {
 
   has(seq) { return this.bySeq.has(seq); }
   get(seq) { return this.bySeq.get(seq); }
+  item(seq) { return this.list.querySelector(`li.message[data-seq="${seq}"]`); }
+
+  // The nearest seq held after `seq`, or null.
+  nextHeld(seq) {
+    let next = null;
+    for (const held of this.bySeq.keys()) if (held > seq && (next === null || held < next)) next = held;
+    return next;
+  }
   get oldestSeq() { return Math.min(...this.bySeq.keys()); }
   get newestSeq() { return Math.max(0, ...this.bySeq.keys()); }
 
@@ -74,7 +90,7 @@ export class Timeline {
 
   update(message) {
     this.bySeq.set(message.seq, message);
-    const li = this.list.querySelector(`li.message[data-seq="${message.seq}"]`);
+    const li = this.item(message.seq);
     if (li && !li.querySelector(".editor")) this.renderMessage(li, message);
   }
 
@@ -93,32 +109,44 @@ export class Timeline {
     li.classList.toggle("mine", message.author_id === this.me);
     li.classList.toggle("deleted", Boolean(message.deleted));
     const head = el("div", "msg-head");
-    head.append(el("span", "author", message.author ?? "deleted user"), timeElement(message.created_at));
+    head.append(userText(el("span", "author", message.author ?? "deleted user")), timeElement(message.created_at));
     const body = el("div", "msg-body");
-    const text = el("span", "body");
+    const text = userText(el("span", "body"));
     body.append(text);
     li.append(avatar(message.author_id, message.author ?? "?"), head, body);
     if (message.deleted) {
       text.textContent = "(message deleted)";
     } else {
-      renderText(text, message.body);
+      // The server's sanitized HTML is the only markup inserted; the body itself is always text.
+      if (message.html) renderHtml(text, message.html, this.me);
+      else renderText(text, message.body);
       if (message.edited_at) {
         const edited = el("span", "edited", "(edited)");
         edited.title = `Edited ${fullDateTime(message.edited_at)}`;
         body.append(edited);
       }
+      renderAttachments(body, message.attachments);
       this.renderActions(li, message);
     }
-    for (const hook of renderHooks) hook(li, message);
+    const view = { body, actions: () => this.actionsOf(li) };
+    for (const hook of renderHooks) hook(li, message, view);
   }
 
   renderActions(li, message) {
     const mine = message.author_id === this.me;
     if (!mine && !this.moderator) return;
-    const actions = el("span", "actions");
+    const actions = this.actionsOf(li);
     if (mine) actions.append(this.button("Edit", `Edit message ${message.seq}`, () => this.startEdit(message.seq)));
     actions.append(this.button("Delete", `Delete message ${message.seq}`, () => this.onDelete(message)));
-    li.append(actions);
+  }
+
+  actionsOf(li) {
+    let actions = li.querySelector(":scope > .actions");
+    if (!actions) {
+      actions = el("span", "actions");
+      li.append(actions);
+    }
+    return actions;
   }
 
   button(text, label, onClick) {
@@ -140,7 +168,7 @@ export class Timeline {
 
   startEdit(seq) {
     const message = this.bySeq.get(seq);
-    const li = this.list.querySelector(`li.message[data-seq="${seq}"]`);
+    const li = this.item(seq);
     if (!message || !li || message.deleted) return false;
     const body = li.querySelector(".msg-body");
     const editor = el("div", "editor");
@@ -171,27 +199,48 @@ export class Timeline {
 
   // ------------------------------------------------------------------ pending sends
 
-  addPending(clientId, body) {
+  // `label` is what the pending line shows (the text, or e.g. "(2 files)"); `extra` is kept for takePending.
+  addPending(clientId, body, { label = body, extra = {} } = {}) {
     const li = el("li", "message pending mine");
     li.dataset.authorId = this.me;
     li.dataset.createdAt = new Date().toISOString();
     li.dataset.clientId = clientId;
     const head = el("div", "msg-head");
-    head.append(el("span", "author", this.username), timeElement(li.dataset.createdAt));
+    head.append(userText(el("span", "author", this.username)), timeElement(li.dataset.createdAt));
     const content = el("div", "msg-body");
-    const text = el("span", "body", body);
+    const text = userText(el("span", "body", label));
     content.append(text, el("span", "status", "Sending…"));
     li.append(avatar(this.me, this.username), head, content);
     this.list.append(li);
-    this.pending.set(clientId, { li, body });
+    this.pending.set(clientId, { li, body, extra });
     return li;
   }
 
-  // Drops every unconfirmed send and returns their texts, oldest first.
+  // Drops every unconfirmed send and returns them ({body, extra}), oldest first.
   takePending() {
-    const bodies = [...this.pending.values()].map(({ li, body }) => { li.remove(); return body; });
+    const sends = [...this.pending.values()].map(({ li, body, extra }) => { li.remove(); return { body, extra }; });
     this.pending.clear();
-    return bodies;
+    return sends;
+  }
+
+  // ------------------------------------------------------------------ gaps
+
+  // Messages between `afterSeq` and the next held one are not loaded (a page fetched around an old
+  // message): a button in their place; `load()` resolves once they are in.
+  addGap(afterSeq, load) {
+    const next = this.nextHeld(afterSeq);
+    if (next === null || next === afterSeq + 1) return;
+    const gap = el("li", "gap");
+    gap.dataset.after = afterSeq;
+    const button = this.button("Show the messages in between", "Show the messages in between", async () => {
+      button.disabled = true;
+      if (await load(afterSeq, next)) gap.remove();
+      else button.disabled = false;
+      this.layout();
+    });
+    button.className = "link";
+    gap.append(button);
+    this.item(next).before(gap);
   }
 
   // ------------------------------------------------------------------ new-messages divider
@@ -227,10 +276,11 @@ export class Timeline {
   // Rebuilds separators and grouping from the messages' data attributes; cheap enough per change.
   layout() {
     for (const node of this.list.querySelectorAll(".day-divider, .new-divider, .room-start")) node.remove();
-    const items = [...this.list.querySelectorAll("li.message")];
-    if (this.startLoaded) this.list.prepend(this.startMarker(items.length === 0));
+    const items = [...this.list.querySelectorAll("li.message, li.gap")];
+    if (this.startLoaded) this.list.prepend(this.startMarker(!this.bySeq.size && !this.pending.size));
     let previous = null;
     for (const li of items) {
+      if (li.classList.contains("gap")) { previous = null; continue; }   // after a gap: a new day label and run
       const created = li.dataset.createdAt;
       const newDay = !previous || dayKey(previous.dataset.createdAt) !== dayKey(created);
       if (newDay) {

@@ -1,4 +1,6 @@
 // Attachments: the composer's "Attach" button, paste and drag and drop upload at once; message.send carries the ids.
+// As a room feature (setup) it is a composer part: no send while a file is still uploading, files alone
+// may make a message, and a refused send puts its files back in the tray.
 
 function csrfToken() {
   const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -11,7 +13,8 @@ function sizeLabel(bytes) {
   return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
 }
 
-// Wires the composer; returns {busy, count, take}: take() hands over (and clears) the ids of the uploaded files.
+// Wires the composer; returns {busy, count, take, give}: take() hands over (and clears) the ids of the
+// uploaded files, give(ids) puts taken ones back.
 export function attachUploads({ slug, form, input, onError }) {
   const picker = document.createElement("input");
   picker.type = "file";
@@ -21,16 +24,48 @@ export function attachUploads({ slug, form, input, onError }) {
   const button = document.createElement("button");
   button.type = "button";
   button.id = "attach";
-  button.textContent = "Attach";
+  // An SVG paperclip (like the bell's icon): it draws the same without an emoji font.
+  const icon = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  icon.setAttribute("class", "icon");
+  icon.setAttribute("aria-hidden", "true");
+  icon.setAttribute("viewBox", "0 0 24 24");
+  icon.setAttribute("width", "18");
+  icon.setAttribute("height", "18");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("fill", "none");
+  path.setAttribute("stroke", "currentColor");
+  path.setAttribute("stroke-width", "2");
+  path.setAttribute("stroke-linecap", "round");
+  path.setAttribute("d", "M21 11.5l-8.6 8.6a5 5 0 0 1-7.1-7.1l8.6-8.6a3.3 3.3 0 0 1 4.7 4.7l-8.6 8.6a1.7 1.7 0 0 1-2.4-2.4l7.9-7.9");
+  icon.append(path);
+  const text = document.createElement("span");
+  text.className = "attach-text";
+  text.textContent = " Attach";
+  button.append(icon, text);   // the paperclip alone on a phone; the name is the aria-label
   button.setAttribute("aria-label", "Attach files");
   const tray = document.createElement("ul");
   tray.className = "upload-tray";
   tray.setAttribute("aria-label", "Attachments to send");
   form.append(picker, button);
-  form.after(tray);
+  form.before(tray);                // above the composer, with the reply bar: what the next send carries
 
   const ready = new Map();          // attachment id -> tray item
+  const known = new Map();          // attachment id -> {name, size}, to put a refused send's files back
   let uploading = 0;
+
+  function trayItem(data) {
+    const item = document.createElement("li");
+    item.textContent = `${data.name} (${sizeLabel(data.size)}) `;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link";
+    remove.textContent = "×";
+    remove.setAttribute("aria-label", `Remove ${data.name}`);
+    remove.addEventListener("click", () => { ready.delete(data.id); item.remove(); input.focus(); });
+    item.append(remove);
+    item.dataset.id = data.id;
+    return item;
+  }
 
   async function upload(file) {
     const item = document.createElement("li");
@@ -49,16 +84,10 @@ export function attachUploads({ slug, form, input, onError }) {
         onError(`${file.name}: ${data.error?.detail ?? `upload failed (${response.status})`}`);
         return;
       }
-      item.textContent = `${data.name} (${sizeLabel(data.size)}) `;
-      const remove = document.createElement("button");
-      remove.type = "button";
-      remove.className = "link";
-      remove.textContent = "×";
-      remove.setAttribute("aria-label", `Remove ${data.name}`);
-      remove.addEventListener("click", () => { ready.delete(data.id); item.remove(); });
-      item.append(remove);
-      item.dataset.id = data.id;
-      ready.set(data.id, item);
+      known.set(data.id, { id: data.id, name: data.name, size: data.size });
+      const done = trayItem(data);
+      item.replaceWith(done);
+      ready.set(data.id, done);
     } catch {
       item.remove();
       onError(`${file.name}: the upload was interrupted; try again.`);
@@ -92,11 +121,30 @@ export function attachUploads({ slug, form, input, onError }) {
       ready.clear();
       return ids;
     },
+    give(ids) {
+      for (const id of ids ?? []) {
+        const data = known.get(id);
+        if (!data || ready.has(id)) continue;
+        const item = trayItem(data);
+        tray.append(item);
+        ready.set(id, item);
+      }
+    },
   };
 }
 
-// Images inline (their thumbnail, linking to the original), other files as download links.
-export function renderAttachments(li, attachments) {
+export function setup(room) {
+  const uploads = attachUploads({ slug: room.slug, form: room.form, input: room.input, onError: room.showError });
+  room.onCompose({
+    blocked: () => (uploads.busy() ? "Wait a moment: files are still uploading." : null),
+    hasContent: () => uploads.count() > 0,
+    fill: (extra) => { if (uploads.count()) extra.attachments = uploads.take(); },
+    restore: (extra) => uploads.give(extra.attachments),
+  });
+}
+
+// Images inline (their thumbnail, linking to the original), other files as download links; appended to `container`.
+export function renderAttachments(container, attachments) {
   if (!attachments?.length) return;
   const list = document.createElement("ul");
   list.className = "attachments";
@@ -120,5 +168,5 @@ export function renderAttachments(li, attachments) {
     item.append(link);
     list.append(item);
   }
-  li.append(list);
+  container.append(list);
 }

@@ -1,5 +1,7 @@
 """Formatting, mentions, reactions and replies live between two real browsers."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -168,8 +170,34 @@ def test_replies_quote_the_original_count_live_and_jump_to_an_old_original(asgi_
     message_item(alice, 152).get_by_role("button", name="In reply to alice: note 1. Show that message").click()
     original = message_item(alice, 1)
     expect(original).to_be_in_viewport()
-    expect(original).to_have_class("highlight")
+    expect(original).to_have_class(re.compile(r"\bhighlight\b"))  # among the message's classes
     expect(original.locator(".reply-count")).to_have_text("1 reply")
     expect(alice.get_by_role("button", name="Show the messages in between")).to_be_visible()
     alice.get_by_role("button", name="Show the messages in between").click()
     expect(alice.locator("#messages li[data-seq]:not(.gap)")).to_have_count(152)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_user_text_is_isolated_and_frames_the_page_does_not_handle_reach_other_scripts(
+    asgi_server, signed_in_page, make_user
+):
+    from chatsite.realtime import broadcast_to_room
+
+    alice = make_user("alice")
+    lobby = room_create(slug="lobby", title="Lobby")
+    in_thread(message_post, room=lobby, author=alice, body="שלום world", client_id="")
+    server = asgi_server()
+    page = signed_in_page(server, "alice")
+    page.goto("/rooms/lobby/")
+    expect(message_item(page, 1).locator(".body")).to_have_attribute("dir", "auto")
+    expect(message_item(page, 1).locator(".author")).to_have_attribute("dir", "auto")
+    expect(page.locator("#online li")).to_have_count(1)  # connected
+    page.evaluate(
+        """() => { window.heard = [];
+            addEventListener("chatsite:room-frame", (event) => window.heard.push(event.detail.type)); }"""
+    )
+
+    in_thread(broadcast_to_room, room_id=lobby.pk, frame={"type": "room.updated", "room": "lobby"})
+    in_thread(message_post, room=lobby, author=alice, body="handled by the page", client_id="")
+    expect(message_item(page, 2)).to_be_visible()
+    assert page.evaluate("window.heard") == ["room.updated"]  # message.new and presence stay the page's

@@ -35,7 +35,7 @@ def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(asgi_server, signe
     composer, send = page.get_by_role("textbox", name="Message"), page.get_by_role("button", name="Send")
     assert in_viewport(page, composer)
     assert in_viewport(page, send)
-    assert composer.bounding_box()["width"] > 250  # the composer takes the width
+    assert composer.bounding_box()["width"] > 0.6 * PHONE["width"]  # the composer takes the width (beside Send, Attach)
     nav = page.get_by_role("navigation", name="Rooms")
     expect(nav).to_be_hidden()
 
@@ -144,3 +144,36 @@ def test_sign_up_errors_stand_apart_from_the_password_help_on_a_phone(asgi_serve
         assert horizontal_overflow(page) <= 0
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conversation_features_fit_a_phone(asgi_server, signed_in_page, rooms, tmp_path):
+    from chat.models import Message
+    from chat.services import reaction_add, room_join
+
+    alice = rooms.messages.get(seq=1).author
+    room_join(room=rooms, user=alice)  # a member: the mention list offers her
+    first = Message.objects.get(room=rooms, seq=1)
+    for emoji in ("👍", "🎉", "😂", "👀", "✅", "❤️"):
+        in_thread(reaction_add, room=rooms, message_id=first.pk, user=alice, emoji=emoji)
+    in_thread(message_post, room=rooms, author=alice, body=f"@bob **{LONG_WORD}**", client_id="", reply_to=first.pk)
+    server = asgi_server(MEDIA_ROOT=str(tmp_path / "media"))
+    page = signed_in_page(server, "bob")
+    page.set_viewport_size(PHONE)
+    page.goto("/rooms/lobby/")
+    expect(page.locator("#seq-2 .quote")).to_be_visible()
+    expect(page.get_by_role("group", name="Reactions to message 1").get_by_role("button")).to_have_count(6)
+
+    page.locator("#seq-2").click(position={"x": 5, "y": 5})  # a tap shows the actions
+    page.get_by_role("button", name="React to message 2").click()
+    picker = page.get_by_role("dialog", name="Pick a reaction")
+    expect(picker).to_be_visible()
+    assert in_viewport(page, picker)
+    page.get_by_role("textbox", name="Message").press_sequentially("@al")
+    expect(page.get_by_role("listbox", name="Members to mention")).to_be_visible()
+    assert in_viewport(page, page.get_by_role("listbox", name="Members to mention"))
+    for selector in ("#seq-2 .quote", "#seq-1 .reactions", "#seq-2 .body"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0, selector
+        assert box["x"] + box["width"] <= PHONE["width"], selector
+    assert horizontal_overflow(page) <= 0
