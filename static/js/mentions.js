@@ -61,7 +61,7 @@ function pick(index) {
 export function setup(room) {
   input = room.input;
   list = document.getElementById("mention-list");
-  members = JSON.parse(document.getElementById("members").textContent).filter((m) => m.id !== room.me);
+  members = JSON.parse(document.getElementById("mention-members").textContent).filter((m) => m.id !== room.me);
   input.setAttribute("aria-autocomplete", "list");
   input.setAttribute("aria-controls", list.id);
   input.addEventListener("input", () => { active = 0; update(); });

@@ -58,6 +58,22 @@ async def open_socket(user, path: str, *, origin: str = "http://localhost") -> t
 
 
 @pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
 def room(db):
     return room_create(slug="lobby", title="Lobby")
 

@@ -13,17 +13,6 @@ from chat.services import direct_room_open, message_post, room_create
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def post_many(room, author, n):
     return [message_post(room=room, author=author, body=f"m{i}", client_id="")[0] for i in range(n)]
 

@@ -18,22 +18,6 @@ pytestmark = pytest.mark.django_db
 _names = itertools.count()
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def post(room, author, body):
     return message_post(room=room, author=author, body=body, client_id="")[0]
 

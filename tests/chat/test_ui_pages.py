@@ -19,17 +19,6 @@ from chatsite.error_pages import handler500
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
 def post(room, author, body):
     return message_post(room=room, author=author, body=body, client_id="")[0]
 

@@ -28,17 +28,6 @@ def media_root(settings, tmp_path) -> Path:
 
 
 @pytest.fixture
-def alice(make_user):
-    return make_user("alice")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
-
-
-@pytest.fixture
 def lobby(db):
     return room_create(slug="lobby", title="Lobby")
 
