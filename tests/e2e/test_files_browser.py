@@ -73,7 +73,7 @@ def test_a_refused_file_is_explained_in_the_composer(asgi_server, signed_in_page
         {"name": "cute.png", "mimeType": "image/png", "buffer": b"<svg onload=alert(1)></svg>"}
     )
 
-    expect(page.get_by_role("alert")).to_contain_text("cute.png: This kind of file cannot be shared here")
+    expect(page.locator("#composer-error")).to_contain_text("cute.png: This kind of file cannot be shared here")
     expect(page.get_by_role("list", name="Attachments to send").get_by_role("listitem")).to_have_count(0)
 
 
@@ -127,7 +127,7 @@ def test_a_send_waits_for_uploads_and_files_alone_make_a_reply(asgi_server, sign
     composer = page.get_by_role("textbox", name="Message")
     expect(page.get_by_role("list", name="Attachments to send")).to_contain_text("minutes.pdf — uploading…")
     composer.press("Enter")
-    expect(page.get_by_role("alert")).to_have_text("Wait a moment: files are still uploading.")
+    expect(page.locator("#composer-error")).to_have_text("Wait a moment: files are still uploading.")
     expect(page.locator("li.pending")).to_have_count(0)
 
     for _ in range(50):  # Playwright hands the held request over while it waits
