@@ -9,15 +9,14 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redis_toolkit.client import aget_redis, get_redis, redis_key
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.scripts import LuaScript
+from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
 
 logger = logging.getLogger(__name__)
 
@@ -111,42 +110,6 @@ end
 return 1
 """)
 
-# The lock logic is written once, as generators of steps: (script, keys, args) or (None, keys, [timeout])
-# for a BLPOP. _drive sends them with the sync client, _adrive with the asyncio one; replies and errors
-# go back into the generator, which decides.
-Steps = Generator[tuple[LuaScript | None, tuple, list], Any, Any]
-
-
-def _drive(steps: Steps) -> Any:
-    client = get_redis(PURPOSE)
-    reply = error = None
-    while True:
-        try:
-            script, keys, args = steps.send(reply) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value
-        try:
-            reply, error = script(client, keys, args) if script else client.blpop(keys, timeout=args[0]), None
-        except RedisError as exc:
-            reply, error = None, exc
-
-
-async def _adrive(steps: Steps) -> Any:
-    client = aget_redis(PURPOSE)
-    reply = error = None
-    while True:
-        try:
-            script, keys, args = steps.send(reply) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value
-        try:
-            if script:
-                reply, error = await script.acall(client, keys, args), None
-            else:
-                reply, error = await client.blpop(keys, timeout=args[0]), None
-        except (RedisError, asyncio.CancelledError) as exc:
-            reply, error = None, exc
-
 
 def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
     """(for ACQUIRE, for RELEASE): the lease, its fencing counter (never expires: tokens outlive leases),
@@ -157,10 +120,13 @@ def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
     return (lease, fence, waiting), (lease, wake, waiting)
 
 
-def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl < 0.001:
-        raise ValueError(f"{argument} must be a number of seconds of at least 0.001, got {ttl!r}")
-    return float(ttl)
+def _seconds(value: object, argument: str, *, least: float, infinite: bool = False) -> float:
+    # `not value >= least` also refuses NaN, which redis-py would treat as "forever".
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= least:
+        raise ValueError(f"{argument} must be a number of seconds of at least {least:g}, got {value!r}")
+    if math.isinf(value) and not infinite:
+        raise ValueError(f"{argument} must be a finite number of seconds, got {value!r}")
+    return float(value)
 
 
 class RedisLock:
@@ -172,25 +138,12 @@ class RedisLock:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if blocking_timeout is not None:
-            # `not >= 0` also refuses NaN, which redis-py would treat as "forever".
-            if (
-                isinstance(blocking_timeout, bool)
-                or not isinstance(blocking_timeout, int | float)
-                or not blocking_timeout >= 0
-            ):
-                raise ValueError(
-                    f"blocking_timeout must be None (wait as long as it takes) or seconds >= 0: {blocking_timeout!r}"
-                )
             if not blocking:
                 raise ValueError("blocking_timeout has no meaning with blocking=False; pass one or the other")
-            blocking_timeout = None if math.isinf(blocking_timeout) else float(blocking_timeout)
-        self.name, self.ttl, self.blocking, self.blocking_timeout = (
-            name,
-            _check_ttl(ttl),
-            bool(blocking),
-            blocking_timeout,
-        )
-        self.watchdog, self._lease = bool(watchdog), None
+            blocking_timeout = _seconds(blocking_timeout, "blocking_timeout", least=0, infinite=True)
+        self.name, self.ttl, self.blocking, self.watchdog = name, _seconds(ttl, "ttl", least=0.001), blocking, watchdog
+        self.blocking_timeout = None if blocking_timeout == math.inf else blocking_timeout
+        self._lease: Lease | None = None
 
     def next_wait(self, deadline: float | None, holder_ms: int | None) -> float | None:
         """Seconds to block waiting for a release, or None to give up now."""
@@ -233,17 +186,17 @@ class RedisLock:
             if wait is None:
                 return None
             try:
-                yield None, (for_release[1],), [wait]
+                yield "blpop", (for_release[1],), [wait]
             except RedisError as exc:
                 raise _unavailable("wait for", self.name, exc) from exc
 
-    def _held(self, lease: Lease | None, *, in_loop: bool) -> Lease:
+    def _held(self, lease: Lease | None) -> Lease:
         if lease is None:
             if not self.blocking or self.blocking_timeout == 0:
                 raise LockTimeout(f"lock {self.name!r} is held by another holder")
             raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
         if self.watchdog:
-            lease._start_watchdog(in_loop=in_loop)
+            lease._start_watchdog()
         self._lease = lease
         return lease
 
@@ -253,7 +206,7 @@ class RedisLock:
 
     def __enter__(self) -> Lease:
         self._check_unused()
-        return self._held(_drive(self.acquiring()), in_loop=False)
+        return self._held(drive(self.acquiring(), get_redis(PURPOSE), RedisError))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         lease, self._lease = self._lease, None
@@ -264,7 +217,7 @@ class RedisLock:
 
     async def __aenter__(self) -> Lease:
         self._check_unused()
-        return self._held(await _adrive(self.acquiring()), in_loop=True)
+        return self._held(await adrive(self.acquiring(), aget_redis(PURPOSE), (RedisError, asyncio.CancelledError)))
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         lease, self._lease = self._lease, None
@@ -288,10 +241,10 @@ class Lease:
         self.lost = False  # set when the lease is known, or must be assumed, to be no longer ours
         self.released = False
         self._expires_at = since + ttl  # monotonic; counted from before the request left, so never late
-        self._watchdog: tuple[threading.Event, threading.Thread] | asyncio.Task | None = None
+        self._watchdog: tuple[threading.Event, threading.Thread] | None = None
 
     def _extending(self, ttl: float | None) -> Steps:
-        ttl = self.ttl if ttl is None else _check_ttl(ttl)
+        ttl = self.ttl if ttl is None else _seconds(ttl, "ttl", least=0.001)
         if self.released:
             raise LockError(f"cannot extend lock {self.name!r}: this lease was already released")
         started = time.monotonic()
@@ -316,24 +269,18 @@ class Lease:
 
     def extend(self, ttl: float | None = None) -> None:
         """Make the lease last `ttl` seconds (default: its ttl) from now; LockLost if it is no longer ours."""
-        _drive(self._extending(ttl))
-
-    async def aextend(self, ttl: float | None = None) -> None:
-        await _adrive(self._extending(ttl))
+        drive(self._extending(ttl), get_redis(PURPOSE), RedisError)
 
     def release(self) -> None:
         """Free the lock (no-op when already released); LockLost if it was no longer ours or not kept alive."""
         if not self.released:
             self._halt_watchdog()
-            _drive(self._releasing())
+            drive(self._releasing(), get_redis(PURPOSE), RedisError)
 
     async def arelease(self) -> None:
         if not self.released:
-            task = self._halt_watchdog()
-            if task is not None and task is not asyncio.current_task():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await _adrive(self._releasing())
+            self._halt_watchdog()
+            await adrive(self._releasing(), aget_redis(PURPOSE), RedisError)
 
     def release_after(self, seconds: float) -> None:
         """Let the lease lapse `seconds` from now instead of freeing it: nobody else gets the lock before then."""
@@ -349,11 +296,8 @@ class Lease:
             raise err
         logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, block_error)
 
-    # The watchdog extends the lease every ttl/3: a thread for `with`, a task for `async with`.
-    def _start_watchdog(self, *, in_loop: bool) -> None:
-        if in_loop:
-            self._watchdog = asyncio.get_running_loop().create_task(self._awatch(), name=f"lock-watchdog:{self.name}")
-            return
+    # The watchdog is a daemon thread that extends the lease every ttl/3 (and dies with its process).
+    def _start_watchdog(self) -> None:
         stop = threading.Event()
         thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
         self._watchdog = (stop, thread)
@@ -363,15 +307,6 @@ class Lease:
         while not stop.wait(self.ttl / 3):
             try:
                 self.extend()
-            except LockError as exc:
-                if not self._keep_watching(exc):
-                    return
-
-    async def _awatch(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                await self.aextend()
             except LockError as exc:
                 if not self._keep_watching(exc):
                     return
@@ -388,17 +323,13 @@ class Lease:
         logger.error("lock %r: watchdog could not extend the lease before it expired: %s", self.name, exc)
         return False
 
-    def _halt_watchdog(self) -> asyncio.Task | None:
+    def _halt_watchdog(self) -> None:
         watchdog, self._watchdog = self._watchdog, None
-        if isinstance(watchdog, tuple):
+        if watchdog is not None:
             stop, thread = watchdog
             stop.set()
             if thread is not threading.current_thread():
                 thread.join()
-            return None
-        if watchdog is not None:
-            watchdog.cancel()
-        return watchdog
 
     def _lost_message(self, action: str) -> str:
         return (
@@ -426,15 +357,10 @@ def redis_lock(
 
 
 def aredis_lock(
-    name: str,
-    *,
-    ttl: float = 10.0,
-    blocking_timeout: float | None = None,
-    blocking: bool = True,
-    watchdog: bool = False,
+    name: str, *, ttl: float = 10.0, blocking_timeout: float | None = None, blocking: bool = True
 ) -> RedisLock:
-    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (the watchdog is a task)."""
-    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
+    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: extend it yourself)."""
+    return RedisLock(name, ttl, blocking, blocking_timeout, False)
 
 
 def fencing_counter_raise(name: str, token: int) -> None:
@@ -451,31 +377,26 @@ def fencing_counter_raise(name: str, token: int) -> None:
 
 
 def run_exclusively(
-    name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None, watchdog: bool = True
+    name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None
 ) -> bool:
-    """Run `fn` unless another process holds lock `name`; True when it ran here.
+    """Run `fn` unless another process holds lock `name` (kept alive by the watchdog); True when it ran here.
 
-    For periodic jobs every worker calls: one runs at a time, and with `min_interval` the lease is kept
-    until that many seconds after the start, so the job runs at most once per interval fleet-wide.
+    With `min_interval` the lease is kept until that many seconds after the start: once per interval fleet-wide.
     """
     if min_interval is not None:
-        _check_ttl(min_interval, argument="min_interval")
-    lease = _drive(RedisLock(name, ttl, False, None, watchdog).acquiring())
-    if lease is None:
+        _seconds(min_interval, "min_interval", least=0.001)
+    lock, started, error = RedisLock(name, ttl, False, None, True), time.monotonic(), None
+    try:
+        lease = lock.__enter__()
+    except LockTimeout:
         return False
-    if watchdog:
-        lease._start_watchdog(in_loop=False)
-    started = time.monotonic()
     try:
         fn()
+        if min_interval is not None:
+            lease.release_after(min_interval - (time.monotonic() - started))
     except BaseException as exc:
-        try:
-            lease.release()
-        except LockError as err:
-            lease._report(err, exc)
+        error = exc
         raise
-    if min_interval is None:
-        lease.release()
-    else:
-        lease.release_after(min_interval - (time.monotonic() - started))
+    finally:
+        lock.__exit__(None, error, None)
     return True

@@ -11,7 +11,7 @@ from redis.exceptions import ReadOnlyError
 
 from redis_toolkit.client import UNREACHABLE, aget_redis, get_redis, redis_key, redis_outage
 from redis_toolkit.ratelimit.rules import Rule, Window, get_rule
-from redis_toolkit.scripts import LuaScript
+from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
 
 PURPOSE = "ratelimit"
 # While Redis is down, checks go to it at most once per this many seconds per process; the others
@@ -198,29 +198,28 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
     return RateLimitResult(True, first.limit, 0.0, 0.0, first.limit, rule.name, first.period, degraded=True)
 
 
+def rate_limiting(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Steps:
+    """The steps of a check, for rate_limit, arate_limit and callers that make several (scripts.drive)."""
+    spec, call = _prepare(rule, key, cost)
+    if call is None:
+        return _unavailable(spec)
+    try:
+        return _result(spec, (yield SLIDING_LOG, *call))
+    except REDIS_DOWN as exc:
+        return _unavailable(spec, exc)
+
+
 def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
     """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks).
 
     One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
     """
-    spec, call = _prepare(rule, key, cost)
-    if call is None:
-        return _unavailable(spec)
-    try:
-        return _result(spec, SLIDING_LOG(get_redis(PURPOSE), *call))
-    except REDIS_DOWN as exc:
-        return _unavailable(spec, exc)
+    return drive(rate_limiting(rule, key, cost=cost), get_redis(PURPOSE), REDIS_DOWN)
 
 
 async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
     """Async twin of rate_limit."""
-    spec, call = _prepare(rule, key, cost)
-    if call is None:
-        return _unavailable(spec)
-    try:
-        return _result(spec, await SLIDING_LOG.acall(aget_redis(PURPOSE), *call))
-    except REDIS_DOWN as exc:
-        return _unavailable(spec, exc)
+    return await adrive(rate_limiting(rule, key, cost=cost), aget_redis(PURPOSE), REDIS_DOWN)
 
 
 def rate_limit_reset(rule: str | tuple[int, float], key: str) -> bool:
