@@ -15,11 +15,11 @@ from redis_toolkit.models import Fence, OutboxEvent, RateLimitRule, Stream
 from redis_toolkit.ratelimit.core import (
     REDIS_DOWN,
     RateLimitUnavailable,
-    rate_limit,
-    rate_limit_hits,
     rate_limit_reset,
+    rate_limit_rules,
+    rate_limit_status,
 )
-from redis_toolkit.ratelimit.rules import env_name, known_rules
+from redis_toolkit.ratelimit.rules import known_rules
 
 
 @admin.register(Fence)
@@ -111,9 +111,10 @@ class RateLimitAdmin(SinglePageAdmin):
             raise PermissionDenied
         data = request.POST if request.method == "POST" else request.GET
         rule, key = data.get("rule", ""), data.get("key", "").strip()
-        rules = {r.name: r for r in known_rules()}
+        if rule not in {known.name for known in known_rules()}:
+            rule = ""
         if request.method == "POST":
-            return self._reset(request, rule if rule in rules else "", key)
+            return self._reset(request, rule, key)
         context = {
             **self.admin_site.each_context(request),
             "title": "Rate limits",
@@ -121,22 +122,16 @@ class RateLimitAdmin(SinglePageAdmin):
             "can_reset": self.has_change_permission(request),
             "lookup_rule": rule,
             "lookup_key": key,
+            "rows": [(known, 0) for known in known_rules()],
         }
         try:
-            hits = rate_limit_hits()
-            context["status"] = self._status(rule, key) if rule in rules and key else None
+            context["rows"] = rate_limit_rules()
+            context["status"] = (
+                rule and key and [{**w._asdict(), "used": w.limit - w.remaining} for w in rate_limit_status(rule, key)]
+            )
         except (*REDIS_DOWN, RateLimitUnavailable) as exc:
-            hits, context["redis_error"] = {}, f"{type(exc).__name__}: {exc}"
-        context["rows"] = [
-            {"rule": r, "variable": env_name(r.name), "denied": hits.get(r.name, 0)} for r in rules.values()
-        ]
+            context["redis_error"] = f"{type(exc).__name__}: {exc}"
         return TemplateResponse(request, "admin/redis_toolkit/ratelimits.html", context)
-
-    def _status(self, rule: str, key: str) -> list[dict]:
-        result = rate_limit(rule, key, cost=0)  # cost 0 only looks
-        if result.degraded:
-            raise RateLimitUnavailable(rule)
-        return [{**state._asdict(), "used": state.limit - state.remaining} for state in result.windows]
 
     def _reset(self, request, rule: str, key: str):
         if not self.has_change_permission(request):

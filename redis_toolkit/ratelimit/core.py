@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from redis.exceptions import ReadOnlyError
 
 from redis_toolkit.client import UNREACHABLE, aget_redis, get_redis, redis_key, redis_outage
-from redis_toolkit.ratelimit.rules import Rule, Window, get_rule
+from redis_toolkit.ratelimit.rules import Rule, get_rule, known_rules
 from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
 
 PURPOSE = "ratelimit"
@@ -127,19 +126,15 @@ class WindowState(NamedTuple):
     next_unit: float  # until at least one more unit is available (0 when nothing is used)
 
 
-@dataclass(frozen=True)
-class RateLimitResult:
-    """Outcome of a check. `limit`, `remaining`, `reset` and `period` describe the tightest window."""
+class RateLimitResult(NamedTuple):
+    """Outcome of a check; `remaining` is the fewest units any window has left."""
 
     allowed: bool
     remaining: int
     retry_after: float  # seconds until the same request would be allowed (0 when allowed)
-    reset: float  # seconds until the tightest window's whole limit is available again
-    limit: int
     rule: str
-    period: float = 0.0
     degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
-    windows: tuple[WindowState, ...] = ()  # every window of the rule, shortest period first
+    windows: tuple[WindowState, ...] = ()  # every window of the rule, shortest period first (none if degraded)
 
 
 def log_key(rule: str, key: str) -> str:
@@ -175,18 +170,7 @@ def _result(rule: Rule, raw: bytes) -> RateLimitResult:
         WindowState(w.limit, w.period, left, (head + w.micros) / 1e6 if left < w.limit else 0.0, next_unit / 1e6)
         for w, left, next_unit in zip(rule.windows, numbers[::2], numbers[1::2], strict=True)
     )
-    tightest = min(windows, key=lambda w: (w.remaining, -w.reset))  # fewest left, then the longest wait
-    return RateLimitResult(
-        retry == 0,
-        tightest.remaining,
-        retry / 1e6,
-        tightest.reset,
-        tightest.limit,
-        rule.name,
-        tightest.period,
-        False,
-        windows,
-    )
+    return RateLimitResult(retry == 0, min(w.remaining for w in windows), retry / 1e6, rule.name, False, windows)
 
 
 def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResult:
@@ -194,8 +178,7 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
         redis_outage.failed(exc, then=AFTER_FAILURE)
     if not rule.fail_open:
         raise RateLimitUnavailable(rule.name)
-    first: Window = rule.windows[0]
-    return RateLimitResult(True, first.limit, 0.0, 0.0, first.limit, rule.name, first.period, degraded=True)
+    return RateLimitResult(True, rule.smallest_limit, 0.0, rule.name, degraded=True)
 
 
 def rate_limiting(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Steps:
@@ -231,6 +214,20 @@ def rate_limit_hits() -> dict[str, int]:
     """How often each rule refused a request, since Redis last lost its data."""
     raw = get_redis(PURPOSE, decode_responses=True).hgetall(hits_key())
     return {rule: int(count) for rule, count in raw.items()}
+
+
+def rate_limit_rules() -> list[tuple[Rule, int]]:
+    """Every rule of RATE_LIMITS with its refusal count (the operator's overview: command and admin page)."""
+    hits = rate_limit_hits()
+    return [(rule, hits.get(rule.name, 0)) for rule in known_rules()]
+
+
+def rate_limit_status(rule: str, key: str) -> tuple[WindowState, ...]:
+    """What `key` has used of each window of `rule`, counting nothing; RateLimitUnavailable if Redis is down."""
+    result = rate_limit(rule, key, cost=0)
+    if result.degraded:
+        raise RateLimitUnavailable(result.rule)
+    return result.windows
 
 
 def seconds(value: float) -> int:

@@ -70,41 +70,36 @@ def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
-def wants_json(request: HttpRequest) -> bool:
-    if request.path.startswith(tuple(toolkit_setting("RATE_LIMIT_JSON_PATHS"))):
-        return True
-    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
-
-
-def _refusal(request: HttpRequest, status: int, body: dict, template: str | None, context: dict) -> HttpResponse:
-    """JSON for API clients; for browsers the page REDIS_TOOLKIT names, or the detail as plain text."""
-    if wants_json(request):
-        return JsonResponse({"error": body}, status=status)
-    if template is None:
-        return HttpResponse(body["detail"], status=status, content_type="text/plain; charset=utf-8")
-    return HttpResponse(render_to_string(template, context, request=request), status=status)
+def _refusal(request: HttpRequest, status: int, code: str, detail: str, wait: int, template: str) -> HttpResponse:
+    """JSON for API clients; for browsers the page REDIS_TOOLKIT names (`template`), or the detail as plain text."""
+    page = toolkit_setting(template)
+    if request.path.startswith(tuple(toolkit_setting("RATE_LIMIT_JSON_PATHS"))) or (
+        request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+    ):
+        response = JsonResponse({"error": {"code": code, "detail": detail, "retry_after": wait}}, status=status)
+    elif page is None:
+        response = HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+    else:
+        context = {"detail": detail, "retry_after": wait}
+        response = HttpResponse(render_to_string(page, context, request=request), status=status)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
     """429 with Retry-After and the RateLimit fields."""
     wait = max(1, seconds(result.retry_after))
     detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
-    body = {"code": "rate_limited", "detail": detail, "retry_after": wait}
-    context = {"detail": detail, "retry_after": wait}
-    response = _refusal(request, 429, body, toolkit_setting("RATE_LIMIT_429_TEMPLATE"), context)
+    response = _refusal(request, 429, "rate_limited", detail, wait, "RATE_LIMIT_429_TEMPLATE")
     for name, value in ratelimit_headers(result).items():
         response[name] = value
-    response["Retry-After"] = str(wait)
     return response
 
 
 def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
     """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
     detail = "This is unavailable for a moment; please try again shortly."
-    body = {"code": "unavailable", "detail": detail}
-    response = _refusal(request, 503, body, toolkit_setting("RATE_LIMIT_503_TEMPLATE"), {"detail": detail})
-    response["Retry-After"] = str(max(1, seconds(exc.retry_after)))
-    return response
+    return _refusal(request, 503, "unavailable", detail, max(1, seconds(exc.retry_after)), "RATE_LIMIT_503_TEMPLATE")
 
 
 class _Guard:

@@ -57,6 +57,11 @@ class Rule:
     def limits(self) -> str:
         return ", ".join(str(window) for window in self.windows)
 
+    @property
+    def variable(self) -> str:
+        """The environment variable that overrides the rule."""
+        return env_name(self.name)
+
     @cached_property
     def smallest_limit(self) -> int:
         return min(window.limit for window in self.windows)
