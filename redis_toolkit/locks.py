@@ -45,9 +45,7 @@ class StaleFencingToken(LockError):
     """A guarded resource has already accepted a newer fencing token: this holder's lease is stale."""
 
 
-# A lease is the key lock:{name} = "<owner>:<fencing token>" with a TTL, where owner is random per acquire;
-# release and extend compare the whole value. The braces keep a lock's keys in one cluster slot.
-
+# A lease is lock:{name} = "<random owner>:<fencing token>" with a TTL (docs/architecture.md, "Locks").
 # KEYS: lease, fencing counter, waiting marker. ARGV: "<owner>:", ttl in ms.
 # Returns the fencing token (> 0) when acquired; when held by someone else, -1 - the holder's remaining ms,
 # or 0 if that lease has no TTL. (One integer: an array reply costs the client measurably more to parse.)
@@ -112,8 +110,7 @@ return 1
 
 
 def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
-    """(for ACQUIRE, for RELEASE): the lease, its fencing counter (never expires: tokens outlive leases),
-    the list waiters BLPOP on, and a marker that someone waits (so uncontended releases skip the wake-up)."""
+    """(for ACQUIRE, for RELEASE): lease, fencing counter (never expires), wake-up list, waiting marker."""
     lease, fence, wake, waiting = (
         redis_key("lock", "{" + name + "}", *end) for end in ((), ("fence",), ("wake",), ("waiting",))
     )
@@ -346,12 +343,10 @@ def redis_lock(
     blocking: bool = True,
     watchdog: bool = False,
 ) -> RedisLock:
-    """Hold lock `name` for a block: `with redis_lock("x") as lease:`.
+    """Hold lock `name` for a block: `with redis_lock("x") as lease:` (docs/architecture.md, "Locks").
 
-    The lease lasts `ttl` seconds unless released or extended (the watchdog extends it every ttl/3).
-    Blocking waits up to `blocking_timeout` seconds (None: as long as it takes), then LockTimeout;
-    blocking=False raises LockTimeout at once when the lock is held. LockLost at the end of the block
-    means the lease was lost meanwhile; LockUnavailable means Redis did not answer.
+    LockTimeout when it stays held (blocking_timeout=None waits as long as it takes), LockLost at the end
+    of the block when the lease was lost meanwhile, LockUnavailable when Redis did not answer.
     """
     return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
 
@@ -364,12 +359,8 @@ def aredis_lock(
 
 
 def fencing_counter_raise(name: str, token: int) -> None:
-    """Raise lock `name`'s fencing counter to `token` if it is below (a Redis restored from an older copy).
-
-    Fencing tokens only go up while the counter survives; a restore can put it back below a token a
-    guarded resource already accepted, and every new lease would then be refused there. The holder
-    turned away calls this with the resource's newest token, so the next lease gets a larger one.
-    """
+    """Raise lock `name`'s fencing counter to `token` if below: a Redis restored from an older copy would
+    otherwise hand out tokens a guarded resource already refuses (StaleFencingToken.accepted)."""
     try:
         RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[0][1:2], [int(token)])
     except RedisError as exc:

@@ -37,13 +37,8 @@ RETRY = object()  # a handler failed: the entry stays pending for a retry
 
 
 class StreamWorker:
-    """One consumer of one group, over every stream its handlers read.
-
-    Delivery is at-least-once: an entry is acknowledged after its handlers return, so one handled
-    by a worker that died before XACK is handled again; handlers make their effects idempotent with
-    `event.id`. A failed entry stays pending and is retried after a delay that doubles; at
-    STREAMS_MAX_DELIVERIES it goes, with the error, to the stream's dead-letter stream.
-    """
+    """One consumer of one group over every stream its handlers read: at-least-once, acknowledged after the
+    handlers return, retried with a doubling delay, dead-lettered at STREAMS_MAX_DELIVERIES (docs/architecture.md)."""
 
     def __init__(
         self,
