@@ -94,7 +94,7 @@ class StreamAdmin(SinglePageAdmin):
         stream = request.POST.get("stream", "")
         entry_id = request.POST.get("entry_id")
         try:
-            moved = dead_letter_replay(stream=stream, entry_ids=[entry_id] if entry_id else None)
+            moved = len(dead_letter_replay(stream=stream, entry_ids=[entry_id] if entry_id else None))
         except (ValueError, RedisError) as exc:
             self.message_user(request, f"Nothing replayed: {exc}", messages.ERROR)
         else:

@@ -67,11 +67,13 @@ def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLet
     return found[:limit]
 
 
-def dead_letter_replay(*, stream: str, entry_ids: list[str] | None = None, group: str | None = None) -> int:
-    """Move dead letters back to their stream, each for the group that gave up on it; returns how many.
+def dead_letter_replay(
+    *, stream: str, entry_ids: list[str] | None = None, group: str | None = None, dry_run: bool = False
+) -> list[DeadLetter]:
+    """Move dead letters back to their stream, each for the group that gave up on it; returns those moved.
 
-    The move (XADD to the stream + XDEL from the dead letters) is one MULTI, so an entry is never in
-    both places nor lost. Other groups on the stream skip a replayed entry: they handled it already.
+    Each move (XADD to the stream + XDEL from the dead letters) is in a MULTI, so an entry is never in both
+    places nor lost. Other groups on the stream skip a replayed entry: they handled it already.
     """
     client = get_redis("streams", decode_responses=True)
     key = dead_letter_key(check_name(stream, argument="stream"))
@@ -82,18 +84,15 @@ def dead_letter_replay(*, stream: str, entry_ids: list[str] | None = None, group
         for entry_id in entry_ids:
             pipe.xrange(key, entry_id, entry_id)
         entries = [found[0] for found in pipe.execute() if found]
-    moved = 0
-    for start in range(0, len(entries), 500):
+    letters = [DeadLetter.of(stream, entry_id, raw) for entry_id, raw in entries]
+    letters = [letter for letter in letters if not group or letter.group == group]
+    for start in range(0, 0 if dry_run else len(letters), 500):
         pipe = client.pipeline(transaction=True)
-        for entry_id, raw in entries[start : start + 500]:
-            letter = DeadLetter.of(stream, entry_id, raw)
-            if group and letter.group != group:
-                continue
+        for letter in letters[start : start + 500]:
             stream_append(pipe, stream, {**letter.fields, REPLAY_GROUP: letter.group})
-            pipe.xdel(key, entry_id)
-            moved += 1
+            pipe.xdel(key, letter.entry_id)
         pipe.execute()
-    return moved
+    return letters
 
 
 class ConsumerStatus(NamedTuple):
