@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 
 from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.events.codec import check_name, encode_entry, stream_append, stream_for_type
+from redis_toolkit.events.codec import encode_entry, stream_append, stream_of
 from redis_toolkit.events.registry import refresh_db_connections
 from redis_toolkit.events.status import known_streams, stream_handled
 from redis_toolkit.fencing import fence_advance
@@ -52,8 +52,7 @@ def publish_event(type: str, payload: dict, *, stream: str | None = None) -> Out
         raise TransactionRequired(
             f"publish_event({type!r}) must be called inside transaction.atomic(), with the change it describes"
         )
-    check_name(type, argument="type")
-    stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(type)
+    stream = stream_of(type, stream, argument="type")
     if not isinstance(payload, dict):
         raise TypeError(f"publish_event(payload=...) takes a dict, not {payload.__class__.__name__}")
     try:

@@ -12,7 +12,7 @@ from django.db import connections
 from django.utils.module_loading import autodiscover_modules
 
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.events.codec import Event, check_name, stream_for_type
+from redis_toolkit.events.codec import Event, check_name, stream_of
 
 
 class InvalidEvent(Exception):
@@ -51,9 +51,8 @@ class HandlerRegistry:
         self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None
     ) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
         """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
-        check_name(event_type, argument="event_type")
+        stream = stream_of(event_type, stream, argument="event_type")
         check_name(group, argument="group")
-        stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(event_type)
         for name, kind in (fields or {}).items():
             if not isinstance(name, str) or not isinstance(kind, type):
                 raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
