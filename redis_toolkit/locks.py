@@ -165,27 +165,20 @@ class RedisLock:
             started = time.monotonic()
             try:
                 value = yield ACQUIRE, for_acquire, [owner, max(1, round(self.ttl * 1000))]
-            except (RedisTimeoutError, asyncio.CancelledError) as exc:
+            except (RedisTimeoutError, asyncio.CancelledError):
                 # The reply was lost, not necessarily the command: ask again (our own lease comes back) and
                 # release it, so the lock is not held for a whole ttl by nobody.
                 with contextlib.suppress(RedisError):
                     fence = yield ACQUIRE, for_acquire, [owner, 1000]
                     if fence > 0:
                         yield RELEASE, for_release, [f"{owner}{fence}"]
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                raise _unavailable("acquire", self.name, exc) from exc
-            except RedisError as exc:
-                raise _unavailable("acquire", self.name, exc) from exc
+                raise
             if value > 0:
                 return Lease(self.name, for_release, f"{owner}{value}", value, self.ttl, started)
             wait = self.next_wait(deadline, -1 - value if value < 0 else None)
             if wait is None:
                 return None
-            try:
-                yield "blpop", (for_release[1],), [wait]
-            except RedisError as exc:
-                raise _unavailable("wait for", self.name, exc) from exc
+            yield "blpop", (for_release[1],), [wait]
 
     def _held(self, lease: Lease | None) -> Lease:
         if lease is None:
@@ -203,7 +196,7 @@ class RedisLock:
 
     def __enter__(self) -> Lease:
         self._check_unused()
-        return self._held(drive(self.acquiring(), get_redis(PURPOSE), RedisError))
+        return self._held(_run(self.acquiring(), "acquire", self.name))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         lease, self._lease = self._lease, None
@@ -214,7 +207,7 @@ class RedisLock:
 
     async def __aenter__(self) -> Lease:
         self._check_unused()
-        return self._held(await adrive(self.acquiring(), aget_redis(PURPOSE), (RedisError, asyncio.CancelledError)))
+        return self._held(await _arun(self.acquiring(), "acquire", self.name))
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
         lease, self._lease = self._lease, None
@@ -226,6 +219,21 @@ class RedisLock:
 
 def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
     return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
+
+
+def _run(steps: Steps, action: str, name: str):
+    """Send the steps with the sync client; a Redis error the steps let through is LockUnavailable."""
+    try:
+        return drive(steps, get_redis(PURPOSE), RedisError)
+    except RedisError as exc:
+        raise _unavailable(action, name, exc) from exc
+
+
+async def _arun(steps: Steps, action: str, name: str):
+    try:
+        return await adrive(steps, aget_redis(PURPOSE), (RedisError, asyncio.CancelledError))
+    except RedisError as exc:
+        raise _unavailable(action, name, exc) from exc
 
 
 class Lease:
@@ -245,20 +253,13 @@ class Lease:
         if self.released:
             raise LockError(f"cannot extend lock {self.name!r}: this lease was already released")
         started = time.monotonic()
-        try:
-            ok = yield EXTEND, self._keys[:1], [self._value, round(ttl * 1000)]
-        except RedisError as exc:
-            raise _unavailable("extend", self.name, exc) from exc
-        if not ok:
+        if not (yield EXTEND, self._keys[:1], [self._value, round(ttl * 1000)]):
             self.lost = True
             raise LockLost(self._lost_message("extend"))
         self.ttl, self._expires_at = ttl, started + ttl
 
     def _releasing(self) -> Steps:
-        try:
-            ok = yield RELEASE, self._keys, [self._value]
-        except RedisError as exc:
-            raise _unavailable("release", self.name, exc) from exc
+        ok = yield RELEASE, self._keys, [self._value]
         self.released = True
         self.lost = self.lost or not ok
         if self.lost:
@@ -266,18 +267,18 @@ class Lease:
 
     def extend(self, ttl: float | None = None) -> None:
         """Make the lease last `ttl` seconds (default: its ttl) from now; LockLost if it is no longer ours."""
-        drive(self._extending(ttl), get_redis(PURPOSE), RedisError)
+        _run(self._extending(ttl), "extend", self.name)
 
     def release(self) -> None:
         """Free the lock (no-op when already released); LockLost if it was no longer ours or not kept alive."""
         if not self.released:
             self._halt_watchdog()
-            drive(self._releasing(), get_redis(PURPOSE), RedisError)
+            _run(self._releasing(), "release", self.name)
 
     async def arelease(self) -> None:
         if not self.released:
             self._halt_watchdog()
-            await adrive(self._releasing(), aget_redis(PURPOSE), RedisError)
+            await _arun(self._releasing(), "release", self.name)
 
     def release_after(self, seconds: float) -> None:
         """Let the lease lapse `seconds` from now instead of freeing it: nobody else gets the lock before then."""
