@@ -89,10 +89,8 @@ def reset_clients() -> None:
 
 
 class RedisOutage:
-    """One log line when this process loses Redis and one when it is back, and the backoff in between.
-
-    Shared by the threads of a process, so an outage is reported once, not once per thread.
-    """
+    """One log line when this process loses Redis, one when it is back, and the backoff in between
+    (shared by the threads of a process, so an outage is reported once)."""
 
     MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 

@@ -371,10 +371,8 @@ def fencing_counter_raise(name: str, token: int) -> None:
 def run_exclusively(
     name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None
 ) -> bool:
-    """Run `fn` unless another process holds lock `name` (kept alive by the watchdog); True when it ran here.
-
-    With `min_interval` the lease is kept until that many seconds after the start: once per interval fleet-wide.
-    """
+    """Run `fn` unless another process holds lock `name`; True when it ran here. With `min_interval` the lease
+    is kept until that long after the start: at most once per interval fleet-wide."""
     if min_interval is not None:
         _seconds(min_interval, "min_interval", least=0.001)
     lock, started, error = RedisLock(name, ttl, False, None, True), time.monotonic(), None

@@ -11,10 +11,7 @@ from redis.exceptions import NoScriptError
 
 class LuaScript:
     """`SCRIPT = LuaScript(source)` at module level; `SCRIPT(client, keys, args)` or `await SCRIPT.acall(...)`.
-
-    EVALSHA goes out straight away (redis-py's Script adds a type check and an import per call); on
-    NOSCRIPT (a restarted or another server) EVAL runs it, which also caches it on that server.
-    """
+    EVALSHA straight away (redis-py's Script type-checks per call); EVAL on NOSCRIPT, which caches it there."""
 
     __slots__ = ("sha", "source")
 

@@ -14,20 +14,13 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from redis_toolkit import locks
 from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
 from redis_toolkit.conf import toolkit_setting
 from redis_toolkit.events.codec import encode_entry, stream_append, stream_of
 from redis_toolkit.events.registry import refresh_db_connections
 from redis_toolkit.events.status import known_streams, stream_handled
 from redis_toolkit.fencing import fence_advance
-from redis_toolkit.locks import (
-    LockLost,
-    LockTimeout,
-    LockUnavailable,
-    StaleFencingToken,
-    fencing_counter_raise,
-    redis_lock,
-)
 from redis_toolkit.models import Fence, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -147,9 +140,7 @@ def outbox_mark_handled() -> None:
 
 def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age: timedelta | None = None) -> int:
     """Send (unless the fast path did) and mark up to `limit` unsent rows older than `min_age`; returns how many.
-
-    The marking transaction checks the relay's fencing token first, so a relay that lost its lock marks nothing.
-    """
+    Marking checks the relay's fencing token first, so a relay that lost its lock marks nothing."""
     client = get_redis("streams")
     if not client.exists(intact_key()):
         outbox_resend_lost()
@@ -208,24 +199,24 @@ class OutboxRelay:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                with redis_lock(RELAY_LOCK, ttl=10.0, blocking=False, watchdog=True) as lease:
+                with locks.redis_lock(RELAY_LOCK, ttl=10.0, blocking=False, watchdog=True) as lease:
                     redis_outage.recovered()
                     logger.info("outbox relay active (fencing token %s)", lease.fencing_token)
                     self._lead(lease, stop)
-            except LockTimeout:  # another process relays; stand by
+            except locks.LockTimeout:  # another process relays; stand by
                 redis_outage.recovered()
                 stop.wait(self.interval)
-            except StaleFencingToken as exc:
+            except locks.StaleFencingToken as exc:
                 # A Redis restored from an older copy hands out tokens the database already saw. Raise its
                 # counter to the newest token accepted, so the next lease (ours or another's) passes.
                 logger.warning("outbox relay stood down: %s; raising the fencing counter to %s", exc, exc.accepted)
-                with contextlib.suppress(LockUnavailable):  # Redis gone again: the next round tries again
-                    fencing_counter_raise(RELAY_LOCK, exc.accepted)
+                with contextlib.suppress(locks.LockUnavailable):  # Redis gone again: the next round tries again
+                    locks.fencing_counter_raise(RELAY_LOCK, exc.accepted)
                 stop.wait(self.interval)
-            except LockLost as exc:
+            except locks.LockLost as exc:
                 logger.warning("outbox relay stood down: %s", exc)
                 stop.wait(self.interval)
-            except (*UNREACHABLE, LockUnavailable) as exc:
+            except (*UNREACHABLE, locks.LockUnavailable) as exc:
                 stop.wait(redis_outage.failed(exc, then="the outbox relay retries with backoff and resumes by itself"))
             except (RedisError, DatabaseError):
                 logger.exception("outbox relay failed; retrying")

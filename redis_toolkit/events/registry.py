@@ -93,10 +93,8 @@ def load_handlers() -> None:
 
 
 def refresh_db_connections() -> None:
-    """What Django does between requests, between batches: drop connections that broke or aged out.
-
-    Skipped inside a transaction (a caller's atomic block, or a test's), which it would close.
-    """
+    """What Django does between requests, between batches: drop connections that broke or aged out
+    (not inside a transaction, which it would close)."""
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()

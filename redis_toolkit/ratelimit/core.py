@@ -193,10 +193,8 @@ def rate_limiting(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> 
 
 
 def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
-    """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks).
-
-    One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
-    """
+    """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks), in one
+    round trip; RateLimitUnavailable when Redis is unreachable and the rule fails closed."""
     return drive(rate_limiting(rule, key, cost=cost), get_redis(PURPOSE), REDIS_DOWN)
 
 

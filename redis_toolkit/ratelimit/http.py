@@ -138,9 +138,7 @@ class _Guard:
 
 def ratelimit_view(rule: str | tuple[int, float], *, key: str | KeyFunc, methods: Iterable[str] | None = None):
     """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
-
-    `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count.
-    """
+    `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count."""
     guard = _Guard(rule, key, methods)
 
     def decorator(view: Callable) -> Callable:
