@@ -127,9 +127,16 @@ def _seconds(value: object, argument: str, *, least: float, infinite: bool = Fal
 
 
 class RedisLock:
-    """What redis_lock and aredis_lock return: `with` / `async with` yields a Lease, released at the end."""
+    """A lock and, while held, its lease: what redis_lock and aredis_lock return, held by `with` / `async with`.
 
-    __slots__ = ("_lease", "blocking", "blocking_timeout", "name", "ttl", "watchdog")
+    `fencing_token` strictly increases per lock name (pass it to guarded writes); `lost` is set when the
+    lease is known, or must be assumed, to be no longer ours.
+    """
+
+    __slots__ = (
+        *("_expires_at", "_keys", "_value", "_watchdog", "blocking", "blocking_timeout"),
+        *("fencing_token", "lost", "name", "released", "ttl", "watchdog"),
+    )
 
     def __init__(self, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> None:
         if not isinstance(name, str) or not name:
@@ -140,7 +147,8 @@ class RedisLock:
             blocking_timeout = _seconds(blocking_timeout, "blocking_timeout", least=0, infinite=True)
         self.name, self.ttl, self.blocking, self.watchdog = name, _seconds(ttl, "ttl", least=0.001), blocking, watchdog
         self.blocking_timeout = None if blocking_timeout == math.inf else blocking_timeout
-        self._lease: Lease | None = None
+        self.fencing_token, self.lost, self.released, self._value, self._watchdog = None, False, True, "", None
+        self._expires_at = 0.0  # monotonic; counted from before the acquire left, so never late
 
     def next_wait(self, deadline: float | None, holder_ms: int | None) -> float | None:
         """Seconds to block waiting for a release, or None to give up now."""
@@ -157,9 +165,11 @@ class RedisLock:
             wait = min(wait, deadline - time.monotonic())
         return max(wait, 0.002)  # BLPOP rounds to ms, and 0 would mean "forever"
 
-    def acquiring(self) -> Steps:
-        """The Lease, or None when the lock stays held past this lock's patience."""
-        (for_acquire, for_release), owner = _keys(self.name), secrets.token_hex(16) + ":"
+    def _acquiring(self) -> Steps:
+        """Take the lease (True), or False when the lock stays held past this lock's patience."""
+        if not self.released:
+            raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
+        (for_acquire, self._keys), owner = _keys(self.name), secrets.token_hex(16) + ":"
         deadline = None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
         while True:
             started = time.monotonic()
@@ -171,82 +181,43 @@ class RedisLock:
                 with contextlib.suppress(RedisError):
                     fence = yield ACQUIRE, for_acquire, [owner, 1000]
                     if fence > 0:
-                        yield RELEASE, for_release, [f"{owner}{fence}"]
+                        yield RELEASE, self._keys, [f"{owner}{fence}"]
                 raise
             if value > 0:
-                return Lease(self.name, for_release, f"{owner}{value}", value, self.ttl, started)
+                self.fencing_token, self._value, self.lost, self.released = value, f"{owner}{value}", False, False
+                self._expires_at = started + self.ttl
+                return True
             wait = self.next_wait(deadline, -1 - value if value < 0 else None)
             if wait is None:
-                return None
-            yield "blpop", (for_release[1],), [wait]
+                return False
+            yield "blpop", (self._keys[1],), [wait]
 
-    def _held(self, lease: Lease | None) -> Lease:
-        if lease is None:
+    def _held(self, acquired: bool) -> RedisLock:
+        if not acquired:
             if not self.blocking or self.blocking_timeout == 0:
                 raise LockTimeout(f"lock {self.name!r} is held by another holder")
             raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
         if self.watchdog:
-            lease._start_watchdog()
-        self._lease = lease
-        return lease
+            self._start_watchdog()
+        return self
 
-    def _check_unused(self) -> None:
-        if self._lease is not None:
-            raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
-
-    def __enter__(self) -> Lease:
-        self._check_unused()
-        return self._held(_run(self.acquiring(), "acquire", self.name))
+    def __enter__(self) -> RedisLock:
+        return self._held(_run(self._acquiring(), "acquire", self.name))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
         try:
-            lease.release()
+            self.release()
         except LockError as err:
-            lease._report(err, exc)
+            self._report(err, exc)
 
-    async def __aenter__(self) -> Lease:
-        self._check_unused()
-        return self._held(await _arun(self.acquiring(), "acquire", self.name))
+    async def __aenter__(self) -> RedisLock:
+        return self._held(await _arun(self._acquiring(), "acquire", self.name))
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
         try:
-            await lease.arelease()
+            await self.arelease()
         except LockError as err:
-            lease._report(err, exc)
-
-
-def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
-    return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
-
-
-def _run(steps: Steps, action: str, name: str):
-    """Send the steps with the sync client; a Redis error the steps let through is LockUnavailable."""
-    try:
-        return drive(steps, get_redis(PURPOSE), RedisError)
-    except RedisError as exc:
-        raise _unavailable(action, name, exc) from exc
-
-
-async def _arun(steps: Steps, action: str, name: str):
-    try:
-        return await adrive(steps, aget_redis(PURPOSE), (RedisError, asyncio.CancelledError))
-    except RedisError as exc:
-        raise _unavailable(action, name, exc) from exc
-
-
-class Lease:
-    """One holding of a lock. `fencing_token` strictly increases per lock name; pass it to guarded writes."""
-
-    __slots__ = ("_expires_at", "_keys", "_value", "_watchdog", "fencing_token", "lost", "name", "released", "ttl")
-
-    def __init__(self, name: str, keys: tuple[str, str, str], value: str, fencing_token: int, ttl: float, since: float):
-        self.name, self.fencing_token, self.ttl, self._keys, self._value = name, fencing_token, ttl, keys, value
-        self.lost = False  # set when the lease is known, or must be assumed, to be no longer ours
-        self.released = False
-        self._expires_at = since + ttl  # monotonic; counted from before the request left, so never late
-        self._watchdog: tuple[threading.Event, threading.Thread] | None = None
+            self._report(err, exc)
 
     def _extending(self, ttl: float | None) -> Steps:
         ttl = self.ttl if ttl is None else _seconds(ttl, "ttl", least=0.001)
@@ -334,6 +305,25 @@ class Lease:
             f"lock lost: cannot {action} {self.name!r} (fencing token {self.fencing_token}); its lease expired, "
             "was taken over by another holder, or could not be kept alive"
         )
+
+
+def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
+    return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
+
+
+def _run(steps: Steps, action: str, name: str):
+    """Send the steps with the sync client; a Redis error the steps let through is LockUnavailable."""
+    try:
+        return drive(steps, get_redis(PURPOSE), RedisError)
+    except RedisError as exc:
+        raise _unavailable(action, name, exc) from exc
+
+
+async def _arun(steps: Steps, action: str, name: str):
+    try:
+        return await adrive(steps, aget_redis(PURPOSE), (RedisError, asyncio.CancelledError))
+    except RedisError as exc:
+        raise _unavailable(action, name, exc) from exc
 
 
 def redis_lock(
