@@ -93,9 +93,7 @@ def decode_entry(stream: str, entry_id: str, fields: dict[str, str], deliveries:
     return Event(event_id, fields["type"], payload, occurred_at, stream, entry_id, deliveries)
 
 
-def dead_letter_fields(
-    fields: dict[str, str], *, source_id: str, group: str, consumer: str, error: str, deliveries: int
-) -> dict[str, str]:
+def dead_letter_fields(fields: dict, source_id: str, group: str, consumer: str, error: str, deliveries: int) -> dict:
     return {
         **{k: v for k, v in fields.items() if not k.startswith(DEAD_PREFIX)},
         "dead_source_id": source_id,

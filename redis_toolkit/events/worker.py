@@ -194,14 +194,7 @@ class StreamWorker:
             elif verdict is not RETRY:  # a reason: off to the dead letters
                 logger.error("group %r dead-lettered %s entry %s: %s", self.group, stream, entry_id, verdict)
                 self.dead_lettered += 1
-                letter = codec.dead_letter_fields(
-                    fields,
-                    source_id=entry_id,
-                    group=self.group,
-                    consumer=self.consumer,
-                    error=verdict,
-                    deliveries=count,
-                )
+                letter = codec.dead_letter_fields(fields, entry_id, self.group, self.consumer, verdict, count)
                 maxlen = toolkit_setting("STREAMS_DEAD_LETTER_MAXLEN")
                 pipe.xadd(codec.dead_letter_key(stream), letter, maxlen=maxlen, approximate=True)
                 acks.append(entry_id)

@@ -155,8 +155,10 @@ def _prepare(rule: str | tuple[int, float], key: str, cost: int) -> tuple[Rule, 
         raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
     if cost.__class__ is not int or cost < 0:
         raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
-    if cost > spec.smallest_limit:
-        raise ValueError(f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.smallest_limit}.")
+    if cost > spec.windows[0].limit:  # limits grow with periods: the first is the smallest
+        raise ValueError(
+            f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.windows[0].limit}."
+        )
     if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
         return spec, None
     return spec, ((log_key(spec.name, key), hits_key()), (cost, *spec.script_args))
@@ -178,7 +180,7 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
         redis_outage.failed(exc, then=AFTER_FAILURE)
     if not rule.fail_open:
         raise RateLimitUnavailable(rule.name)
-    return RateLimitResult(True, rule.smallest_limit, 0.0, rule.name, degraded=True)
+    return RateLimitResult(True, rule.windows[0].limit, 0.0, rule.name, degraded=True)
 
 
 def rate_limiting(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Steps:

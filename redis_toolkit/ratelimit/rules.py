@@ -14,7 +14,6 @@ from redis_toolkit.conf import ConfigError, toolkit_setting
 
 MAX_LIMIT = 10_000  # the log keeps one entry per allowed unit: bounded memory per key
 MAX_PERIOD = 366 * 86400  # stamps are microseconds in Lua's doubles: exact far beyond this
-FAIL_POLICIES = ("open", "closed")
 ENV_PREFIX = "RATE_LIMIT_"
 
 _UNITS = {
@@ -61,10 +60,6 @@ class Rule:
     def variable(self) -> str:
         """The environment variable that overrides the rule."""
         return env_name(self.name)
-
-    @cached_property
-    def smallest_limit(self) -> int:
-        return min(window.limit for window in self.windows)
 
     @cached_property
     def script_args(self) -> tuple[bytes, ...]:
@@ -114,7 +109,7 @@ def parse_limits(text: str | list[str] | tuple[str, ...], *, where: str) -> tupl
 def parse_fail(value: object, *, where: str) -> bool:
     """True for "open" (allow while Redis is unreachable), False for "closed" (refuse)."""
     text = str(value).strip().lower()
-    if text not in FAIL_POLICIES:
+    if text not in ("open", "closed"):
         raise ConfigError(f"{where}={value!r} is not a failure policy; use open or closed.")
     return text == "open"
 
@@ -139,10 +134,10 @@ def get_rule(rule: str | tuple[int, float]) -> Rule:
     if isinstance(rule, tuple):
         if len(rule) != 2 or not isinstance(rule[0], int) or not isinstance(rule[1], int | float):
             raise ValueError(f"rule={rule!r}: an inline rule is (limit, period_seconds), e.g. (5, 60).")
-        limit, period = rule
-        if not 1 <= limit <= MAX_LIMIT or not 0 < period <= MAX_PERIOD:
+        window = Window(rule[0], float(rule[1]))
+        if not 1 <= window.limit <= MAX_LIMIT or not 0 < window.period <= MAX_PERIOD:
             raise ValueError(f"rule={rule!r}: the limit must be 1-{MAX_LIMIT}, the period 0-{MAX_PERIOD} seconds.")
-        parsed = Rule(str(Window(limit, float(period))), (Window(limit, float(period)),), fail_open=False)
+        parsed = Rule(str(window), (window,), fail_open=False)
     elif isinstance(rule, str):
         rules = toolkit_setting("RATE_LIMITS")
         if rule not in rules:
