@@ -47,6 +47,9 @@ class Stream(models.Model):
         verbose_name = "stream"
         verbose_name_plural = "streams and dead letters"
 
+    def __str__(self) -> str:
+        return "streams"
+
 
 class RateLimitRule(models.Model):
     """No table: gives the admin a "Rate limits" page (rules, refusals per rule, look-up and reset of a key)."""
@@ -55,3 +58,6 @@ class RateLimitRule(models.Model):
         managed = False
         verbose_name = "rate limit"
         verbose_name_plural = "rate limits"
+
+    def __str__(self) -> str:
+        return "rate limits"

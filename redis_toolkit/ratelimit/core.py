@@ -9,7 +9,7 @@ from typing import NamedTuple
 from redis.exceptions import ReadOnlyError
 
 from redis_toolkit.client import UNREACHABLE, aget_redis, get_redis, redis_key, redis_outage
-from redis_toolkit.ratelimit.rules import Rule, get_rule, known_rules
+from redis_toolkit.ratelimit.rules import Rule, RuleSpec, get_rule, known_rules
 from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
 
 PURPOSE = "ratelimit"
@@ -148,7 +148,7 @@ def hits_key() -> str:
     return redis_key("ratelimit", "hits")
 
 
-def _prepare(rule: str | tuple[int, float], key: str, cost: int) -> tuple[Rule, tuple | None]:
+def _prepare(rule: RuleSpec, key: str, cost: int) -> tuple[Rule, tuple | None]:
     """The rule and the script call to make, or None when Redis just failed (apply the failure policy)."""
     spec = get_rule(rule)
     if key.__class__ is not str or not key:
@@ -183,7 +183,7 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
     return RateLimitResult(True, rule.windows[0].limit, 0.0, rule.name, degraded=True)
 
 
-def rate_limiting(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> Steps:
+def rate_limiting(rule: RuleSpec, key: str, *, cost: int = 1) -> Steps:
     """The steps of a check, for rate_limit, arate_limit and callers that make several (scripts.drive)."""
     spec, call = _prepare(rule, key, cost)
     if call is None:
@@ -194,18 +194,18 @@ def rate_limiting(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> 
         return _unavailable(spec, exc)
 
 
-def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
+def rate_limit(rule: RuleSpec, key: str, *, cost: int = 1) -> RateLimitResult:
     """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks), in one
     round trip; RateLimitUnavailable when Redis is unreachable and the rule fails closed."""
     return drive(rate_limiting(rule, key, cost=cost), get_redis(PURPOSE), REDIS_DOWN)
 
 
-async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
+async def arate_limit(rule: RuleSpec, key: str, *, cost: int = 1) -> RateLimitResult:
     """Async twin of rate_limit."""
     return await adrive(rate_limiting(rule, key, cost=cost), aget_redis(PURPOSE), REDIS_DOWN)
 
 
-def rate_limit_reset(rule: str | tuple[int, float], key: str) -> bool:
+def rate_limit_reset(rule: RuleSpec, key: str) -> bool:
     """Forget everything counted for `key` under `rule` (an operator unlocking someone); True if it had any."""
     return bool(get_redis(PURPOSE).delete(log_key(get_rule(rule).name, key)))
 

@@ -20,6 +20,7 @@ from redis_toolkit.ratelimit.core import (
     rate_limiting,
     seconds,
 )
+from redis_toolkit.ratelimit.rules import RuleSpec
 from redis_toolkit.scripts import Steps, adrive, drive
 
 KeyFunc = Callable[[HttpRequest], str | None]
@@ -105,7 +106,7 @@ def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> Http
 class _Guard:
     """The check one decorated view makes, before the view runs."""
 
-    def __init__(self, rule: str | tuple[int, float], key: str | KeyFunc, methods: Iterable[str] | None):
+    def __init__(self, rule: RuleSpec, key: str | KeyFunc, methods: Iterable[str] | None):
         if not callable(key) and key not in _NAMED_KEYS:
             raise ValueError(f"key={key!r}: use 'ip', 'user' or a function of the request.")
         self.rule, self.key = rule, _NAMED_KEYS.get(key, key) if isinstance(key, str) else key
@@ -136,7 +137,7 @@ class _Guard:
         return refusal or self._finish(await view(), result)
 
 
-def ratelimit_view(rule: str | tuple[int, float], *, key: str | KeyFunc, methods: Iterable[str] | None = None):
+def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str] | None = None):
     """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
     `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count."""
     guard = _Guard(rule, key, methods)
@@ -160,12 +161,7 @@ def ratelimit_view(rule: str | tuple[int, float], *, key: str | KeyFunc, methods
 
 
 def ratelimit_call(
-    request: HttpRequest,
-    rule: str | tuple[int, float],
-    view: Callable[[], HttpResponse],
-    *,
-    key: str | KeyFunc,
-    methods: Iterable[str] | None = None,
+    request: HttpRequest, rule: RuleSpec, view: Callable[[], HttpResponse], *, key: str | KeyFunc, methods=None
 ) -> HttpResponse:
     """`view()` if `rule` allows the request, else 429: for views the decorator does not fit (admin pages)."""
     return _Guard(rule, key, methods).call(request, view)

@@ -123,10 +123,11 @@ def parse_rule(name: str, spec: Mapping, *, where: str = "RATE_LIMITS") -> Rule:
     return Rule(name, windows, parse_fail(spec["fail"], where=f"{where}[{name!r}]['fail']"))
 
 
+RuleSpec = str | tuple[int, float]  # a name in RATE_LIMITS, or inline (limit, period_seconds)
 _cache: dict[object, Rule] = {}
 
 
-def get_rule(rule: str | tuple[int, float]) -> Rule:
+def get_rule(rule: RuleSpec) -> Rule:
     """The Rule for a name in settings.RATE_LIMITS, or an inline `(limit, period_seconds)` (fails closed)."""
     cached = _cache.get(rule)
     if cached is not None:
