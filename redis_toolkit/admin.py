@@ -13,7 +13,6 @@ from redis_toolkit.events.outbox import outbox_backlog
 from redis_toolkit.events.status import dead_letter_replay, dead_letters, stream_status
 from redis_toolkit.models import Fence, OutboxEvent, RateLimitRule, Stream
 from redis_toolkit.ratelimit.core import (
-    REDIS_DOWN,
     RateLimitUnavailable,
     rate_limit_reset,
     rate_limit_rules,
@@ -53,7 +52,10 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
 
 class SinglePageAdmin(admin.ModelAdmin):
-    """A table-less model's admin: its changelist URL shows one page built from Redis."""
+    """A table-less model's admin: its changelist URL shows one page built from Redis; POST needs the change
+    permission and goes to `act`, GET fills `template` with what `read` returns (or the Redis error)."""
+
+    title = template = ""
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
@@ -65,34 +67,34 @@ class SinglePageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-
-@admin.register(Stream)
-class StreamAdmin(SinglePageAdmin):
-    """One page, no table: status read from Redis; replaying dead letters needs the change permission."""
-
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            return self._replay(request)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Streams and dead letters",
-            "opts": self.opts,
-            "can_replay": self.has_change_permission(request),
-            "backlog": outbox_backlog(),
-        }
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            return self.act(request)
+        context = {**self.admin_site.each_context(request), "title": self.title, "opts": self.opts}
+        context["can_change"] = self.has_change_permission(request)
         try:
-            context.update(streams=stream_status(), dead_letters=dead_letters(limit=200))
-        except RedisError as exc:
+            self.read(request, context)
+        except (RedisError, RateLimitUnavailable) as exc:
             context["redis_error"] = f"{type(exc).__name__}: {exc}"
-        return TemplateResponse(request, "admin/redis_toolkit/streams.html", context)
+        return TemplateResponse(request, self.template, context)
 
-    def _replay(self, request):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        stream = request.POST.get("stream", "")
-        entry_id = request.POST.get("entry_id")
+
+@admin.register(Stream)
+class StreamAdmin(SinglePageAdmin):
+    """Streams, groups and dead letters; replaying dead letters needs the change permission."""
+
+    title, template = "Streams and dead letters", "admin/redis_toolkit/streams.html"
+
+    def read(self, request, context: dict) -> None:
+        context["backlog"] = outbox_backlog()
+        context.update(streams=stream_status(), dead_letters=dead_letters(limit=200))
+
+    def act(self, request):
+        stream, entry_id = request.POST.get("stream", ""), request.POST.get("entry_id")
         try:
             moved = len(dead_letter_replay(stream=stream, entry_ids=[entry_id] if entry_id else None))
         except (ValueError, RedisError) as exc:
@@ -104,38 +106,25 @@ class StreamAdmin(SinglePageAdmin):
 
 @admin.register(RateLimitRule)
 class RateLimitAdmin(SinglePageAdmin):
-    """One page, no table: every rule with its refusals; looking up a key; resetting one needs the change permission."""
+    """Every rule with its refusals, and one key looked up; resetting it needs the change permission."""
 
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
+    title, template = "Rate limits", "admin/redis_toolkit/ratelimits.html"
+
+    @staticmethod
+    def _lookup(request) -> tuple[str, str]:
         data = request.POST if request.method == "POST" else request.GET
         rule, key = data.get("rule", ""), data.get("key", "").strip()
-        if rule not in {known.name for known in known_rules()}:
-            rule = ""
-        if request.method == "POST":
-            return self._reset(request, rule, key)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Rate limits",
-            "opts": self.opts,
-            "can_reset": self.has_change_permission(request),
-            "lookup_rule": rule,
-            "lookup_key": key,
-            "rows": [(known, 0) for known in known_rules()],
-        }
-        try:
-            context["rows"] = rate_limit_rules()
-            context["status"] = (
-                rule and key and [{**w._asdict(), "used": w.limit - w.remaining} for w in rate_limit_status(rule, key)]
-            )
-        except (*REDIS_DOWN, RateLimitUnavailable) as exc:
-            context["redis_error"] = f"{type(exc).__name__}: {exc}"
-        return TemplateResponse(request, "admin/redis_toolkit/ratelimits.html", context)
+        return (rule if rule in {known.name for known in known_rules()} else ""), key
 
-    def _reset(self, request, rule: str, key: str):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
+    def read(self, request, context: dict) -> None:
+        rule, key = context["lookup_rule"], context["lookup_key"] = self._lookup(request)
+        context["rows"] = [(known, 0) for known in known_rules()]  # what shows if Redis does not answer
+        context["rows"] = rate_limit_rules()
+        if rule and key:
+            context["status"] = [{**w._asdict(), "used": w.limit - w.remaining} for w in rate_limit_status(rule, key)]
+
+    def act(self, request):
+        rule, key = self._lookup(request)
         if not rule or not key:
             self.message_user(request, "Nothing reset: choose a rule and give a key.", messages.ERROR)
             return HttpResponseRedirect(request.path)
