@@ -36,10 +36,8 @@ class DeadLetter(NamedTuple):
             failed_at = datetime.fromisoformat(raw.get("dead_at", ""))
         except ValueError:
             failed_at = None
-        deliveries = int(raw.get("dead_deliveries") or 0)
-        return cls(
-            stream, entry_id, fields, raw.get("dead_group", ""), raw.get("dead_error", ""), deliveries, failed_at
-        )
+        group, error, deliveries = raw.get("dead_group", ""), raw.get("dead_error", ""), raw.get("dead_deliveries")
+        return cls(stream, entry_id, fields, group, error, int(deliveries or 0), failed_at)
 
 
 def known_streams() -> list[str]:

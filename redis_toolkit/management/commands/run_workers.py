@@ -18,21 +18,15 @@ logger = logging.getLogger(__name__)
 
 class Command(BaseCommand):
     help = (
-        "Handle events: one consumer per group of registered handlers (XREADGROUP in batches, XACK after "
-        "success, retries, dead letters) plus the leader-elected outbox relay. SIGTERM/SIGINT finish the "
-        "current batch and exit."
+        "Run a consumer per handler group, the outbox relay and periodic tasks; SIGTERM finishes the batch, then exits."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--group", action="append", dest="groups", metavar="G", help="run only this group (repeatable)"
-        )
+        parser.add_argument("--group", action="append", dest="groups", metavar="G", help="only this group (repeatable)")
         parser.add_argument("--consumer", metavar="NAME", help="consumer name in the groups (default: <host>-<pid>)")
         parser.add_argument("--batch", type=int, metavar="N", help="entries per read (default: STREAMS_BATCH_SIZE)")
         parser.add_argument("--no-relay", action="store_true", help="do not run the outbox relay in this process")
-        parser.add_argument(
-            "--no-periodic", action="store_true", help="do not run periodic maintenance tasks in this process"
-        )
+        parser.add_argument("--no-periodic", action="store_true", help="do not run periodic tasks in this process")
 
     def handle(self, *args, groups, consumer, batch, no_relay, no_periodic, **options):
         load_handlers()
