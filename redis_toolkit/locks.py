@@ -60,9 +60,7 @@ if held then
   -- (MAX_WAIT_SLICE); a non-blocking attempt sets it too, costing at most a few useless wake-ups.
   redis.call('set', KEYS[3], 1, 'px', 10000)
   local left = redis.call('pttl', KEYS[1])
-  if left < 0 then
-    return 0
-  end
+  if left < 0 then return 0 end
   return -1 - left
 end
 local fence = redis.call('incr', KEYS[2])
@@ -78,9 +76,7 @@ return fence
 
 # KEYS: lease, wake-up list, waiting marker. ARGV: lease value. Returns 1 when released, 0 when not ours.
 RELEASE = LuaScript("""
-if redis.call('get', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('del', KEYS[1])
 if redis.call('exists', KEYS[3]) == 1 then
   -- Wake one waiter blocked in BLPOP. One element is enough: a release frees the lock for one holder.
@@ -93,18 +89,13 @@ return 1
 
 # KEYS: lease. ARGV: lease value, new ttl in ms. Returns 1 when extended, 0 when the lease was not ours.
 EXTEND = LuaScript("""
-if redis.call('get', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('pexpire', KEYS[1], ARGV[2])
 """)
 
 # KEYS: fencing counter. ARGV: a token a guarded resource accepted. Raises the counter to it if below.
 RAISE_COUNTER = LuaScript("""
-local now = tonumber(redis.call('get', KEYS[1]) or '0')
-if now < tonumber(ARGV[1]) then
-  redis.call('set', KEYS[1], ARGV[1])
-end
+if tonumber(redis.call('get', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('set', KEYS[1], ARGV[1]) end
 return 1
 """)
 

@@ -16,12 +16,7 @@ MAX_LIMIT = 10_000  # the log keeps one entry per allowed unit: bounded memory p
 MAX_PERIOD = 366 * 86400  # stamps are microseconds in Lua's doubles: exact far beyond this
 ENV_PREFIX = "RATE_LIMIT_"
 
-_UNITS = {
-    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
-    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
-    **dict.fromkeys(("h", "hour", "hours"), 3600),
-    **dict.fromkeys(("d", "day", "days"), 86400),
-}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIMIT = re.compile(r"^(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
