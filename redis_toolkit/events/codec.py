@@ -35,10 +35,8 @@ class Event:
 
 def check_name(value: str, *, argument: str) -> str:
     if not isinstance(value, str) or not NAME_RE.match(value) or len(value) > 100:
-        raise ValueError(
-            f"{argument}={value!r} is not a valid name: use dotted words of letters, digits, '_' or '-' "
-            "(like 'chat.message.posted'), at most 100 characters"
-        )
+        rule = "dotted words of letters, digits, '_' or '-' (like 'chat.message.posted'), at most 100 characters"
+        raise ValueError(f"{argument}={value!r} is not a valid name: use {rule}")
     return value
 
 

@@ -14,6 +14,8 @@ from django.utils.module_loading import autodiscover_modules
 from redis_toolkit.conf import toolkit_setting
 from redis_toolkit.events.codec import Event, check_name, stream_of
 
+HandlerFunc = Callable[[Event], None]
+
 
 class InvalidEvent(Exception):
     """Raise from a handler for an event that can never succeed: it goes to the dead letters at once."""
@@ -24,7 +26,7 @@ class Handler:
     event_type: str
     group: str
     stream: str
-    func: Callable[[Event], None]
+    func: HandlerFunc
     fields: dict[str, type] = field(default_factory=dict)
 
     @property
@@ -47,9 +49,7 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, str, str], Handler] = {}
 
-    def handler(
-        self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None
-    ) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
+    def handler(self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None):
         """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
         stream = stream_of(event_type, stream, argument="event_type")
         check_name(group, argument="group")
@@ -57,7 +57,7 @@ class HandlerRegistry:
             if not isinstance(name, str) or not isinstance(kind, type):
                 raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
 
-        def register(func: Callable[[Event], None]) -> Callable[[Event], None]:
+        def register(func: HandlerFunc) -> HandlerFunc:
             handler = Handler(event_type, group, stream, func, dict(fields or {}))
             # Keyed by name so a module imported twice does not register its handlers twice.
             self._handlers[(group, event_type, handler.name)] = handler
