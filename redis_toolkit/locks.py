@@ -267,21 +267,15 @@ class RedisLock:
         while not stop.wait(self.ttl / 3):
             try:
                 self.extend()
-            except LockError as exc:
-                if not self._keep_watching(exc):
+            except LockLost:
+                logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
+                return
+            except LockError as exc:  # keep trying while the lease may still run, then declare it lost
+                if time.monotonic() >= self._expires_at:
+                    self.lost = True
+                    logger.error("lock %r: watchdog could not extend the lease before it expired: %s", self.name, exc)
                     return
-
-    def _keep_watching(self, exc: LockError) -> bool:
-        """After a failed extend: keep trying while the lease may still run, then declare it lost."""
-        if isinstance(exc, LockLost):
-            logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
-            return False
-        if time.monotonic() < self._expires_at:
-            logger.warning("lock %r: watchdog could not extend the lease, will retry: %s", self.name, exc)
-            return True
-        self.lost = True
-        logger.error("lock %r: watchdog could not extend the lease before it expired: %s", self.name, exc)
-        return False
+                logger.warning("lock %r: watchdog could not extend the lease, will retry: %s", self.name, exc)
 
     def _halt_watchdog(self) -> None:
         watchdog, self._watchdog = self._watchdog, None
