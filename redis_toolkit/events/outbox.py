@@ -43,7 +43,7 @@ def publish_event(type: str, payload: dict, *, stream: str | None = None) -> Out
     """Record an event (a small JSON dict: ids, not objects) in the transaction of its change; sent after commit."""
     if not transaction.get_connection().in_atomic_block:
         raise TransactionRequired(
-            f"publish_event({type!r}) must be called inside the transaction.atomic() of its change"
+            f"publish_event({type!r}) must be called inside transaction.atomic(), with its change"
         )
     stream = stream_of(type, stream, argument="type")
     if not isinstance(payload, dict):
