@@ -148,22 +148,6 @@ def hits_key() -> str:
     return redis_key("ratelimit", "hits")
 
 
-def _prepare(rule: RuleSpec, key: str, cost: int) -> tuple[Rule, tuple | None]:
-    """The rule and the script call to make, or None when Redis just failed (apply the failure policy)."""
-    spec = get_rule(rule)
-    if key.__class__ is not str or not key:
-        raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
-    if cost.__class__ is not int or cost < 0:
-        raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
-    if cost > spec.windows[0].limit:  # limits grow with periods: the first is the smallest
-        raise ValueError(
-            f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.windows[0].limit}."
-        )
-    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
-        return spec, None
-    return spec, ((log_key(spec.name, key), hits_key()), (cost, *spec.script_args))
-
-
 def _result(rule: Rule, raw: bytes) -> RateLimitResult:
     """From the script's reply: retry_after, newest stamp - now, then per window remaining and next unit (µs)."""
     redis_outage.recovered()
@@ -185,11 +169,20 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
 
 def rate_limiting(rule: RuleSpec, key: str, *, cost: int = 1) -> Steps:
     """The steps of a check, for rate_limit, arate_limit and callers that make several (scripts.drive)."""
-    spec, call = _prepare(rule, key, cost)
-    if call is None:
-        return _unavailable(spec)
+    spec = get_rule(rule)
+    if key.__class__ is not str or not key:
+        raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
+    if cost.__class__ is not int or cost < 0:
+        raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
+    if cost > spec.windows[0].limit:  # limits grow with periods: the first is the smallest
+        raise ValueError(
+            f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.windows[0].limit}."
+        )
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+        return _unavailable(spec)  # Redis just failed: apply the failure policy without asking
     try:
-        return _result(spec, (yield SLIDING_LOG, *call))
+        reply = yield SLIDING_LOG, (log_key(spec.name, key), hits_key()), (cost, *spec.script_args)
+        return _result(spec, reply)
     except REDIS_DOWN as exc:
         return _unavailable(spec, exc)
 
