@@ -21,10 +21,8 @@ from redis_toolkit.ratelimit.core import (
 from redis_toolkit.ratelimit.rules import known_rules
 
 
-@admin.register(Fence)
-class FenceAdmin(admin.ModelAdmin):
-    list_display = ("resource", "last_token", "updated_at")
-    search_fields = ("resource",)
+class RecordAdmin(admin.ModelAdmin):
+    """Rows the toolkit records itself: nobody adds or edits them by hand."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -33,22 +31,21 @@ class FenceAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Fence)
+class FenceAdmin(RecordAdmin):
+    list_display = ("resource", "last_token", "updated_at")
+    search_fields = ("resource",)
+
+
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(RecordAdmin):
     list_display = ("id", "type", "stream", "occurred_at", "sent_at")
     list_filter = (("sent_at", admin.EmptyFieldListFilter), "stream", "type")
     search_fields = ("=id", "type")
     date_hierarchy = "occurred_at"
 
-    # Events are facts recorded with their change: nobody adds, edits or deletes them by hand.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+        return False  # events are facts recorded with their change
 
 
 class SinglePageAdmin(admin.ModelAdmin):
