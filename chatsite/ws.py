@@ -247,7 +247,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.joined.clear()
 
     async def layer_resync(self, event: dict) -> None:
-        """Redis was unreachable: frames may have been lost. Subclasses re-read what they show."""
+        """Redis was unreachable: frames may have been lost, a sign-out's too. Subclasses also re-read what they show."""
+        await self.session_check()
 
     async def layer_overflow(self, event: dict) -> None:
         """Too many frames waiting for this socket: close it so its client reconnects and resyncs."""
