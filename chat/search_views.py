@@ -50,7 +50,7 @@ def _filters(request) -> dict:
     tz = timezone.get_current_timezone()
     if since:
         filters["since"] = dt.datetime.combine(since, dt.time.min, tzinfo=tz)
-    if until:  # the whole day of `until` is included
+    if until and until < dt.date.max:  # the whole day of `until` is included (the last date has no next day)
         filters["until"] = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     raw_limit = params.get("limit", "")
     if raw_limit:
