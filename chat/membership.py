@@ -29,6 +29,13 @@ def _managed(room: Room) -> None:
         raise Forbidden("A direct message always has its two people; it cannot be managed.")
 
 
+def _lock(room: Room) -> None:
+    # Membership changes of one room take turns: two owners leaving at once would each see the other
+    # still an owner (READ COMMITTED) and leave the room with none.
+    if not Room.objects.select_for_update().filter(pk=room.pk).exists():
+        raise NotFound("This room no longer exists.")
+
+
 def _membership(room: Room, user) -> Membership | None:
     return Membership.objects.select_related("user").filter(room=room, user=user).first()
 
@@ -65,6 +72,7 @@ def membership_invite(*, room: Room, actor, user) -> Membership:
 def membership_remove(*, room: Room, actor, user) -> None:
     """An owner removes a member, or a member leaves. Their sockets on the room close (4403) at once."""
     _managed(room)
+    _lock(room)
     membership = _membership(room, user)
     if membership is None:
         raise NotFound(f"{user.username} is not a member of this room.")
@@ -91,6 +99,7 @@ def membership_set_role(*, room: Room, actor, user, role: str) -> Membership:
     _managed(room)
     if role not in Membership.Role.values:
         raise UserError(f"A role is one of: {', '.join(Membership.Role.values)}.", code="invalid_role")
+    _lock(room)
     _require_owner(room, actor)
     membership = _membership(room, user)
     if membership is None:
