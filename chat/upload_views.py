@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from chat.uploads import TooLarge, attachment_create, attachment_data, attachmen
 from chat.views import _json_error
 from chatsite.errors import NotFound, UserError
 from redis_toolkit.ratelimit.http import ratelimit_view
+
+logger = logging.getLogger(__name__)
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
@@ -52,8 +55,13 @@ def attachment_download(request, attachment_id, thumbnail: bool = False):
     if not stored:
         raise Http404("This file has no thumbnail.")
     content_type = mimetypes.guess_type(stored.name)[0] if thumbnail else attachment.content_type
+    try:
+        opened = stored.open("rb")
+    except FileNotFoundError:  # the row outlived its file (a restore without the media): say so, once, to the operator
+        logger.error("attachment %s: %s is missing from storage", attachment.pk, stored.name)
+        raise Http404("This file is no longer stored.") from None
     response = FileResponse(
-        stored.open("rb"),
+        opened,
         content_type=content_type or "application/octet-stream",
         as_attachment=not attachment.is_image,
         filename=attachment.name,

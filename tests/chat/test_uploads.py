@@ -113,6 +113,18 @@ def test_other_files_are_downloads_with_their_name(alice_client, alice, lobby):
     assert served["X-Content-Type-Options"] == "nosniff"
 
 
+def test_a_file_missing_from_storage_is_a_404_not_a_500(alice_client, alice, lobby, media_root, caplog):
+    data = upload(alice_client, "lobby", "photo.png", image_bytes()).json()
+    send_with(lobby, alice, [data["id"]])
+    for path in stored_files(media_root):  # lost: a restore without the media, a bucket emptied
+        path.unlink()
+
+    answers = [alice_client.get(data["url"]).status_code, alice_client.get(data["thumbnail_url"]).status_code]
+
+    assert answers == [404, 404]
+    assert "missing from storage" in caplog.text  # the operator hears of it
+
+
 def test_plain_text_is_accepted_as_a_download(alice_client):
     room_create(slug="lobby", title="Lobby")
 
