@@ -229,7 +229,8 @@ class RoomConsumer(JsonSocketConsumer):
         )
         for message in messages:
             await self.send(text_data=encode(frames.message_new(message, room_slug=self.room.slug)))
-        last_seq = messages[-1].seq if messages else after_seq
+        # Never past the room's newest (re-read by still_allowed): a claim beyond it would drop every live frame.
+        last_seq = messages[-1].seq if messages else min(max(after_seq, 0), self.room.last_seq)
         self.sent_seq = max(self.sent_seq, last_seq)
         await self.send_json({"type": "sync.done", "room": self.room.slug, "last_seq": last_seq, "has_more": has_more})
 
