@@ -132,8 +132,10 @@ def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, b
             upload.seek(0)
             with Image.open(upload) as image:
                 image.load()  # every pixel: truncated data that verify() lets through fails here
+                # Shrink first, then turn: turning the full image first copied it (twice the memory of a
+                # 40-megapixel decode for a file of a few hundred KiB).
+                image.thumbnail(THUMBNAIL_SIZE)
                 thumbnail = ImageOps.exif_transpose(image)
-                thumbnail.thumbnail(THUMBNAIL_SIZE)
                 out = io.BytesIO()
                 if thumbnail.mode in ("RGBA", "LA", "P", "PA"):
                     thumbnail.convert("RGBA").save(out, "PNG", optimize=True)

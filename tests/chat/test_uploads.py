@@ -87,6 +87,19 @@ def test_an_image_is_stored_with_a_thumbnail_and_served_inline(
         assert max(small.size) <= 480
 
 
+def test_a_photo_taken_sideways_gets_an_upright_thumbnail(alice_client, alice, lobby):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; viewers rotate 90° clockwise
+    out = io.BytesIO()
+    Image.new("RGB", (800, 400), "teal").save(out, "JPEG", exif=exif)
+    data = upload(alice_client, "lobby", "sideways.jpg", out.getvalue()).json()
+    send_with(lobby, alice, [data["id"]])
+
+    thumbnail = Image.open(io.BytesIO(b"".join(alice_client.get(data["thumbnail_url"]).streaming_content)))
+
+    assert thumbnail.size == (240, 480)
+
+
 def test_the_type_is_read_from_the_content_not_the_name(alice_client):
     room_create(slug="lobby", title="Lobby")
 
