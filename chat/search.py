@@ -15,6 +15,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from chat.models import Membership, Message, Room
+from chat.selectors import messages_with_conversation, messages_with_reactions
 from chatsite.errors import UserError
 
 MAX_QUERY_CHARS = 200
@@ -224,14 +225,15 @@ def _search_postgres(messages, query: str, limit: int) -> list[SearchHit]:
     headline = SearchHeadline(
         masked, tsquery, config=PG_CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=20
     )
-    found = {m.pk: m for m in Message.objects.filter(pk__in=ids).select_related("room", "author").annotate(h=headline)}
+    page = messages_with_conversation(Message.objects.filter(pk__in=ids)).select_related("room").annotate(h=headline)
+    found = {m.pk: m for m in messages_with_reactions(list(page))}
     unmask = str.maketrans({mask: char for char, mask in _PG_MASKS.items()})
     return [SearchHit(found[pk], marked_html(found[pk].h.translate(unmask))) for pk in ids if pk in found]
 
 
 def _search_sqlite(messages, query: str, limit: int) -> list[SearchHit]:
     # FTS5 is a virtual table the ORM cannot join; extra() adds it to FROM beside the ORM's own filters.
-    hits = messages.extra(  # fixed SQL; the reader's words go in as parameters
+    hits = messages_with_conversation(messages).extra(  # fixed SQL; the reader's words go in as parameters
         tables=["chat_message_fts"],
         where=["chat_message_fts.rowid = chat_message.id", "chat_message_fts MATCH %s"],
         params=[_fts5_query(query)],
@@ -241,4 +243,4 @@ def _search_sqlite(messages, query: str, limit: int) -> list[SearchHit]:
         },
         select_params=[START, STOP],
     ).order_by("fts_rank", "-id")[:limit]
-    return [SearchHit(m, marked_html(m.fts_snippet)) for m in hits]
+    return [SearchHit(m, marked_html(m.fts_snippet)) for m in messages_with_reactions(list(hits))]
