@@ -12,9 +12,8 @@ from chat import frames
 from chat.membership import membership_invite, membership_remove, membership_set_role, membership_user, room_update
 from chat.models import Room
 from chat.selectors import room_get_for_user, room_members
-from chat.views import _json_error
 from chatsite.client_input import json_body
-from chatsite.errors import UserError
+from chatsite.errors import UserError, json_error
 from redis_toolkit.ratelimit.http import ratelimit_view
 
 WRITES = ("POST", "PATCH", "DELETE")
@@ -34,11 +33,11 @@ def _api(view):
 
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return _json_error("not_signed_in", "Sign in to manage rooms.", 401)
+            return json_error("not_signed_in", "Sign in to manage rooms.", 401)
         try:
             return view(request, *args, **kwargs)
         except UserError as exc:
-            return _json_error(exc.code, exc.detail, exc.status)
+            return json_error(exc.code, exc.detail, exc.status)
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__

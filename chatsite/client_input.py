@@ -6,10 +6,10 @@ import json
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest
 
 from chatsite.error_pages import error_page
-from chatsite.errors import UserError
+from chatsite.errors import UserError, json_error
 
 MAX_JSON_DEPTH = 32  # objects and lists inside each other; real frames and bodies need 3
 
@@ -62,7 +62,9 @@ def json_body(request: HttpRequest) -> dict:
     if not depth_ok(payload):
         raise UserError(f"The body may nest objects and lists at most {MAX_JSON_DEPTH} deep.", code="invalid_body")
     if not storable(payload):
-        raise UserError("The body contains characters that cannot be stored (NUL or a lone surrogate).", code="invalid_body")
+        raise UserError(
+            "The body contains characters that cannot be stored (NUL or a lone surrogate).", code="invalid_body"
+        )
     return payload
 
 
@@ -80,7 +82,7 @@ class RefuseNulMiddleware:
         if "\x00" in request.path_info or _has_nul(request.GET) or (_is_form(request) and _has_nul(request.POST)):
             detail = "The address or the form contains a NUL character, which nothing here can store."
             if request.path.startswith("/api/"):
-                return JsonResponse({"error": {"code": "invalid_input", "detail": detail}}, status=400)
+                return json_error("invalid_input", detail, 400)
             return error_page(request, 400, detail)
         return self.get_response(request)
 

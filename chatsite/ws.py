@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatsite import metrics
-from chatsite.client_input import depth_ok, storable
+from chatsite.client_input import MAX_JSON_DEPTH, depth_ok, storable
 from chatsite.errors import UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
@@ -29,7 +29,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_SERVICE_RESTART = 1012  # graceful shutdown: come back at once (to another process)
 CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
-MAX_FRAME_DEPTH = 32  # objects and lists inside each other; real frames need 3
+MAX_FRAME_DEPTH = MAX_JSON_DEPTH  # objects and lists inside each other, as for HTTP bodies
 MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
 SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
 ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
@@ -211,7 +211,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.joined.clear()
 
     async def layer_resync(self, event: dict) -> None:
-        """Redis was unreachable: frames may have been lost, a sign-out's too. Subclasses also re-read what they show."""
+        """Redis was unreachable: frames may have been lost, a sign-out's too. Subclasses re-read what they show."""
         await self.session_check()
 
     async def layer_overflow(self, event: dict) -> None:

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from chatsite.client_input import json_body
-from chatsite.errors import NotFound, UserError
+from chatsite.errors import NotFound, UserError, json_error
 from chatsite.ids import db_int
 from chatsite.redirects import safe_next
 from notifications.frames import notification_data
@@ -46,15 +46,11 @@ def notification_read_all(request):
     return redirect("notifications:list")
 
 
-def _json_error(code: str, detail: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
-
-
 @require_GET
 def api_list(request):
     """GET: the bell's unread count and latest notifications."""
     if not request.user.is_authenticated:
-        return _json_error("not_signed_in", "Sign in to see notifications.", 401)
+        return json_error("not_signed_in", "Sign in to see notifications.", 401)
     latest = notification_list(user=request.user, order="date")[:BELL_SIZE]
     return JsonResponse(
         {"unread_count": unread_count(request.user.pk), "notifications": [notification_data(n) for n in latest]}
@@ -66,19 +62,19 @@ def api_list(request):
 def api_mark_read(request):
     """POST {"ids": [..]} or {"all": true}: mark read; answers the new unread count."""
     if not request.user.is_authenticated:
-        return _json_error("not_signed_in", "Sign in to see notifications.", 401)
+        return json_error("not_signed_in", "Sign in to see notifications.", 401)
     try:
         payload = json_body(request)
     except UserError as exc:
-        return _json_error(exc.code, exc.detail, exc.status)
+        return json_error(exc.code, exc.detail, exc.status)
     ids = payload.get("ids")
     if not (payload.get("all") is True or _int_list(ids)):
-        return _json_error("invalid_body", f'Send {{"ids": [1, 2]}} (at most {MAX_IDS} ids) or {{"all": true}}.', 400)
+        return json_error("invalid_body", f'Send {{"ids": [1, 2]}} (at most {MAX_IDS} ids) or {{"all": true}}.', 400)
     try:
         ids = None if payload.get("all") is True else [db_int(i, what="notification") for i in ids]
         marked, count = notification_mark_read(user=request.user, ids=ids)
     except NotFound as exc:
-        return _json_error(exc.code, exc.detail, 404)
+        return json_error(exc.code, exc.detail, 404)
     return JsonResponse({"marked": marked, "unread_count": count})
 
 

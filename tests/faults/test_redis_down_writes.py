@@ -31,7 +31,7 @@ def _writes_during_the_outage(fault, asgi_server, spare_redis, make_user):
     alice, bob = make_user("alice"), make_user("bob")
     room_create(slug="lobby", title="Lobby")
     room_create(slug="team", title="Team", private=True, created_by=alice)
-    first, second, third = (
+    first, second, _third = (
         Notification.objects.create(recipient=alice, kind=Notification.Kind.MENTION, event_id=f"e{i}", text="hi")
         for i in range(3)
     )

@@ -32,7 +32,7 @@ def test_removed_member_sync_gets_no_history_and_the_socket_closes_4403(site, pr
         try:
             while True:
                 frames.append(await sock.expect("message.new", "sync.done", "error"))
-        except Exception as exc:  # noqa: BLE001 - the close (Closed) or a timeout ends the read
+        except Exception as exc:  # the close (Closed) or a timeout ends the read
             return frames, getattr(exc, "code", None)
 
     frames, code = asyncio.run(scenario())
@@ -58,7 +58,7 @@ def test_a_removal_during_a_redis_outage_closes_the_socket_when_redis_returns(as
         try:
             while True:
                 seen.append(await sock.expect("message.new", timeout=15))
-        except Exception as exc:  # noqa: BLE001 - Closed (with its code) or TimeoutError
+        except Exception as exc:  # Closed (with its code) or TimeoutError
             return removed.status, seen, getattr(exc, "code", None)
 
     status, seen, code = asyncio.run(scenario())
@@ -82,7 +82,7 @@ def test_a_sign_out_during_a_redis_outage_closes_its_sockets_when_redis_returns(
         try:
             while True:
                 await sock.expect("message.new", timeout=15)
-        except Exception as exc:  # noqa: BLE001 - Closed (with its code) or TimeoutError
+        except Exception as exc:  # Closed (with its code) or TimeoutError
             return getattr(exc, "code", None)
 
     assert asyncio.run(scenario()) == 4401
@@ -90,7 +90,7 @@ def test_a_sign_out_during_a_redis_outage_closes_its_sockets_when_redis_returns(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_room_list_stops_hearing_a_room_removed_during_a_redis_outage(asgi_server, spare_redis, private_room):
-    room, alice, bob = private_room
+    _room, alice, bob = private_room
     server = asgi_server(REDIS_URL=spare_redis.url)
     owner, member = Client(server, alice), Client(server, bob)
 

@@ -39,7 +39,9 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "kwargs", "status"), HOSTILE, ids=[f"{h[0]}-{i}" for i, h in enumerate(HOSTILE)])
+@pytest.mark.parametrize(
+    ("method", "path", "kwargs", "status"), HOSTILE, ids=[f"{h[0]}-{i}" for i, h in enumerate(HOSTILE)]
+)
 def test_hostile_http_input_gets_a_clear_error_and_changes_nothing(make_user, method, path, kwargs, status):
     alice = make_user("alice")
     make_user("bob")
