@@ -12,6 +12,7 @@ from django.db import transaction
 
 from chat import frames
 from chat.models import Membership, Room
+from chat.selectors import room_title_taken
 from chat.services import membership_add, room_clean_text
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import (
@@ -133,6 +134,14 @@ def room_update(
     went_private = private is True and room.kind == Room.Kind.PUBLIC
     if private is not None:
         room.kind = Room.Kind.PRIVATE if private else Room.Kind.PUBLIC
+    # The rule room_create applies: no two public rooms of one name (one could pass for the other).
+    existing = room_title_taken(title=room.title, kind=room.kind, exclude=room)
+    if existing is not None:
+        raise UserError(
+            f"A public room called “{existing.title}” already exists; pick another name.",
+            code="title_taken",
+            slug=existing.slug,
+        )
     room.save(update_fields=["title", "topic", "kind"])
     broadcast_to_room_on_commit(room.pk, frames.room_updated(room))
     if went_private:

@@ -182,12 +182,13 @@ def room_members(*, room: Room) -> QuerySet[Membership]:
     return Membership.objects.filter(room=room).select_related("user").order_by("user__username")
 
 
-def room_title_taken(*, title: str, kind: str) -> Room | None:
-    """The public room already called `title` (case-insensitive), if any.
+def room_title_taken(*, title: str, kind: str, exclude: Room | None = None) -> Room | None:
+    """The public room already called `title` (case-insensitive), other than `exclude`, if any.
 
     Only public titles must be unique: a check across private rooms would tell anyone which names
     other people's private rooms use. Lists tell same-titled private rooms apart by their slug.
     """
     if kind != Room.Kind.PUBLIC:
         return None
-    return Room.objects.filter(kind=kind, title__iexact=title.strip()).first()
+    rooms = Room.objects.filter(kind=kind, title__iexact=title.strip())
+    return (rooms.exclude(pk=exclude.pk) if exclude is not None else rooms).first()
