@@ -263,9 +263,13 @@ def attachments_purge(*, now=None) -> int:
         Q(message__isnull=True, created_at__lt=now - UNATTACHED_TTL) | Q(message__deleted_at__isnull=False)
     )
     count = 0
-    for attachment in stale.iterator():
-        attachment.delete()  # post_delete removes the stored files after commit
-        count += 1
+    for pk in stale.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            # Read again under the row's lock: a message may have claimed it since the list was read.
+            attachment = stale.select_for_update(of=("self",)).filter(pk=pk).first()
+            if attachment is not None:
+                attachment.delete()  # post_delete removes the stored files after commit
+                count += 1
     return count
 
 
