@@ -40,6 +40,11 @@ def _open_room(slug: str, user) -> Room:
     return room
 
 
+def _room_if_allowed(room_id: int, user) -> Room | None:
+    room = Room.objects.filter(pk=room_id).first()
+    return room if room is not None and room_can_access(room=room, user=user) else None
+
+
 def _read(room: Room, user, seq: int) -> dict:
     membership = room_mark_read(room=room, user=user, seq=seq)
     count = room_unread_count(room=room, user=user, last_read_seq=membership.last_read_seq)
@@ -121,11 +126,20 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def room_access(self, event: dict) -> None:
         """Who may be in the room changed (it went private): stay only while still allowed."""
-        room = await database_sync_to_async(Room.objects.filter(pk=self.room.pk).first)()
-        if room is None or not await database_sync_to_async(room_can_access)(room=room, user=self.user):
+        await self.still_allowed()
+
+    async def still_allowed(self) -> bool:
+        """Re-read the room and the user's access to it; closed with 4403 when it is gone.
+
+        Reads of the room's history call this first: the push that would have closed the socket of a
+        removed member can be lost (Redis refused it), and the database is what decides.
+        """
+        room = await database_sync_to_async(_room_if_allowed)(self.room.pk, self.user)
+        if room is None:
             await self.close(code=CLOSE_FORBIDDEN)
-        else:
-            self.room = room
+            return False
+        self.room = room
+        return True
 
     async def catch_up(self, *, until: int | None = None) -> None:
         """Send the messages stored after sent_seq (up to `until`), in order, from the database."""
@@ -143,7 +157,8 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def layer_resync(self, event: dict) -> None:
         """Redis is back after an outage: send what Pub/Sub dropped meanwhile, rejoin presence."""
-        if self.room is None:
+        # Pushes sent meanwhile were lost, a sign-out's or a removal's too: check both before sending anything.
+        if self.room is None or not await self.session_check() or not await self.still_allowed():
             return
         await self.catch_up()
         with contextlib.suppress(RedisError):
@@ -207,14 +222,15 @@ class RoomConsumer(JsonSocketConsumer):
     async def frame_sync(self, frame: dict) -> None:
         """Every message after `after_seq`, in order, as message.new frames, then `sync.done`."""
         after_seq = field(frame, "after_seq", int)
-        if not await self.check_rate("chat.sync", str(self.user.pk)):
+        if not await self.check_rate("chat.sync", str(self.user.pk)) or not await self.still_allowed():
             return
         messages, has_more = await database_sync_to_async(message_history)(
             room=self.room, after_seq=max(after_seq, 0), limit=SYNC_LIMIT
         )
         for message in messages:
             await self.send(text_data=encode(frames.message_new(message, room_slug=self.room.slug)))
-        last_seq = messages[-1].seq if messages else after_seq
+        # Never past the room's newest (re-read by still_allowed): a claim beyond it would drop every live frame.
+        last_seq = messages[-1].seq if messages else min(max(after_seq, 0), self.room.last_seq)
         self.sent_seq = max(self.sent_seq, last_seq)
         await self.send_json({"type": "sync.done", "room": self.room.slug, "last_seq": last_seq, "has_more": has_more})
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
@@ -14,21 +12,11 @@ from chat import frames
 from chat.membership import membership_invite, membership_remove, membership_set_role, membership_user, room_update
 from chat.models import Room
 from chat.selectors import room_get_for_user, room_members
-from chat.views import _json_error
-from chatsite.errors import UserError
+from chatsite.client_input import json_body
+from chatsite.errors import UserError, json_error
 from redis_toolkit.ratelimit.http import ratelimit_view
 
 WRITES = ("POST", "PATCH", "DELETE")
-
-
-def _body(request) -> dict:
-    try:
-        payload = json.loads(request.body or b"{}")
-    except ValueError:
-        raise UserError("The body must be a JSON object.", code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise UserError("The body must be a JSON object.", code="invalid_body")
-    return payload
 
 
 def _text(payload: dict, name: str, *, required: bool = False) -> str | None:
@@ -45,11 +33,11 @@ def _api(view):
 
     def wrapper(request, *args, **kwargs):
         if not request.user.is_authenticated:
-            return _json_error("not_signed_in", "Sign in to manage rooms.", 401)
+            return json_error("not_signed_in", "Sign in to manage rooms.", 401)
         try:
             return view(request, *args, **kwargs)
         except UserError as exc:
-            return _json_error(exc.code, exc.detail, exc.status)
+            return json_error(exc.code, exc.detail, exc.status)
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
@@ -64,7 +52,7 @@ def api_members(request, slug: str):
     room = room_get_for_user(slug=slug, user=request.user)
     if request.method == "GET":
         return JsonResponse({"room": room.slug, "members": [frames.member_data(m) for m in room_members(room=room)]})
-    user = membership_user(username=_text(_body(request), "username", required=True))
+    user = membership_user(username=_text(json_body(request), "username", required=True))
     membership = membership_invite(room=room, actor=request.user, user=user)
     return JsonResponse({"member": frames.member_data(membership)}, status=201)
 
@@ -79,7 +67,7 @@ def api_member(request, slug: str, username: str):
     if request.method == "DELETE":
         membership_remove(room=room, actor=request.user, user=user)
         return JsonResponse({"removed": user.username})
-    role = _text(_body(request), "role", required=True)
+    role = _text(json_body(request), "role", required=True)
     membership = membership_set_role(room=room, actor=request.user, user=user, role=role)
     return JsonResponse({"member": frames.member_data(membership)})
 
@@ -90,7 +78,7 @@ def api_member(request, slug: str, username: str):
 def api_room(request, slug: str):
     """PATCH {"title", "topic", "private"} (any of them): owners rename, set the topic, change privacy."""
     room = room_get_for_user(slug=slug, user=request.user)
-    payload = _body(request)
+    payload = json_body(request)
     private = payload.get("private")
     if private is not None and not isinstance(private, bool):
         raise UserError("“private” must be true or false.", code="invalid_body")

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from chat import frames
 from chat.models import Membership, Room
+from chat.selectors import room_title_taken
 from chat.services import membership_add, room_clean_text
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import (
@@ -27,6 +28,13 @@ CLOSE_FORBIDDEN = 4403  # chatsite.ws.CLOSE_FORBIDDEN; chat's services do not im
 def _managed(room: Room) -> None:
     if room.kind == Room.Kind.DIRECT:
         raise Forbidden("A direct message always has its two people; it cannot be managed.")
+
+
+def _lock(room: Room) -> None:
+    # Membership changes of one room take turns: two owners leaving at once would each see the other
+    # still an owner (READ COMMITTED) and leave the room with none.
+    if not Room.objects.select_for_update().filter(pk=room.pk).exists():
+        raise NotFound("This room no longer exists.")
 
 
 def _membership(room: Room, user) -> Membership | None:
@@ -65,6 +73,7 @@ def membership_invite(*, room: Room, actor, user) -> Membership:
 def membership_remove(*, room: Room, actor, user) -> None:
     """An owner removes a member, or a member leaves. Their sockets on the room close (4403) at once."""
     _managed(room)
+    _lock(room)
     membership = _membership(room, user)
     if membership is None:
         raise NotFound(f"{user.username} is not a member of this room.")
@@ -91,6 +100,7 @@ def membership_set_role(*, room: Room, actor, user, role: str) -> Membership:
     _managed(room)
     if role not in Membership.Role.values:
         raise UserError(f"A role is one of: {', '.join(Membership.Role.values)}.", code="invalid_role")
+    _lock(room)
     _require_owner(room, actor)
     membership = _membership(room, user)
     if membership is None:
@@ -124,6 +134,14 @@ def room_update(
     went_private = private is True and room.kind == Room.Kind.PUBLIC
     if private is not None:
         room.kind = Room.Kind.PRIVATE if private else Room.Kind.PUBLIC
+    # The rule room_create applies: no two public rooms of one name (one could pass for the other).
+    existing = room_title_taken(title=room.title, kind=room.kind, exclude=room)
+    if existing is not None:
+        raise UserError(
+            f"A public room called “{existing.title}” already exists; pick another name.",
+            code="title_taken",
+            slug=existing.slug,
+        )
     room.save(update_fields=["title", "topic", "kind"])
     broadcast_to_room_on_commit(room.pk, frames.room_updated(room))
     if went_private:

@@ -11,10 +11,12 @@ from django.db import connection
 from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.expressions import Expression
 from django.db.models.functions import Replace
+from django.urls import reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from chat.models import Membership, Message, Room
+from chat.selectors import messages_with_conversation, messages_with_reactions
 from chatsite.errors import UserError
 
 MAX_QUERY_CHARS = 200
@@ -99,7 +101,7 @@ class SearchHit:
 
     @property
     def url(self) -> str:
-        return f"/rooms/{self.message.room.slug}/#seq-{self.message.seq}"
+        return f"{reverse('room', args=[self.message.room.slug])}#seq-{self.message.seq}"
 
 
 def marked_html(text: str) -> SafeString:
@@ -224,21 +226,26 @@ def _search_postgres(messages, query: str, limit: int) -> list[SearchHit]:
     headline = SearchHeadline(
         masked, tsquery, config=PG_CONFIG, start_sel=START, stop_sel=STOP, max_words=40, min_words=20
     )
-    found = {m.pk: m for m in Message.objects.filter(pk__in=ids).select_related("room", "author").annotate(h=headline)}
+    page = messages_with_conversation(Message.objects.filter(pk__in=ids)).select_related("room").annotate(h=headline)
+    found = {m.pk: m for m in messages_with_reactions(list(page))}
     unmask = str.maketrans({mask: char for char, mask in _PG_MASKS.items()})
     return [SearchHit(found[pk], marked_html(found[pk].h.translate(unmask))) for pk in ids if pk in found]
 
 
 def _search_sqlite(messages, query: str, limit: int) -> list[SearchHit]:
     # FTS5 is a virtual table the ORM cannot join; extra() adds it to FROM beside the ORM's own filters.
-    hits = messages.extra(  # fixed SQL; the reader's words go in as parameters
-        tables=["chat_message_fts"],
-        where=["chat_message_fts.rowid = chat_message.id", "chat_message_fts MATCH %s"],
-        params=[_fts5_query(query)],
-        select={
-            "fts_rank": "chat_message_fts.rank",
-            "fts_snippet": "snippet(chat_message_fts, 0, %s, %s, '…', 40)",
-        },
-        select_params=[START, STOP],
-    ).order_by("fts_rank", "-id")[:limit]
-    return [SearchHit(m, marked_html(m.fts_snippet)) for m in hits]
+    hits = (
+        messages_with_conversation(messages)
+        .extra(  # fixed SQL; the reader's words go in as parameters
+            tables=["chat_message_fts"],
+            where=["chat_message_fts.rowid = chat_message.id", "chat_message_fts MATCH %s"],
+            params=[_fts5_query(query)],
+            select={
+                "fts_rank": "chat_message_fts.rank",
+                "fts_snippet": "snippet(chat_message_fts, 0, %s, %s, '…', 40)",
+            },
+            select_params=[START, STOP],
+        )
+        .order_by("fts_rank", "-id")[:limit]
+    )
+    return [SearchHit(m, marked_html(m.fts_snippet)) for m in messages_with_reactions(list(hits))]

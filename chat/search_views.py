@@ -14,8 +14,8 @@ from django.views.decorators.http import require_GET
 from chat import frames
 from chat.models import Room
 from chat.search import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, SearchHit, message_search, readable_rooms
-from chat.views import _json_error, _room_label
-from chatsite.errors import UserError
+from chat.views import _room_label
+from chatsite.errors import UserError, json_error
 from redis_toolkit.ratelimit.http import ratelimit_view
 
 
@@ -50,7 +50,7 @@ def _filters(request) -> dict:
     tz = timezone.get_current_timezone()
     if since:
         filters["since"] = dt.datetime.combine(since, dt.time.min, tzinfo=tz)
-    if until:  # the whole day of `until` is included
+    if until and until < dt.date.max:  # the whole day of `until` is included (the last date has no next day)
         filters["until"] = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     raw_limit = params.get("limit", "")
     if raw_limit:
@@ -75,11 +75,11 @@ def _hit_data(hit: SearchHit) -> dict:
 def api_search(request):
     """GET /api/search?q=&room=&author=&since=&until=&limit= (session auth)."""
     if not request.user.is_authenticated:
-        return _json_error("not_signed_in", "Sign in to search.", 401)
+        return json_error("not_signed_in", "Sign in to search.", 401)
     try:
         hits = message_search(**_filters(request))
     except UserError as exc:
-        return _json_error(exc.code, exc.detail, exc.status)
+        return json_error(exc.code, exc.detail, exc.status)
     return JsonResponse({"query": request.GET.get("q", "").strip(), "results": [_hit_data(hit) for hit in hits]})
 
 

@@ -104,31 +104,31 @@ def message_history(
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages in seq order, newest page by default; returns (messages, has_more)."""
     limit = max(1, min(limit, MAX_PAGE))
-    queryset = _with_conversation(Message.objects.filter(room=room))
+    queryset = messages_with_conversation(Message.objects.filter(room=room))
     if after_seq is not None:
         queryset = queryset.filter(seq__gt=after_seq)
         if before_seq is not None:
             queryset = queryset.filter(seq__lt=before_seq)
         page = list(queryset.order_by("seq")[: limit + 1])
-        return _attach_reactions(page[:limit]), len(page) > limit
+        return messages_with_reactions(page[:limit]), len(page) > limit
     if before_seq is not None:
         queryset = queryset.filter(seq__lt=before_seq)
     page = list(queryset.order_by("-seq")[: limit + 1])
-    return _attach_reactions(list(reversed(page[:limit]))), len(page) > limit
+    return messages_with_reactions(list(reversed(page[:limit]))), len(page) > limit
 
 
 def message_history_around(*, room: Room, seq: int, limit: int = HISTORY_LIMIT) -> tuple[list[Message], bool, bool]:
     """About `limit` messages centred on `seq` (a reply's original), in order: (messages, has_older, has_newer)."""
     limit = max(1, min(limit, MAX_PAGE))
-    queryset = _with_conversation(Message.objects.filter(room=room))
+    queryset = messages_with_conversation(Message.objects.filter(room=room))
     older = list(queryset.filter(seq__lt=seq).order_by("-seq")[: limit // 2 + 1])
     newer = list(queryset.filter(seq__gte=seq).order_by("seq")[: limit - limit // 2 + 1])
     has_older, has_newer = len(older) > limit // 2, len(newer) > limit - limit // 2
     page = list(reversed(older[: limit // 2])) + newer[: limit - limit // 2]
-    return _attach_reactions(page), has_older, has_newer
+    return messages_with_reactions(page), has_older, has_newer
 
 
-def _with_conversation(queryset: QuerySet[Message]) -> QuerySet[Message]:
+def messages_with_conversation(queryset: QuerySet[Message]) -> QuerySet[Message]:
     """Authors, reply quotes and reply counts in the page's one query; attachments in one more."""
     replies = (
         Message.objects.filter(reply_to=OuterRef("pk"), deleted_at__isnull=True)
@@ -143,7 +143,8 @@ def _with_conversation(queryset: QuerySet[Message]) -> QuerySet[Message]:
     )
 
 
-def _attach_reactions(messages: list[Message]) -> list[Message]:
+def messages_with_reactions(messages: list[Message]) -> list[Message]:
+    """Each message's `reaction_summary`, for all of them in one query."""
     summaries = reaction_summaries(message_ids=[m.pk for m in messages])
     for message in messages:
         message.reaction_summary = summaries.get(message.pk, [])
@@ -181,12 +182,13 @@ def room_members(*, room: Room) -> QuerySet[Membership]:
     return Membership.objects.filter(room=room).select_related("user").order_by("user__username")
 
 
-def room_title_taken(*, title: str, kind: str) -> Room | None:
-    """The public room already called `title` (case-insensitive), if any.
+def room_title_taken(*, title: str, kind: str, exclude: Room | None = None) -> Room | None:
+    """The public room already called `title` (case-insensitive), other than `exclude`, if any.
 
     Only public titles must be unique: a check across private rooms would tell anyone which names
     other people's private rooms use. Lists tell same-titled private rooms apart by their slug.
     """
     if kind != Room.Kind.PUBLIC:
         return None
-    return Room.objects.filter(kind=kind, title__iexact=title.strip()).first()
+    rooms = Room.objects.filter(kind=kind, title__iexact=title.strip())
+    return (rooms.exclude(pk=exclude.pk) if exclude is not None else rooms).first()

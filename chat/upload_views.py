@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import mimetypes
 
 from django.conf import settings
@@ -11,9 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from chat.selectors import room_get_for_user
 from chat.uploads import TooLarge, attachment_create, attachment_data, attachment_get_for_download, upload_limit_words
-from chat.views import _json_error
-from chatsite.errors import NotFound, UserError
+from chatsite.errors import NotFound, UserError, json_error
 from redis_toolkit.ratelimit.http import ratelimit_view
+
+logger = logging.getLogger(__name__)
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 
@@ -23,11 +25,12 @@ MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 def api_upload(request, slug: str):
     """POST /api/rooms/<slug>/uploads, multipart field `file`: 201 with the attachment (not yet sent)."""
     if not request.user.is_authenticated:
-        return _json_error("not_signed_in", "Sign in to upload files.", 401)
+        return json_error("not_signed_in", "Sign in to upload files.", 401)
     length = request.META.get("CONTENT_LENGTH") or "0"
     if length.isdigit() and int(length) > settings.UPLOAD_MAX_BYTES + MULTIPART_OVERHEAD:
-        # Refused before the body is parsed into a temporary file.
-        return _json_error(TooLarge.code, f"This upload is too large. {upload_limit_words()}", TooLarge.status)
+        # Refused before the multipart body is parsed. (The ASGI server and Django have already read it
+        # whole into a temporary file: the reverse proxy's body limit is what bounds that, docs/operations.md.)
+        return json_error(TooLarge.code, f"This upload is too large. {upload_limit_words()}", TooLarge.status)
     try:
         room = room_get_for_user(slug=slug, user=request.user)
         upload = request.FILES.get("file")
@@ -35,7 +38,7 @@ def api_upload(request, slug: str):
             raise UserError("Send the file in a multipart/form-data field called “file”.", code="no_file")
         attachment = attachment_create(room=room, uploader=request.user, upload=upload)
     except UserError as exc:
-        return _json_error(exc.code, exc.detail, exc.status)
+        return json_error(exc.code, exc.detail, exc.status)
     return JsonResponse(attachment_data(attachment), status=201)
 
 
@@ -52,8 +55,13 @@ def attachment_download(request, attachment_id, thumbnail: bool = False):
     if not stored:
         raise Http404("This file has no thumbnail.")
     content_type = mimetypes.guess_type(stored.name)[0] if thumbnail else attachment.content_type
+    try:
+        opened = stored.open("rb")
+    except FileNotFoundError:  # the row outlived its file (a restore without the media): say so, once, to the operator
+        logger.error("attachment %s: %s is missing from storage", attachment.pk, stored.name)
+        raise Http404("This file is no longer stored.") from None
     response = FileResponse(
-        stored.open("rb"),
+        opened,
         content_type=content_type or "application/octet-stream",
         as_attachment=not attachment.is_image,
         filename=attachment.name,

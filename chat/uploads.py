@@ -132,8 +132,10 @@ def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, b
             upload.seek(0)
             with Image.open(upload) as image:
                 image.load()  # every pixel: truncated data that verify() lets through fails here
+                # Shrink first, then turn: turning the full image first copied it (twice the memory of a
+                # 40-megapixel decode for a file of a few hundred KiB).
+                image.thumbnail(THUMBNAIL_SIZE)
                 thumbnail = ImageOps.exif_transpose(image)
-                thumbnail.thumbnail(THUMBNAIL_SIZE)
                 out = io.BytesIO()
                 if thumbnail.mode in ("RGBA", "LA", "P", "PA"):
                     thumbnail.convert("RGBA").save(out, "PNG", optimize=True)
@@ -261,9 +263,13 @@ def attachments_purge(*, now=None) -> int:
         Q(message__isnull=True, created_at__lt=now - UNATTACHED_TTL) | Q(message__deleted_at__isnull=False)
     )
     count = 0
-    for attachment in stale.iterator():
-        attachment.delete()  # post_delete removes the stored files after commit
-        count += 1
+    for pk in stale.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            # Read again under the row's lock: a message may have claimed it since the list was read.
+            attachment = stale.select_for_update(of=("self",)).filter(pk=pk).first()
+            if attachment is not None:
+                attachment.delete()  # post_delete removes the stored files after commit
+                count += 1
     return count
 
 

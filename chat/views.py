@@ -26,7 +26,7 @@ from chat.selectors import (
     room_members,
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
-from chatsite.errors import NotFound, UserError
+from chatsite.errors import NotFound, UserError, json_error
 from chatsite.ids import db_int
 from redis_toolkit.ratelimit.http import ratelimit_view
 
@@ -167,16 +167,12 @@ def _int_param(request, name: str) -> int | None:
     return db_int(value, what="message")
 
 
-def _json_error(code: str, detail: str, status: int) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
-
-
 @require_GET
 @ratelimit_view("api", key="user")
 def api_messages(request, slug: str):
     """GET /api/rooms/<slug>/messages?before_seq=&after_seq=&around=&limit= (session auth)."""
     if not request.user.is_authenticated:
-        return _json_error("not_signed_in", "Sign in to read messages.", 401)
+        return json_error("not_signed_in", "Sign in to read messages.", 401)
     try:
         room = room_get_for_user(slug=slug, user=request.user)
         before_seq, after_seq = _int_param(request, "before_seq"), _int_param(request, "after_seq")
@@ -187,7 +183,7 @@ def api_messages(request, slug: str):
         if around is not None and (before_seq is not None or after_seq is not None):
             raise UserError("“around” cannot be combined with “before_seq” or “after_seq”.", code="invalid_param")
     except UserError as exc:
-        return _json_error(exc.code, exc.detail, exc.status)
+        return json_error(exc.code, exc.detail, exc.status)
     extra = {}
     if around is not None:  # jumping to a reply's original: the page around it
         page, has_more, extra["has_newer"] = message_history_around(room=room, seq=around, limit=limit)

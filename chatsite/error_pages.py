@@ -12,7 +12,7 @@ from chatsite.errors import Forbidden, NotFound
 
 logger = logging.getLogger(__name__)
 
-_TITLES = {403: "Not allowed here", 404: "Nothing here", 500: "Something went wrong"}
+_TITLES = {400: "Not understood", 403: "Not allowed here", 404: "Nothing here", 500: "Something went wrong"}
 
 
 def error_page(request, status: int, detail: str = "") -> HttpResponse:

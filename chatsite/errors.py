@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import JsonResponse
+
 
 class UserError(Exception):
     """Bad input or a forbidden action, with a stable `code` and a `detail` written for people."""
@@ -26,3 +28,8 @@ class NotFound(UserError):
 class Forbidden(UserError):
     code = "forbidden"
     status = 403
+
+
+def json_error(code: str, detail: str, status: int) -> JsonResponse:
+    """The JSON APIs' refusal: `{"error": {"code", "detail"}}` with its HTTP status."""
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)

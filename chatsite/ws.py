@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatsite import metrics
+from chatsite.client_input import MAX_JSON_DEPTH, depth_ok, storable
 from chatsite.errors import UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
@@ -28,7 +29,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_SERVICE_RESTART = 1012  # graceful shutdown: come back at once (to another process)
 CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
-MAX_FRAME_DEPTH = 32  # objects and lists inside each other; real frames need 3
+MAX_FRAME_DEPTH = MAX_JSON_DEPTH  # objects and lists inside each other, as for HTTP bodies
 MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
 SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
 ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
@@ -90,46 +91,9 @@ def field(frame: dict, name: str, kind: type | tuple[type, ...], *, required: bo
         raise FrameError("invalid_frame", f"The field “{name}” must be a {names}.")
     if isinstance(value, int) and not isinstance(value, bool) and not in_db_range(value):
         raise FrameError("not_found", f"Nothing has the {name} {str(value)[:30]}.")
-    if not _storable(value):
+    if not storable(value):
         raise FrameError("invalid_frame", f"The field “{name}” contains characters that cannot be stored.")
     return value
-
-
-def _storable(value: Any) -> bool:
-    """No NUL and no lone surrogate in any text inside `value` (PostgreSQL refuses both)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item or (not item.isascii() and not _encodes(item)):
-                return False
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return True
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _depth_ok(value: Any) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_FRAME_DEPTH:
-            return False
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-    return True
 
 
 class JsonSocketConsumer(AsyncWebsocketConsumer):
@@ -247,7 +211,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.joined.clear()
 
     async def layer_resync(self, event: dict) -> None:
-        """Redis was unreachable: frames may have been lost. Subclasses re-read what they show."""
+        """Redis was unreachable: frames may have been lost, a sign-out's too. Subclasses re-read what they show."""
+        await self.session_check()
 
     async def layer_overflow(self, event: dict) -> None:
         """Too many frames waiting for this socket: close it so its client reconnects and resyncs."""
@@ -286,7 +251,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             raise FrameError("invalid_json", "The frame is not valid JSON.") from None
         if not isinstance(frame, dict):
             raise FrameError("invalid_frame", "A frame must be a JSON object with a “type”.")
-        if not _depth_ok(frame):
+        if not depth_ok(frame, MAX_FRAME_DEPTH):
             raise FrameError("invalid_frame", f"A frame may nest objects and lists at most {MAX_FRAME_DEPTH} deep.")
         field(frame, "type", str)
         return frame

@@ -13,6 +13,7 @@ WATCHED_FRAMES = {"message.new", "message.deleted"}
 
 class NotificationConsumer(JsonSocketConsumer):
     watching = False
+    room_groups: frozenset[str] = frozenset()  # the room groups joined for rooms.watch
 
     async def on_connect(self) -> None:
         """Join the user's group: every tab of the user receives the same pushes."""
@@ -26,13 +27,30 @@ class NotificationConsumer(JsonSocketConsumer):
         """The room list page wants new messages of the user's rooms, to keep unread counts live."""
         if not await self.check_rate("notifications.watch", str(self.user.pk)):
             return
-        room_ids = await database_sync_to_async(room_ids_for_user)(user=self.user)
         self.watching = True
-        for room_id in room_ids:
-            group = room_group(room_id)
-            if group not in self.joined:
-                await self.join(group)
-        await self.send_json({"type": "rooms.watching", "count": len(room_ids)})
+        count = await self.watch_rooms()
+        await self.send_json({"type": "rooms.watching", "count": count})
+
+    async def watch_rooms(self) -> int:
+        """Be in the groups of exactly the user's rooms; returns how many."""
+        room_ids = await database_sync_to_async(room_ids_for_user)(user=self.user)
+        wanted = frozenset(room_group(room_id) for room_id in room_ids)
+        for group in self.room_groups - wanted:
+            await self.leave(group)  # a room.removed push was lost
+        for group in sorted(wanted - self.room_groups):
+            await self.join(group)
+        self.room_groups = wanted
+        return len(wanted)
+
+    async def layer_resync(self, event: dict) -> None:
+        """After a Redis outage: the session may have ended, a room.removed may have been lost."""
+        if await self.session_check() and self.watching:
+            await self.watch_rooms()
+
+    async def leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.joined.remove(group)
+        self.room_groups = self.room_groups - {group}
 
     async def room_frame(self, event: dict) -> None:
         """A room event of a watched room; typing and presence are not the room list's business."""
@@ -47,7 +65,7 @@ class NotificationConsumer(JsonSocketConsumer):
         group = room_group(event["room_id"])
         if event["member"] and self.watching and group not in self.joined:
             await self.join(group)
+            self.room_groups = self.room_groups | {group}
         elif not event["member"] and group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.joined.remove(group)
+            await self.leave(group)
         await self.send(text_data=event["text"])

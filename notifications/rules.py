@@ -11,6 +11,9 @@ from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_send, notification_create
 
 SNIPPET = 80
+# People one message can notify by @name: a body of 4,000 characters names about a thousand, which
+# made every message a broadcast anyone could send. Past the first ones, the names stay links only.
+MAX_MENTIONS = 30
 
 
 def _snippet(body: str) -> str:
@@ -51,6 +54,8 @@ def _notify_mentions(*, event_id: str, message: Message) -> int:
     if not names:
         return 0
     room, author = message.room, message.author
+    if len(names) > MAX_MENTIONS:
+        names = sorted(names, key=lambda name: message.body.find(f"@{name}"))[:MAX_MENTIONS]
     candidates = get_user_model().objects.filter(username__in=names, is_active=True).exclude(pk=author.pk)
     members = Membership.objects.filter(room=room, user__in=candidates)
     muted = set(members.filter(muted=True).values_list("user_id", flat=True))

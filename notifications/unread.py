@@ -44,7 +44,13 @@ def _rebuild(user_id: int) -> int:
     pipe.sadd(_key(user_id), BUILT, *ids)
     pipe.expire(_key(user_id), TTL_SECONDS)
     pipe.execute()
+    _missed.discard(user_id)
     return len(ids)
+
+
+# Users whose set missed a change while Redis was unreachable (this process's): rebuilt once it answers,
+# or a Redis that comes back with its data would show the old count until the set expires.
+_missed: set[int] = set()
 
 
 def unread_count(user_id: int) -> int:
@@ -52,8 +58,11 @@ def unread_count(user_id: int) -> int:
     if redis_outage.recently_failed(PROBE_SECONDS):
         return len(_unread_ids(user_id))
     try:
-        count = get_redis().scard(_key(user_id))
-        count = count - 1 if count else _rebuild(user_id)
+        if user_id in _missed:
+            count = _rebuild(user_id)
+        else:
+            count = get_redis().scard(_key(user_id))
+            count = count - 1 if count else _rebuild(user_id)
     except UNREACHABLE as exc:
         redis_outage.failed(exc, then="the bell counts from the database until it is back")
         return len(_unread_ids(user_id))
@@ -62,8 +71,19 @@ def unread_count(user_id: int) -> int:
 
 
 def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:
-    count = _CHANGE(get_redis(), [_key(user_id)], [mode, TTL_SECONDS, *ids])
-    return count if count >= 0 else _rebuild(user_id)
+    """Apply a change the database already holds; while Redis is unreachable, count from the database."""
+    if redis_outage.recently_failed(PROBE_SECONDS):
+        _missed.add(user_id)
+        return len(_unread_ids(user_id))
+    try:
+        if user_id in _missed:
+            return _rebuild(user_id)
+        count = _CHANGE(get_redis(), [_key(user_id)], [mode, TTL_SECONDS, *ids])
+        return count if count >= 0 else _rebuild(user_id)
+    except UNREACHABLE as exc:
+        redis_outage.failed(exc, then="the bell counts from the database until it is back")
+        _missed.add(user_id)
+        return len(_unread_ids(user_id))
 
 
 def unread_add(user_id: int, ids: Iterable[int]) -> int:

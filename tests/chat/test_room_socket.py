@@ -151,6 +151,18 @@ async def test_sync_is_capped_and_tells_the_client_to_page(room, people, join, s
     assert frame == {"type": "sync.done", "room": "lobby", "last_seq": 200, "has_more": True}
 
 
+async def test_a_sync_from_beyond_the_newest_message_does_not_mute_the_socket(room, people, join):
+    alice, bob = people
+    alice_socket, bob_socket = await join(alice, room), await join(bob, room)
+
+    await bob_socket.send({"type": "sync", "after_seq": 10**12})  # a stale tab of a restored database, or a bug
+    done = await bob_socket.expect("sync.done")
+    await alice_socket.send({"type": "message.send", "body": "still there?", "client_id": "c-9"})
+
+    assert done["last_seq"] == 0, "the room's newest seq, not the client's claim"
+    assert (await bob_socket.expect("message.new"))["message"]["body"] == "still there?"
+
+
 def _post_many(room, author, n):
     for i in range(n):
         message_post(room=room, author=author, body=f"m{i}", client_id="")

@@ -242,3 +242,24 @@ def test_an_old_rare_match_is_found_behind_many_newer_messages(alice, monkeypatc
 
     assert [hit.message.pk for hit in message_search(user=alice, query="needle")] == [needle.pk]
     assert len(message_search(user=alice, query="hay", limit=50)) >= 3
+
+
+def test_a_page_of_results_costs_the_same_queries_however_many_hits(alice_client, alice):
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.services import reaction_add
+
+    lobby = room_create(slug="lobby", title="Lobby")
+    original = post(lobby, alice, "the original")
+
+    def queries_for(n: int) -> int:
+        for _ in range(n):
+            reply = message_post(room=lobby, author=alice, body=f"budget {next(_names)}", reply_to=original.pk)[0]
+            reaction_add(room=lobby, message_id=reply.pk, user=alice, emoji="👍")
+        alice_client.get("/api/search", {"q": "budget"})  # warm: the session's first load is not the search
+        with CaptureQueriesContext(connection) as queries:
+            response = alice_client.get("/api/search", {"q": "budget", "limit": "50"})
+        assert response.status_code == 200
+        return len(queries)
+
+    assert queries_for(2) == queries_for(20)  # 20 more hits: no query per hit (quotes, counts, reactions, files)

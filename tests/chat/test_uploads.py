@@ -87,6 +87,19 @@ def test_an_image_is_stored_with_a_thumbnail_and_served_inline(
         assert max(small.size) <= 480
 
 
+def test_a_photo_taken_sideways_gets_an_upright_thumbnail(alice_client, alice, lobby):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; viewers rotate 90° clockwise
+    out = io.BytesIO()
+    Image.new("RGB", (800, 400), "teal").save(out, "JPEG", exif=exif)
+    data = upload(alice_client, "lobby", "sideways.jpg", out.getvalue()).json()
+    send_with(lobby, alice, [data["id"]])
+
+    thumbnail = Image.open(io.BytesIO(b"".join(alice_client.get(data["thumbnail_url"]).streaming_content)))
+
+    assert thumbnail.size == (240, 480)
+
+
 def test_the_type_is_read_from_the_content_not_the_name(alice_client):
     room_create(slug="lobby", title="Lobby")
 
@@ -111,6 +124,18 @@ def test_other_files_are_downloads_with_their_name(alice_client, alice, lobby):
     assert served["Content-Type"] == "application/pdf"
     assert served["Content-Disposition"] == 'attachment; filename="Q3 report.pdf"'
     assert served["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_file_missing_from_storage_is_a_404_not_a_500(alice_client, alice, lobby, media_root, caplog):
+    data = upload(alice_client, "lobby", "photo.png", image_bytes()).json()
+    send_with(lobby, alice, [data["id"]])
+    for path in stored_files(media_root):  # lost: a restore without the media, a bucket emptied
+        path.unlink()
+
+    answers = [alice_client.get(data["url"]).status_code, alice_client.get(data["thumbnail_url"]).status_code]
+
+    assert answers == [404, 404]
+    assert "missing from storage" in caplog.text  # the operator hears of it
 
 
 def test_plain_text_is_accepted_as_a_download(alice_client):

@@ -145,3 +145,18 @@ def test_a_mention_inside_code_does_not_notify(people):
     room = room_create(slug="lobby", title="Lobby")
 
     assert notify_message_posted(event_id="4", message_id=post(room, alice, "type `@bob` to ping").pk) == 0
+
+
+def test_one_message_mentioning_a_crowd_notifies_only_the_first_few(make_user):
+    from notifications.rules import MAX_MENTIONS
+
+    alice = make_user("alice")
+    crowd = [make_user(f"user{i:02d}") for i in range(MAX_MENTIONS + 15)]
+    room = room_create(slug="lobby", title="Lobby")
+    message = post(room, alice, " ".join(f"@{u.username}" for u in reversed(crowd)))  # spam: everyone, in one go
+
+    made = notify_message_posted(event_id="9", message_id=message.pk)
+
+    first = {u.username for u in list(reversed(crowd))[:MAX_MENTIONS]}  # in the order the message names them
+    assert made == MAX_MENTIONS
+    assert set(Notification.objects.values_list("recipient__username", flat=True)) == first

@@ -83,3 +83,23 @@ def test_user_cannot_mark_another_users_notifications_read(site, rooms, make_use
     assert attacker.post("/api/notifications/read", body={"ids": [note.pk]}).status == 404
     assert attacker.post(f"/notifications/{note.pk}/read/", form={}).status == 404
     assert Notification.objects.get(pk=note.pk).read_at is None
+
+
+def test_outsider_cannot_quote_or_react_to_a_private_message_from_a_public_room(site, rooms):
+    _, mallory, hidden, _ = rooms
+    outsider = Client(site, mallory)
+
+    async def attack():
+        sock = await in_room(site, outsider, "lobby")
+        await sock.send({"type": "message.send", "body": "what did it say?", "client_id": "q1", "reply_to": hidden.pk})
+        reply = await sock.expect("error", "message.new")
+        await sock.send({"type": "reaction.add", "id": hidden.pk, "emoji": "👀"})
+        react = await sock.expect("error", "reaction")
+        return reply, react
+
+    reply, react = asyncio.run(attack())
+    assert (reply["type"], reply.get("code")) == ("error", "not_found"), "no quote of the private message"
+    assert (react["type"], react.get("code")) == ("error", "not_found")
+    assert "private words" not in str(reply)
+    assert not hidden.reactions.exists()
+    assert Message.objects.filter(room__slug="lobby").count() == 1

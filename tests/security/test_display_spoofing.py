@@ -5,6 +5,7 @@ import pytest
 
 from accounts.usernames import username_skeleton
 from chat.models import Room
+from chat.services import room_create
 from tests.security.conftest import Client
 
 pytestmark = [pytest.mark.slow]
@@ -44,3 +45,24 @@ def test_skeletons_match_look_alikes_and_keep_different_names_apart():
     assert username_skeleton("rn") == username_skeleton("m")
     assert username_skeleton("bob") != username_skeleton("rob")
     assert username_skeleton("\u00e9lise") != username_skeleton("elise")
+
+
+@pytest.mark.parametrize(
+    ("private", "title", "change"),
+    [
+        (False, "Mine", {"title": "LOBBY"}),  # renaming a public room after another public room
+        (True, "Lobby", {"private": False}),  # a private "Lobby" (allowed) going public
+    ],
+)
+def test_an_owner_cannot_give_a_public_room_the_name_of_another(db, client, make_user, private, title, change):
+    room_create(slug="lobby", title="Lobby")
+    mallory = make_user("mallory")
+    mine = room_create(slug="mine", title=title, private=private, created_by=mallory)
+    client.force_login(mallory)
+
+    response = client.patch("/api/rooms/mine", change, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "title_taken"
+    mine.refresh_from_db()
+    assert (mine.title, mine.is_public) == (title, not private)
