@@ -284,7 +284,9 @@ def test_the_data_migration_merges_stored_spellings_of_one_emoji_into_one_reacti
 
     migration.merge_spellings(apps, None)
 
-    rows = Reaction.objects.order_by("message_id", "created_at", "pk").values_list("message_id", "emoji", "user__username")
+    rows = Reaction.objects.order_by("message_id", "created_at", "pk").values_list(
+        "message_id", "emoji", "user__username"
+    )
     assert list(rows) == [
         (message.pk, "❤️", "alice"),
         (message.pk, "❤️", "bob"),
