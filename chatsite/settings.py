@@ -151,6 +151,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+else:
+    # One test database per test run, so two runs on one server (two checkouts, CI beside a session) never
+    # drop each other's; server processes started by tests are given its name (tests/conftest.py).
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 # -------------------------------------------------------------------------- redis
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")

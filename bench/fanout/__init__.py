@@ -27,7 +27,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "chatsite_bench_fanout"
+DB_NAME = f"chatsite_bench_fanout_{os.getpid()}"  # one per run: two runs side by side never share
 # uvicorn: uvloop, httptools and its WebSocket implementation: websockets (legacy) or websockets-sansio.
 SERVERS = ["uvicorn", "uvicorn-sansio", "daphne"]
 
@@ -97,26 +97,28 @@ def _in_own_database(argv: list[str]) -> int:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    prefix = f"chatsite-bench-fanout-{secrets.token_hex(4)}:"
+    run_id = secrets.token_hex(4)
+    prefix = f"chatsite-bench-fanout-{run_id}:"
     env = {
         **os.environ,
         "BENCH_FANOUT_CHILD": "1",
         "DATABASE_URL": base.rsplit("/", 1)[0] + "/" + DB_NAME,
         "REDIS_KEY_PREFIX": prefix,
+        "BENCH_TUTORIAL_PREFIX": f"chatsite-bench-tutorial-{run_id}",
     }
     try:
         return subprocess.call([sys.executable, "-m", "bench", "fanout", *argv], cwd=ROOT, env=env)
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        _delete_keys(prefix)
+        _delete_keys(prefix, env["BENCH_TUTORIAL_PREFIX"])
 
 
-def _delete_keys(prefix: str) -> None:
+def _delete_keys(*prefixes: str) -> None:
     import redis
 
     client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    for pattern in (f"{prefix}*", "chatsite-bench-tutorial*"):
+    for pattern in (f"{prefix}*" for prefix in prefixes):
         batch = []
         for key in client.scan_iter(match=pattern, count=1000):
             batch.append(key)

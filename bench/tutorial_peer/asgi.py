@@ -14,6 +14,7 @@ from django.conf import settings
 
 if not settings.configured:
     REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    PREFIX = os.environ.get("BENCH_TUTORIAL_PREFIX", "chatsite-bench-tutorial")  # one per bench run
     settings.configure(
         DEBUG=False,
         SECRET_KEY="bench-only",
@@ -25,13 +26,13 @@ if not settings.configured:
                 "CONFIG": {
                     # redis-py 8 defaults to a 5 s socket timeout, which breaks the layer's 5 s BZPOPMIN.
                     "hosts": [{"address": REDIS_URL, "socket_timeout": None}],
-                    "prefix": "chatsite-bench-tutorial",
+                    "prefix": PREFIX,
                 },
             }
             if os.environ.get("CHANNEL_LAYER") == "core"
             else {
                 "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [REDIS_URL], "prefix": "chatsite-bench-tutorial"},
+                "CONFIG": {"hosts": [REDIS_URL], "prefix": PREFIX},
             }
         },
     )
