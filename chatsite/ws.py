@@ -80,7 +80,7 @@ _watchdog: asyncio.Task | None = None
 
 
 def _watch_stalled_sends() -> None:
-    """One task per process checks every open socket's send once a second (nothing is added to a send)."""
+    """One task per process looks at every open socket once a second (a send only notes when it began)."""
     global _watchdog
     loop = asyncio.get_running_loop()
     if _watchdog is None or _watchdog.done() or _watchdog.get_loop() is not loop:
