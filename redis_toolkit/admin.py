@@ -13,19 +13,16 @@ from redis_toolkit.events.outbox import outbox_backlog
 from redis_toolkit.events.status import dead_letter_replay, dead_letters, stream_status
 from redis_toolkit.models import Fence, OutboxEvent, RateLimitRule, Stream
 from redis_toolkit.ratelimit.core import (
-    REDIS_DOWN,
     RateLimitUnavailable,
-    rate_limit,
-    rate_limit_hits,
     rate_limit_reset,
+    rate_limit_rules,
+    rate_limit_status,
 )
-from redis_toolkit.ratelimit.rules import env_name, known_rules
+from redis_toolkit.ratelimit.rules import known_rules
 
 
-@admin.register(Fence)
-class FenceAdmin(admin.ModelAdmin):
-    list_display = ("resource", "last_token", "updated_at")
-    search_fields = ("resource",)
+class RecordAdmin(admin.ModelAdmin):
+    """Rows the toolkit records itself: nobody adds or edits them by hand."""
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -34,26 +31,28 @@ class FenceAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Fence)
+class FenceAdmin(RecordAdmin):
+    list_display = ("resource", "last_token", "updated_at")
+    search_fields = ("resource",)
+
+
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
+class OutboxEventAdmin(RecordAdmin):
     list_display = ("id", "type", "stream", "occurred_at", "sent_at")
     list_filter = (("sent_at", admin.EmptyFieldListFilter), "stream", "type")
     search_fields = ("=id", "type")
     date_hierarchy = "occurred_at"
 
-    # Events are facts recorded with their change: nobody adds, edits or deletes them by hand.
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
     def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+        return False  # events are facts recorded with their change
 
 
 class SinglePageAdmin(admin.ModelAdmin):
-    """A table-less model's admin: its changelist URL shows one page built from Redis."""
+    """A table-less model's admin: its changelist URL shows one page built from Redis; POST needs the change
+    permission and goes to `act`, GET fills `template` with what `read` returns (or the Redis error)."""
+
+    title = template = ""
 
     def get_urls(self):
         name = f"{self.opts.app_label}_{self.opts.model_name}_changelist"
@@ -65,36 +64,36 @@ class SinglePageAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-
-@admin.register(Stream)
-class StreamAdmin(SinglePageAdmin):
-    """One page, no table: status read from Redis; replaying dead letters needs the change permission."""
-
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         if request.method == "POST":
-            return self._replay(request)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Streams and dead letters",
-            "opts": self.opts,
-            "can_replay": self.has_change_permission(request),
-            "backlog": outbox_backlog(),
-        }
+            if not self.has_change_permission(request):
+                raise PermissionDenied
+            return self.act(request)
+        context = {**self.admin_site.each_context(request), "title": self.title, "opts": self.opts}
+        context["can_change"] = self.has_change_permission(request)
         try:
-            context.update(streams=stream_status(), dead_letters=dead_letters(limit=200))
-        except RedisError as exc:
+            self.read(request, context)
+        except (RedisError, RateLimitUnavailable) as exc:
             context["redis_error"] = f"{type(exc).__name__}: {exc}"
-        return TemplateResponse(request, "admin/redis_toolkit/streams.html", context)
+        return TemplateResponse(request, self.template, context)
 
-    def _replay(self, request):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
-        stream = request.POST.get("stream", "")
-        entry_id = request.POST.get("entry_id")
+
+@admin.register(Stream)
+class StreamAdmin(SinglePageAdmin):
+    """Streams, groups and dead letters; replaying dead letters needs the change permission."""
+
+    title, template = "Streams and dead letters", "admin/redis_toolkit/streams.html"
+
+    def read(self, request, context: dict) -> None:
+        context["backlog"] = outbox_backlog()
+        context.update(streams=stream_status(), dead_letters=dead_letters(limit=200))
+
+    def act(self, request):
+        stream, entry_id = request.POST.get("stream", ""), request.POST.get("entry_id")
         try:
-            moved = dead_letter_replay(stream=stream, entry_ids=[entry_id] if entry_id else None)
+            moved = len(dead_letter_replay(stream=stream, entry_ids=[entry_id] if entry_id else None))
         except (ValueError, RedisError) as exc:
             self.message_user(request, f"Nothing replayed: {exc}", messages.ERROR)
         else:
@@ -104,43 +103,25 @@ class StreamAdmin(SinglePageAdmin):
 
 @admin.register(RateLimitRule)
 class RateLimitAdmin(SinglePageAdmin):
-    """One page, no table: every rule with its refusals; looking up a key; resetting one needs the change permission."""
+    """Every rule with its refusals, and one key looked up; resetting it needs the change permission."""
 
-    def changelist_view(self, request, extra_context=None):
-        if not self.has_view_or_change_permission(request):
-            raise PermissionDenied
+    title, template = "Rate limits", "admin/redis_toolkit/ratelimits.html"
+
+    @staticmethod
+    def _lookup(request) -> tuple[str, str]:
         data = request.POST if request.method == "POST" else request.GET
         rule, key = data.get("rule", ""), data.get("key", "").strip()
-        rules = {r.name: r for r in known_rules()}
-        if request.method == "POST":
-            return self._reset(request, rule if rule in rules else "", key)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Rate limits",
-            "opts": self.opts,
-            "can_reset": self.has_change_permission(request),
-            "lookup_rule": rule,
-            "lookup_key": key,
-        }
-        try:
-            hits = rate_limit_hits()
-            context["status"] = self._status(rule, key) if rule in rules and key else None
-        except (*REDIS_DOWN, RateLimitUnavailable) as exc:
-            hits, context["redis_error"] = {}, f"{type(exc).__name__}: {exc}"
-        context["rows"] = [
-            {"rule": r, "variable": env_name(r.name), "denied": hits.get(r.name, 0)} for r in rules.values()
-        ]
-        return TemplateResponse(request, "admin/redis_toolkit/ratelimits.html", context)
+        return (rule if rule in {known.name for known in known_rules()} else ""), key
 
-    def _status(self, rule: str, key: str) -> list[dict]:
-        result = rate_limit(rule, key, cost=0)  # cost 0 only looks
-        if result.degraded:
-            raise RateLimitUnavailable(rule)
-        return [{**state._asdict(), "used": state.limit - state.remaining} for state in result.windows]
+    def read(self, request, context: dict) -> None:
+        rule, key = context["lookup_rule"], context["lookup_key"] = self._lookup(request)
+        context["rows"] = [(known, 0) for known in known_rules()]  # what shows if Redis does not answer
+        context["rows"] = rate_limit_rules()
+        if rule and key:
+            context["status"] = [{**w._asdict(), "used": w.limit - w.remaining} for w in rate_limit_status(rule, key)]
 
-    def _reset(self, request, rule: str, key: str):
-        if not self.has_change_permission(request):
-            raise PermissionDenied
+    def act(self, request):
+        rule, key = self._lookup(request)
         if not rule or not key:
             self.message_user(request, "Nothing reset: choose a rule and give a key.", messages.ERROR)
             return HttpResponseRedirect(request.path)

@@ -27,8 +27,8 @@ logger = logging.getLogger(__name__)
 UNREACHABLE = (RedisConnectionError, RedisTimeoutError)
 
 _lock = threading.Lock()
-_sync_clients: dict[tuple[int, str, str], redis.Redis] = {}
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str], aredis.Redis]] = (
+_sync_clients: dict[tuple, redis.Redis] = {}
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple, aredis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -44,56 +44,38 @@ def default_retry(*, asyncio_client: bool = False) -> Retry:
     return (AsyncRetry if asyncio_client else Retry)(backoff, 3, supported_errors=(RedisConnectionError,))
 
 
-def _pool_options() -> dict:
-    timeout = toolkit_setting("REDIS_SOCKET_TIMEOUT")
-    return {
-        "socket_connect_timeout": timeout,
-        "socket_timeout": timeout,
-        "health_check_interval": 30,
-        "max_connections": toolkit_setting("REDIS_MAX_CONNECTIONS"),
-        "timeout": timeout,  # how long to wait for a free pooled connection
-    }
-
-
-def _pool(module, *, url: str, decode_responses: bool, retry):
-    """A BlockingConnectionPool for REDIS_URL, or with REDIS_SENTINELS one that asks the Sentinels for the
-    master (and asks again after a failover)."""
-    options = _pool_options()
-    sentinels = toolkit_setting("REDIS_SENTINELS")
-    if not sentinels:
-        return module.BlockingConnectionPool.from_url(url, decode_responses=decode_responses, retry=retry, **options)
-    del options["timeout"]  # a BlockingConnectionPool option
-    sentinel = module.sentinel.Sentinel(list(sentinels), socket_timeout=options["socket_timeout"])
-    master = toolkit_setting("REDIS_SENTINEL_MASTER")
-    return module.sentinel.SentinelConnectionPool(
-        master, sentinel, decode_responses=decode_responses, retry=retry, **options
-    )
+def _client(module, *, url: str, decode_responses: bool):
+    """A client on a BlockingConnectionPool for REDIS_URL, or with REDIS_SENTINELS on one that asks the
+    Sentinels for the master (and asks again after a failover)."""
+    timeout, retry = toolkit_setting("REDIS_SOCKET_TIMEOUT"), default_retry(asyncio_client=module is aredis)
+    options = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "health_check_interval": 30}
+    options |= {"decode_responses": decode_responses, "retry": retry}
+    options["max_connections"] = toolkit_setting("REDIS_MAX_CONNECTIONS")
+    if sentinels := toolkit_setting("REDIS_SENTINELS"):
+        sentinel = module.sentinel.Sentinel(list(sentinels), socket_timeout=timeout)
+        pool = module.sentinel.SentinelConnectionPool(toolkit_setting("REDIS_SENTINEL_MASTER"), sentinel, **options)
+    else:  # `timeout`: how long to wait for a free pooled connection
+        pool = module.BlockingConnectionPool.from_url(url, timeout=timeout, **options)
+    return module.Redis(connection_pool=pool)
 
 
 def get_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> redis.Redis:
     """The process-wide client for `purpose`; errors always propagate (no swallowing)."""
     url = toolkit_setting("REDIS_URL")
-    key = (os.getpid(), url, f"{purpose}:{decode_responses}")
-    client = _sync_clients.get(key)
-    if client is None:
+    key = (os.getpid(), url, purpose, decode_responses)
+    if (client := _sync_clients.get(key)) is None:
         with _lock:
-            client = _sync_clients.get(key)
-            if client is None:
-                pool = _pool(redis, url=url, decode_responses=decode_responses, retry=default_retry())
-                client = _sync_clients[key] = redis.Redis(connection_pool=pool)
+            if (client := _sync_clients.get(key)) is None:
+                client = _sync_clients[key] = _client(redis, url=url, decode_responses=decode_responses)
     return client
 
 
 def aget_redis(purpose: str = "toolkit", *, decode_responses: bool = False) -> aredis.Redis:
     """Async twin of get_redis; asyncio pools belong to one event loop, so there is one per loop."""
     url = toolkit_setting("REDIS_URL")
-    per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    key = (url, f"{purpose}:{decode_responses}")
-    client = per_loop.get(key)
-    if client is None:
-        retry = default_retry(asyncio_client=True)
-        pool = _pool(aredis, url=url, decode_responses=decode_responses, retry=retry)
-        client = per_loop[key] = aredis.Redis(connection_pool=pool)
+    per_loop, key = _async_clients.setdefault(asyncio.get_running_loop(), {}), (url, purpose, decode_responses)
+    if (client := per_loop.get(key)) is None:
+        client = per_loop[key] = _client(aredis, url=url, decode_responses=decode_responses)
     return client
 
 
@@ -107,10 +89,8 @@ def reset_clients() -> None:
 
 
 class RedisOutage:
-    """One log line when this process loses Redis and one when it is back, and the backoff in between.
-
-    Shared by the threads of a process, so an outage is reported once, not once per thread.
-    """
+    """One log line when this process loses Redis, one when it is back, and the backoff in between
+    (shared by the threads of a process, so an outage is reported once)."""
 
     MIN_BACKOFF, MAX_BACKOFF = 0.2, 5.0
 

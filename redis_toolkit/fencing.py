@@ -15,11 +15,8 @@ _MAX_TOKEN = 2**63 - 1
 
 
 def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
-    """Record `token` for `resource` unless a newer one was recorded; StaleFencingToken if one was.
-
-    Call it inside the transaction.atomic() of the write it guards, so a stale holder's write rolls back
-    with it. A token equal to the last one passes: it is the same lease writing again.
-    """
+    """Record `token` for `resource`, or raise StaleFencingToken if a newer one was (an equal one passes: the
+    same lease writing again). Call it inside the transaction.atomic() of the write it guards."""
     if not isinstance(resource, str) or not resource or len(resource) > 200:
         raise ValueError(f"resource must be a non-empty string of at most 200 characters, got {resource!r}")
     if isinstance(token, bool) or not isinstance(token, int) or not 0 < token <= _MAX_TOKEN:

@@ -9,15 +9,14 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Callable
 
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redis_toolkit.client import aget_redis, get_redis, redis_key
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.scripts import LuaScript
+from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +45,7 @@ class StaleFencingToken(LockError):
     """A guarded resource has already accepted a newer fencing token: this holder's lease is stale."""
 
 
-# A lease is the key lock:{name} = "<owner>:<fencing token>" with a TTL, where owner is random per acquire;
-# release and extend compare the whole value. The braces keep a lock's keys in one cluster slot.
-
+# A lease is lock:{name} = "<random owner>:<fencing token>" with a TTL (docs/architecture.md, "Locks").
 # KEYS: lease, fencing counter, waiting marker. ARGV: "<owner>:", ttl in ms.
 # Returns the fencing token (> 0) when acquired; when held by someone else, -1 - the holder's remaining ms,
 # or 0 if that lease has no TTL. (One integer: an array reply costs the client measurably more to parse.)
@@ -63,9 +60,7 @@ if held then
   -- (MAX_WAIT_SLICE); a non-blocking attempt sets it too, costing at most a few useless wake-ups.
   redis.call('set', KEYS[3], 1, 'px', 10000)
   local left = redis.call('pttl', KEYS[1])
-  if left < 0 then
-    return 0
-  end
+  if left < 0 then return 0 end
   return -1 - left
 end
 local fence = redis.call('incr', KEYS[2])
@@ -81,9 +76,7 @@ return fence
 
 # KEYS: lease, wake-up list, waiting marker. ARGV: lease value. Returns 1 when released, 0 when not ours.
 RELEASE = LuaScript("""
-if redis.call('get', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('del', KEYS[1])
 if redis.call('exists', KEYS[3]) == 1 then
   -- Wake one waiter blocked in BLPOP. One element is enough: a release frees the lock for one holder.
@@ -96,101 +89,57 @@ return 1
 
 # KEYS: lease. ARGV: lease value, new ttl in ms. Returns 1 when extended, 0 when the lease was not ours.
 EXTEND = LuaScript("""
-if redis.call('get', KEYS[1]) ~= ARGV[1] then
-  return 0
-end
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('pexpire', KEYS[1], ARGV[2])
 """)
 
 # KEYS: fencing counter. ARGV: a token a guarded resource accepted. Raises the counter to it if below.
 RAISE_COUNTER = LuaScript("""
-local now = tonumber(redis.call('get', KEYS[1]) or '0')
-if now < tonumber(ARGV[1]) then
-  redis.call('set', KEYS[1], ARGV[1])
-end
+if tonumber(redis.call('get', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('set', KEYS[1], ARGV[1]) end
 return 1
 """)
 
-# The lock logic is written once, as generators of steps: (script, keys, args) or (None, keys, [timeout])
-# for a BLPOP. _drive sends them with the sync client, _adrive with the asyncio one; replies and errors
-# go back into the generator, which decides.
-Steps = Generator[tuple[LuaScript | None, tuple, list], Any, Any]
-
-
-def _drive(steps: Steps) -> Any:
-    client = get_redis(PURPOSE)
-    reply = error = None
-    while True:
-        try:
-            script, keys, args = steps.send(reply) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value
-        try:
-            reply, error = script(client, keys, args) if script else client.blpop(keys, timeout=args[0]), None
-        except RedisError as exc:
-            reply, error = None, exc
-
-
-async def _adrive(steps: Steps) -> Any:
-    client = aget_redis(PURPOSE)
-    reply = error = None
-    while True:
-        try:
-            script, keys, args = steps.send(reply) if error is None else steps.throw(error)
-        except StopIteration as done:
-            return done.value
-        try:
-            if script:
-                reply, error = await script.acall(client, keys, args), None
-            else:
-                reply, error = await client.blpop(keys, timeout=args[0]), None
-        except (RedisError, asyncio.CancelledError) as exc:
-            reply, error = None, exc
-
 
 def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
-    """(for ACQUIRE, for RELEASE): the lease, its fencing counter (never expires: tokens outlive leases),
-    the list waiters BLPOP on, and a marker that someone waits (so uncontended releases skip the wake-up)."""
+    """(for ACQUIRE, for RELEASE): lease, fencing counter (never expires), wake-up list, waiting marker."""
     lease, fence, wake, waiting = (
         redis_key("lock", "{" + name + "}", *end) for end in ((), ("fence",), ("wake",), ("waiting",))
     )
     return (lease, fence, waiting), (lease, wake, waiting)
 
 
-def _check_ttl(ttl: object, *, argument: str = "ttl") -> float:
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl < 0.001:
-        raise ValueError(f"{argument} must be a number of seconds of at least 0.001, got {ttl!r}")
-    return float(ttl)
+def _seconds(value: object, argument: str, *, least: float, infinite: bool = False) -> float:
+    # `not value >= least` also refuses NaN, which redis-py would treat as "forever".
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= least:
+        raise ValueError(f"{argument} must be a number of seconds of at least {least:g}, got {value!r}")
+    if math.isinf(value) and not infinite:
+        raise ValueError(f"{argument} must be a finite number of seconds, got {value!r}")
+    return float(value)
 
 
 class RedisLock:
-    """What redis_lock and aredis_lock return: `with` / `async with` yields a Lease, released at the end."""
+    """A lock and, while held, its lease: what redis_lock and aredis_lock return, held by `with` / `async with`.
 
-    __slots__ = ("_lease", "blocking", "blocking_timeout", "name", "ttl", "watchdog")
+    `fencing_token` strictly increases per lock name (pass it to guarded writes); `lost` is set when the
+    lease is known, or must be assumed, to be no longer ours.
+    """
+
+    __slots__ = (
+        *("_expires_at", "_keys", "_value", "_watchdog", "blocking", "blocking_timeout"),
+        *("fencing_token", "lost", "name", "released", "ttl", "watchdog"),
+    )
 
     def __init__(self, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if blocking_timeout is not None:
-            # `not >= 0` also refuses NaN, which redis-py would treat as "forever".
-            if (
-                isinstance(blocking_timeout, bool)
-                or not isinstance(blocking_timeout, int | float)
-                or not blocking_timeout >= 0
-            ):
-                raise ValueError(
-                    f"blocking_timeout must be None (wait as long as it takes) or seconds >= 0: {blocking_timeout!r}"
-                )
             if not blocking:
                 raise ValueError("blocking_timeout has no meaning with blocking=False; pass one or the other")
-            blocking_timeout = None if math.isinf(blocking_timeout) else float(blocking_timeout)
-        self.name, self.ttl, self.blocking, self.blocking_timeout = (
-            name,
-            _check_ttl(ttl),
-            bool(blocking),
-            blocking_timeout,
-        )
-        self.watchdog, self._lease = bool(watchdog), None
+            blocking_timeout = _seconds(blocking_timeout, "blocking_timeout", least=0, infinite=True)
+        self.name, self.ttl, self.blocking, self.watchdog = name, _seconds(ttl, "ttl", least=0.001), blocking, watchdog
+        self.blocking_timeout = None if blocking_timeout == math.inf else blocking_timeout
+        self.fencing_token, self.lost, self.released, self._value, self._watchdog = None, False, True, "", None
+        self._expires_at = 0.0  # monotonic; counted from before the acquire left, so never late
 
     def next_wait(self, deadline: float | None, holder_ms: int | None) -> float | None:
         """Seconds to block waiting for a release, or None to give up now."""
@@ -207,108 +156,72 @@ class RedisLock:
             wait = min(wait, deadline - time.monotonic())
         return max(wait, 0.002)  # BLPOP rounds to ms, and 0 would mean "forever"
 
-    def acquiring(self) -> Steps:
-        """The Lease, or None when the lock stays held past this lock's patience."""
-        (for_acquire, for_release), owner = _keys(self.name), secrets.token_hex(16) + ":"
+    def _acquiring(self) -> Steps:
+        """Take the lease (True), or False when the lock stays held past this lock's patience."""
+        if not self.released:
+            raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
+        (for_acquire, self._keys), owner = _keys(self.name), secrets.token_hex(16) + ":"
         deadline = None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
         while True:
             started = time.monotonic()
             try:
                 value = yield ACQUIRE, for_acquire, [owner, max(1, round(self.ttl * 1000))]
-            except (RedisTimeoutError, asyncio.CancelledError) as exc:
+            except (RedisTimeoutError, asyncio.CancelledError):
                 # The reply was lost, not necessarily the command: ask again (our own lease comes back) and
                 # release it, so the lock is not held for a whole ttl by nobody.
                 with contextlib.suppress(RedisError):
                     fence = yield ACQUIRE, for_acquire, [owner, 1000]
                     if fence > 0:
-                        yield RELEASE, for_release, [f"{owner}{fence}"]
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                raise _unavailable("acquire", self.name, exc) from exc
-            except RedisError as exc:
-                raise _unavailable("acquire", self.name, exc) from exc
+                        yield RELEASE, self._keys, [f"{owner}{fence}"]
+                raise
             if value > 0:
-                return Lease(self.name, for_release, f"{owner}{value}", value, self.ttl, started)
+                self.fencing_token, self._value, self.lost, self.released = value, f"{owner}{value}", False, False
+                self._expires_at = started + self.ttl
+                return True
             wait = self.next_wait(deadline, -1 - value if value < 0 else None)
             if wait is None:
-                return None
-            try:
-                yield None, (for_release[1],), [wait]
-            except RedisError as exc:
-                raise _unavailable("wait for", self.name, exc) from exc
+                return False
+            yield "blpop", (self._keys[1],), [wait]
 
-    def _held(self, lease: Lease | None, *, in_loop: bool) -> Lease:
-        if lease is None:
+    def _held(self, acquired: bool) -> RedisLock:
+        if not acquired:
             if not self.blocking or self.blocking_timeout == 0:
                 raise LockTimeout(f"lock {self.name!r} is held by another holder")
             raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
         if self.watchdog:
-            lease._start_watchdog(in_loop=in_loop)
-        self._lease = lease
-        return lease
+            self._start_watchdog()
+        return self
 
-    def _check_unused(self) -> None:
-        if self._lease is not None:
-            raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
-
-    def __enter__(self) -> Lease:
-        self._check_unused()
-        return self._held(_drive(self.acquiring()), in_loop=False)
+    def __enter__(self) -> RedisLock:
+        return self._held(_run(self._acquiring(), "acquire", self.name))
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
         try:
-            lease.release()
+            self.release()
         except LockError as err:
-            lease._report(err, exc)
+            self._report(err, exc)
 
-    async def __aenter__(self) -> Lease:
-        self._check_unused()
-        return self._held(await _adrive(self.acquiring()), in_loop=True)
+    async def __aenter__(self) -> RedisLock:
+        return self._held(await _arun(self._acquiring(), "acquire", self.name))
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
-        lease, self._lease = self._lease, None
         try:
-            await lease.arelease()
+            await self.arelease()
         except LockError as err:
-            lease._report(err, exc)
-
-
-def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
-    return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
-
-
-class Lease:
-    """One holding of a lock. `fencing_token` strictly increases per lock name; pass it to guarded writes."""
-
-    __slots__ = ("_expires_at", "_keys", "_value", "_watchdog", "fencing_token", "lost", "name", "released", "ttl")
-
-    def __init__(self, name: str, keys: tuple[str, str, str], value: str, fencing_token: int, ttl: float, since: float):
-        self.name, self.fencing_token, self.ttl, self._keys, self._value = name, fencing_token, ttl, keys, value
-        self.lost = False  # set when the lease is known, or must be assumed, to be no longer ours
-        self.released = False
-        self._expires_at = since + ttl  # monotonic; counted from before the request left, so never late
-        self._watchdog: tuple[threading.Event, threading.Thread] | asyncio.Task | None = None
+            self._report(err, exc)
 
     def _extending(self, ttl: float | None) -> Steps:
-        ttl = self.ttl if ttl is None else _check_ttl(ttl)
+        ttl = self.ttl if ttl is None else _seconds(ttl, "ttl", least=0.001)
         if self.released:
             raise LockError(f"cannot extend lock {self.name!r}: this lease was already released")
         started = time.monotonic()
-        try:
-            ok = yield EXTEND, self._keys[:1], [self._value, round(ttl * 1000)]
-        except RedisError as exc:
-            raise _unavailable("extend", self.name, exc) from exc
-        if not ok:
+        if not (yield EXTEND, self._keys[:1], [self._value, round(ttl * 1000)]):
             self.lost = True
             raise LockLost(self._lost_message("extend"))
         self.ttl, self._expires_at = ttl, started + ttl
 
     def _releasing(self) -> Steps:
-        try:
-            ok = yield RELEASE, self._keys, [self._value]
-        except RedisError as exc:
-            raise _unavailable("release", self.name, exc) from exc
+        ok = yield RELEASE, self._keys, [self._value]
         self.released = True
         self.lost = self.lost or not ok
         if self.lost:
@@ -316,24 +229,18 @@ class Lease:
 
     def extend(self, ttl: float | None = None) -> None:
         """Make the lease last `ttl` seconds (default: its ttl) from now; LockLost if it is no longer ours."""
-        _drive(self._extending(ttl))
-
-    async def aextend(self, ttl: float | None = None) -> None:
-        await _adrive(self._extending(ttl))
+        _run(self._extending(ttl), "extend", self.name)
 
     def release(self) -> None:
         """Free the lock (no-op when already released); LockLost if it was no longer ours or not kept alive."""
         if not self.released:
             self._halt_watchdog()
-            _drive(self._releasing())
+            _run(self._releasing(), "release", self.name)
 
     async def arelease(self) -> None:
         if not self.released:
-            task = self._halt_watchdog()
-            if task is not None and task is not asyncio.current_task():
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await _adrive(self._releasing())
+            self._halt_watchdog()
+            await _arun(self._releasing(), "release", self.name)
 
     def release_after(self, seconds: float) -> None:
         """Let the lease lapse `seconds` from now instead of freeing it: nobody else gets the lock before then."""
@@ -349,11 +256,8 @@ class Lease:
             raise err
         logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, block_error)
 
-    # The watchdog extends the lease every ttl/3: a thread for `with`, a task for `async with`.
-    def _start_watchdog(self, *, in_loop: bool) -> None:
-        if in_loop:
-            self._watchdog = asyncio.get_running_loop().create_task(self._awatch(), name=f"lock-watchdog:{self.name}")
-            return
+    # The watchdog is a daemon thread that extends the lease every ttl/3 (and dies with its process).
+    def _start_watchdog(self) -> None:
         stop = threading.Event()
         thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
         self._watchdog = (stop, thread)
@@ -363,48 +267,48 @@ class Lease:
         while not stop.wait(self.ttl / 3):
             try:
                 self.extend()
-            except LockError as exc:
-                if not self._keep_watching(exc):
+            except LockLost:
+                logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
+                return
+            except LockError as exc:  # keep trying while the lease may still run, then declare it lost
+                if time.monotonic() >= self._expires_at:
+                    self.lost = True
+                    logger.error("lock %r: watchdog could not extend the lease before it expired: %s", self.name, exc)
                     return
+                logger.warning("lock %r: watchdog could not extend the lease, will retry: %s", self.name, exc)
 
-    async def _awatch(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
-            try:
-                await self.aextend()
-            except LockError as exc:
-                if not self._keep_watching(exc):
-                    return
-
-    def _keep_watching(self, exc: LockError) -> bool:
-        """After a failed extend: keep trying while the lease may still run, then declare it lost."""
-        if isinstance(exc, LockLost):
-            logger.error("lock %r: watchdog found the lease taken over; the holder must stop", self.name)
-            return False
-        if time.monotonic() < self._expires_at:
-            logger.warning("lock %r: watchdog could not extend the lease, will retry: %s", self.name, exc)
-            return True
-        self.lost = True
-        logger.error("lock %r: watchdog could not extend the lease before it expired: %s", self.name, exc)
-        return False
-
-    def _halt_watchdog(self) -> asyncio.Task | None:
+    def _halt_watchdog(self) -> None:
         watchdog, self._watchdog = self._watchdog, None
-        if isinstance(watchdog, tuple):
+        if watchdog is not None:
             stop, thread = watchdog
             stop.set()
             if thread is not threading.current_thread():
                 thread.join()
-            return None
-        if watchdog is not None:
-            watchdog.cancel()
-        return watchdog
 
     def _lost_message(self, action: str) -> str:
         return (
             f"lock lost: cannot {action} {self.name!r} (fencing token {self.fencing_token}); its lease expired, "
             "was taken over by another holder, or could not be kept alive"
         )
+
+
+def _unavailable(action: str, name: str, exc: BaseException) -> LockUnavailable:
+    return LockUnavailable(f"could not {action} lock {name!r}: Redis did not answer ({exc.__class__.__name__}: {exc})")
+
+
+def _run(steps: Steps, action: str, name: str):
+    """Send the steps with the sync client; a Redis error the steps let through is LockUnavailable."""
+    try:
+        return drive(steps, get_redis(PURPOSE), RedisError)
+    except RedisError as exc:
+        raise _unavailable(action, name, exc) from exc
+
+
+async def _arun(steps: Steps, action: str, name: str):
+    try:
+        return await adrive(steps, aget_redis(PURPOSE), (RedisError, asyncio.CancelledError))
+    except RedisError as exc:
+        raise _unavailable(action, name, exc) from exc
 
 
 def redis_lock(
@@ -415,35 +319,24 @@ def redis_lock(
     blocking: bool = True,
     watchdog: bool = False,
 ) -> RedisLock:
-    """Hold lock `name` for a block: `with redis_lock("x") as lease:`.
+    """Hold lock `name` for a block: `with redis_lock("x") as lease:` (docs/architecture.md, "Locks").
 
-    The lease lasts `ttl` seconds unless released or extended (the watchdog extends it every ttl/3).
-    Blocking waits up to `blocking_timeout` seconds (None: as long as it takes), then LockTimeout;
-    blocking=False raises LockTimeout at once when the lock is held. LockLost at the end of the block
-    means the lease was lost meanwhile; LockUnavailable means Redis did not answer.
+    LockTimeout when it stays held (blocking_timeout=None waits as long as it takes), LockLost at the end
+    of the block when the lease was lost meanwhile, LockUnavailable when Redis did not answer.
     """
     return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
 
 
 def aredis_lock(
-    name: str,
-    *,
-    ttl: float = 10.0,
-    blocking_timeout: float | None = None,
-    blocking: bool = True,
-    watchdog: bool = False,
+    name: str, *, ttl: float = 10.0, blocking_timeout: float | None = None, blocking: bool = True
 ) -> RedisLock:
-    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (the watchdog is a task)."""
-    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
+    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: extend it yourself)."""
+    return RedisLock(name, ttl, blocking, blocking_timeout, False)
 
 
 def fencing_counter_raise(name: str, token: int) -> None:
-    """Raise lock `name`'s fencing counter to `token` if it is below (a Redis restored from an older copy).
-
-    Fencing tokens only go up while the counter survives; a restore can put it back below a token a
-    guarded resource already accepted, and every new lease would then be refused there. The holder
-    turned away calls this with the resource's newest token, so the next lease gets a larger one.
-    """
+    """Raise lock `name`'s fencing counter to `token` if below: a Redis restored from an older copy would
+    otherwise hand out tokens a guarded resource already refuses (StaleFencingToken.accepted)."""
     try:
         RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[0][1:2], [int(token)])
     except RedisError as exc:
@@ -451,31 +344,24 @@ def fencing_counter_raise(name: str, token: int) -> None:
 
 
 def run_exclusively(
-    name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None, watchdog: bool = True
+    name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None
 ) -> bool:
-    """Run `fn` unless another process holds lock `name`; True when it ran here.
-
-    For periodic jobs every worker calls: one runs at a time, and with `min_interval` the lease is kept
-    until that many seconds after the start, so the job runs at most once per interval fleet-wide.
-    """
+    """Run `fn` unless another process holds lock `name`; True when it ran here. With `min_interval` the lease
+    is kept until that long after the start: at most once per interval fleet-wide."""
     if min_interval is not None:
-        _check_ttl(min_interval, argument="min_interval")
-    lease = _drive(RedisLock(name, ttl, False, None, watchdog).acquiring())
-    if lease is None:
+        _seconds(min_interval, "min_interval", least=0.001)
+    lock, started, error = RedisLock(name, ttl, False, None, True), time.monotonic(), None
+    try:
+        lease = lock.__enter__()
+    except LockTimeout:
         return False
-    if watchdog:
-        lease._start_watchdog(in_loop=False)
-    started = time.monotonic()
     try:
         fn()
+        if min_interval is not None:
+            lease.release_after(min_interval - (time.monotonic() - started))
     except BaseException as exc:
-        try:
-            lease.release()
-        except LockError as err:
-            lease._report(err, exc)
+        error = exc
         raise
-    if min_interval is None:
-        lease.release()
-    else:
-        lease.release_after(min_interval - (time.monotonic() - started))
+    finally:
+        lock.__exit__(None, error, None)
     return True

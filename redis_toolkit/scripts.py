@@ -1,20 +1,17 @@
-"""The one way to run a Lua script: defined once beside its caller, EVALSHA with a NOSCRIPT fallback, sync or async."""
+"""The one way to run a Lua script (EVALSHA, EVAL on NOSCRIPT), and the drivers of sync/async step generators."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+from typing import Any
 
 from redis.exceptions import NoScriptError
 
 
 class LuaScript:
     """`SCRIPT = LuaScript(source)` at module level; `SCRIPT(client, keys, args)` or `await SCRIPT.acall(...)`.
-
-    EVALSHA goes out straight away (redis-py's Script adds a type check and an import per call). On
-    NOSCRIPT (a restarted or another server) EVAL runs it, which also puts it in that server's cache.
-    Both forms build the same command; they differ only in how they send it.
-    """
+    EVALSHA straight away (redis-py's Script type-checks per call); EVAL on NOSCRIPT, which caches it there."""
 
     __slots__ = ("sha", "source")
 
@@ -40,3 +37,40 @@ class LuaScript:
     def queue(self, pipe, keys: Sequence[str], args: Sequence = ()) -> None:
         """Add a call to a pipeline, by source: a pipeline cannot retry one NOSCRIPT command alone."""
         pipe.execute_command(*self._command(keys, args, by_sha=False))
+
+
+# Logic that talks to Redis is written once, as a generator of steps: (script, keys, args), or (name of a
+# client method, first argument, further arguments) such as ("blpop", keys, [timeout]). drive sends them
+# with a sync client, adrive with an asyncio one; each reply, or each `errors` exception, goes back in.
+Steps = Generator[tuple[LuaScript | str, Any, Sequence], Any, Any]
+
+
+def drive(steps: Steps, client, errors: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
+    reply = error = None
+    while True:
+        try:
+            what, first, rest = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        try:
+            reply = what(client, first, rest) if what.__class__ is LuaScript else getattr(client, what)(first, *rest)
+            error = None
+        except errors as exc:
+            reply, error = None, exc
+
+
+async def adrive(steps: Steps, client, errors: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
+    reply = error = None
+    while True:
+        try:
+            what, first, rest = steps.send(reply) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        try:
+            if what.__class__ is LuaScript:
+                reply = await what.acall(client, first, rest)
+            else:
+                reply = await getattr(client, what)(first, *rest)
+            error = None
+        except errors as exc:
+            reply, error = None, exc

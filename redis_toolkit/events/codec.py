@@ -35,16 +35,15 @@ class Event:
 
 def check_name(value: str, *, argument: str) -> str:
     if not isinstance(value, str) or not NAME_RE.match(value) or len(value) > 100:
-        raise ValueError(
-            f"{argument}={value!r} is not a valid name: use dotted words of letters, digits, '_' or '-' "
-            "(like 'chat.message.posted'), at most 100 characters"
-        )
+        rule = "dotted words of letters, digits, '_' or '-' (like 'chat.message.posted'), at most 100 characters"
+        raise ValueError(f"{argument}={value!r} is not a valid name: use {rule}")
     return value
 
 
-def stream_for_type(event_type: str) -> str:
-    """Default stream of an event type: its first dotted word ("chat.message.posted" -> "chat")."""
-    return event_type.split(".", 1)[0]
+def stream_of(event_type: str, stream: str | None, *, argument: str) -> str:
+    """Check the names; the stream is `stream`, else the type's first dotted word ("chat.message.posted" -> "chat")."""
+    check_name(event_type, argument=argument)
+    return check_name(stream, argument="stream") if stream is not None else event_type.split(".", 1)[0]
 
 
 def stream_key(stream: str) -> str:
@@ -92,9 +91,7 @@ def decode_entry(stream: str, entry_id: str, fields: dict[str, str], deliveries:
     return Event(event_id, fields["type"], payload, occurred_at, stream, entry_id, deliveries)
 
 
-def dead_letter_fields(
-    fields: dict[str, str], *, source_id: str, group: str, consumer: str, error: str, deliveries: int
-) -> dict[str, str]:
+def dead_letter_fields(fields: dict, source_id: str, group: str, consumer: str, error: str, deliveries: int) -> dict:
     return {
         **{k: v for k, v in fields.items() if not k.startswith(DEAD_PREFIX)},
         "dead_source_id": source_id,

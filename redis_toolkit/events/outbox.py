@@ -14,20 +14,13 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from redis_toolkit import locks
 from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.events.codec import check_name, encode_entry, stream_append, stream_for_type
+from redis_toolkit.events.codec import encode_entry, stream_append, stream_of
 from redis_toolkit.events.registry import refresh_db_connections
 from redis_toolkit.events.status import known_streams, stream_handled
 from redis_toolkit.fencing import fence_advance
-from redis_toolkit.locks import (
-    LockLost,
-    LockTimeout,
-    LockUnavailable,
-    StaleFencingToken,
-    fencing_counter_raise,
-    redis_lock,
-)
 from redis_toolkit.models import Fence, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -35,14 +28,11 @@ logger = logging.getLogger(__name__)
 RELAY_LOCK = "outbox-relay"
 RELAY_BATCH = 1000
 PUSHED_CAP = 200_000
-# After a failed push the fast path stays off this long, so requests do not each wait on a dead Redis;
-# the relay sends what accumulates meanwhile.
-FAST_PATH_PAUSE = 5.0
-# Per stream, a Fence row "outbox.handled:<stream>" holds a time (µs) before which every sent row is known
-# handled by every group. Rows sent later are sent again if Redis loses its data; a minute to spare for
-# clocks of different relay hosts.
+FAST_PATH_PAUSE = 5.0  # seconds the fast path stays off after a failed push; the relay sends meanwhile
+# Fence rows "outbox.handled:<stream>" hold a time (µs) before which every sent row was handled by every
+# group; later ones are sent again if Redis loses its data (docs/architecture.md, "Events").
 HANDLED = "outbox.handled:"
-CLOCK_SPARE = timedelta(minutes=1)
+CLOCK_SPARE = timedelta(minutes=1)  # for the clocks of different relay hosts
 
 
 class TransactionRequired(RuntimeError):
@@ -50,17 +40,12 @@ class TransactionRequired(RuntimeError):
 
 
 def publish_event(type: str, payload: dict, *, stream: str | None = None) -> OutboxEvent:
-    """Record an event in the current transaction; it goes to its stream right after commit.
-
-    Call it inside the transaction.atomic() that makes the change: the event is committed or
-    rolled back with it. `payload` is a small JSON-serialisable dict (ids, not objects).
-    """
+    """Record an event (a small JSON dict: ids, not objects) in the transaction of its change; sent after commit."""
     if not transaction.get_connection().in_atomic_block:
         raise TransactionRequired(
-            f"publish_event({type!r}) must be called inside transaction.atomic(), with the change it describes"
+            f"publish_event({type!r}) must be called inside transaction.atomic(), with its change"
         )
-    check_name(type, argument="type")
-    stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(type)
+    stream = stream_of(type, stream, argument="type")
     if not isinstance(payload, dict):
         raise TypeError(f"publish_event(payload=...) takes a dict, not {payload.__class__.__name__}")
     try:
@@ -74,12 +59,12 @@ def publish_event(type: str, payload: dict, *, stream: str | None = None) -> Out
 
 
 def pushed_key() -> str:
-    """Ids the fast path put in their streams, until the relay records them sent (a sorted set by id)."""
+    """Ids the fast path sent, until the relay marks them sent (a sorted set by id)."""
     return redis_key("outbox", "pushed")
 
 
 def intact_key() -> str:
-    """Set by the relay; missing means Redis lost its data (or is new), so sent events may be gone."""
+    """Set by the relay; missing means Redis lost its data (or is new): sent events may be gone."""
     return redis_key("outbox", "intact")
 
 
@@ -90,12 +75,7 @@ def _fields(row: OutboxEvent, payload_json: str | None = None) -> dict[str, str]
 
 
 def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
-    """The fast path: XADD now; on any failure the relay sends the event later.
-
-    It writes nothing to the database: a second commit per event would halve what a producer can
-    do. Instead the same MULTI notes the id in `pushed_key()`, and the relay marks such rows sent
-    in bulk, without sending them again.
-    """
+    """The fast path: XADD now and note the id in pushed_key() (no second commit); on failure the relay sends it."""
     if redis_outage.recently_failed(FAST_PATH_PAUSE):
         return
     try:
@@ -127,10 +107,7 @@ def _handled_marks() -> dict[str, datetime]:
 
 
 def outbox_resend_lost() -> int:
-    """Redis came back without its data: send again every sent row no group is known to have handled.
-
-    Handlers are idempotent by event id, so a row handled before the loss but sent again changes nothing.
-    """
+    """Redis came back without its data: send again every sent row no group is known to have handled."""
     client, marks, sent, batch = get_redis("streams"), _handled_marks(), 0, []
     streams = OutboxEvent.objects.filter(sent_at__isnull=False).order_by("stream").values_list("stream", flat=True)
     for stream in streams.distinct():
@@ -162,13 +139,8 @@ def outbox_mark_handled() -> None:
 
 
 def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age: timedelta | None = None) -> int:
-    """Take up to `limit` unsent rows older than `min_age`, in id order; returns how many it marked sent.
-
-    Rows the fast path pushed are only marked; the others are sent first. Marking happens after
-    Redis accepted them, in a transaction that first checks the relay's fencing token, so a relay
-    that lost its lock marks nothing (it may have sent a batch twice: delivery is at-least-once,
-    handlers are idempotent). When Redis has lost its data, the sent rows it may have lost go first.
-    """
+    """Send (unless the fast path did) and mark up to `limit` unsent rows older than `min_age`; returns how many.
+    Marking checks the relay's fencing token first, so a relay that lost its lock marks nothing."""
     client = get_redis("streams")
     if not client.exists(intact_key()):
         outbox_resend_lost()
@@ -205,10 +177,7 @@ def outbox_purge(*, older_than: timedelta | None = None, limit: int = 5000) -> i
 
 
 def outbox_backlog() -> tuple[int, datetime | None]:
-    """Rows the relay should have taken by now (so: waiting for it), and when the oldest occurred.
-
-    Younger unsent rows are normal: the fast path pushed them and the relay has yet to mark them.
-    """
+    """Unsent rows the relay should have taken by now (younger ones are the fast path's), and the oldest's time."""
     due = toolkit_setting("STREAMS_RELAY_MIN_AGE_MS") + 2 * toolkit_setting("STREAMS_RELAY_INTERVAL_MS")
     waiting = OutboxEvent.objects.filter(
         sent_at__isnull=True, occurred_at__lt=timezone.now() - timedelta(milliseconds=due)
@@ -230,24 +199,24 @@ class OutboxRelay:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                with redis_lock(RELAY_LOCK, ttl=10.0, blocking=False, watchdog=True) as lease:
+                with locks.redis_lock(RELAY_LOCK, ttl=10.0, blocking=False, watchdog=True) as lease:
                     redis_outage.recovered()
                     logger.info("outbox relay active (fencing token %s)", lease.fencing_token)
                     self._lead(lease, stop)
-            except LockTimeout:  # another process relays; stand by
+            except locks.LockTimeout:  # another process relays; stand by
                 redis_outage.recovered()
                 stop.wait(self.interval)
-            except StaleFencingToken as exc:
+            except locks.StaleFencingToken as exc:
                 # A Redis restored from an older copy hands out tokens the database already saw. Raise its
                 # counter to the newest token accepted, so the next lease (ours or another's) passes.
                 logger.warning("outbox relay stood down: %s; raising the fencing counter to %s", exc, exc.accepted)
-                with contextlib.suppress(LockUnavailable):  # Redis gone again: the next round tries again
-                    fencing_counter_raise(RELAY_LOCK, exc.accepted)
+                with contextlib.suppress(locks.LockUnavailable):  # Redis gone again: the next round tries again
+                    locks.fencing_counter_raise(RELAY_LOCK, exc.accepted)
                 stop.wait(self.interval)
-            except LockLost as exc:
+            except locks.LockLost as exc:
                 logger.warning("outbox relay stood down: %s", exc)
                 stop.wait(self.interval)
-            except (*UNREACHABLE, LockUnavailable) as exc:
+            except (*UNREACHABLE, locks.LockUnavailable) as exc:
                 stop.wait(redis_outage.failed(exc, then="the outbox relay retries with backoff and resumes by itself"))
             except (RedisError, DatabaseError):
                 logger.exception("outbox relay failed; retrying")

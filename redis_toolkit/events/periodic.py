@@ -40,10 +40,6 @@ def periodic_task(name: str, *, every: float) -> Callable[[Callable[[], object]]
     return register
 
 
-def periodic_tasks() -> list[PeriodicTask]:
-    return sorted(_tasks.values(), key=lambda task: task.name)
-
-
 def run_due(task: PeriodicTask) -> bool:
     """Run the task here unless another process ran it within its interval; True when it ran here."""
     # The lease outlives the run until `every` seconds after the start: fleet-wide, once per interval.
@@ -54,7 +50,7 @@ class PeriodicRunner:
     """A worker thread: tries each task when it is due locally; the lock decides who really runs it."""
 
     def __init__(self, tasks: list[PeriodicTask] | None = None, *, tick: float = 1.0, jitter: float = 10.0) -> None:
-        self.tasks = tasks if tasks is not None else periodic_tasks()
+        self.tasks = tasks if tasks is not None else sorted(_tasks.values(), key=lambda task: task.name)
         self.tick, self.jitter = tick, jitter
 
     def run(self, stop: threading.Event) -> None:

@@ -12,7 +12,9 @@ from django.db import connections
 from django.utils.module_loading import autodiscover_modules
 
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.events.codec import Event, check_name, stream_for_type
+from redis_toolkit.events.codec import Event, check_name, stream_of
+
+HandlerFunc = Callable[[Event], None]
 
 
 class InvalidEvent(Exception):
@@ -24,7 +26,7 @@ class Handler:
     event_type: str
     group: str
     stream: str
-    func: Callable[[Event], None]
+    func: HandlerFunc
     fields: dict[str, type] = field(default_factory=dict)
 
     @property
@@ -47,18 +49,15 @@ class HandlerRegistry:
     def __init__(self) -> None:
         self._handlers: dict[tuple[str, str, str], Handler] = {}
 
-    def handler(
-        self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None
-    ) -> Callable[[Callable[[Event], None]], Callable[[Event], None]]:
+    def handler(self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None):
         """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
-        check_name(event_type, argument="event_type")
+        stream = stream_of(event_type, stream, argument="event_type")
         check_name(group, argument="group")
-        stream = check_name(stream, argument="stream") if stream is not None else stream_for_type(event_type)
         for name, kind in (fields or {}).items():
             if not isinstance(name, str) or not isinstance(kind, type):
                 raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
 
-        def register(func: Callable[[Event], None]) -> Callable[[Event], None]:
+        def register(func: HandlerFunc) -> HandlerFunc:
             handler = Handler(event_type, group, stream, func, dict(fields or {}))
             # Keyed by name so a module imported twice does not register its handlers twice.
             self._handlers[(group, event_type, handler.name)] = handler
@@ -94,10 +93,8 @@ def load_handlers() -> None:
 
 
 def refresh_db_connections() -> None:
-    """What Django does between requests, between batches: drop connections that broke or aged out.
-
-    Skipped inside a transaction (a caller's atomic block, or a test's), which it would close.
-    """
+    """What Django does between requests, between batches: drop connections that broke or aged out
+    (not inside a transaction, which it would close)."""
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:
             connection.close_if_unusable_or_obsolete()

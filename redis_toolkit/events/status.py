@@ -8,15 +8,7 @@ from typing import Any, NamedTuple
 from redis.exceptions import ResponseError
 
 from redis_toolkit.client import get_redis
-from redis_toolkit.events.codec import (
-    DEAD_PREFIX,
-    REPLAY_GROUP,
-    check_name,
-    dead_letter_key,
-    known_streams_key,
-    stream_append,
-    stream_key,
-)
+from redis_toolkit.events import codec
 from redis_toolkit.events.registry import default_registry
 
 
@@ -39,21 +31,19 @@ class DeadLetter(NamedTuple):
 
     @classmethod
     def of(cls, stream: str, entry_id: str, raw: dict[str, str]) -> DeadLetter:
-        fields = {k: v for k, v in raw.items() if not k.startswith(DEAD_PREFIX)}
+        fields = {k: v for k, v in raw.items() if not k.startswith(codec.DEAD_PREFIX)}
         try:
             failed_at = datetime.fromisoformat(raw.get("dead_at", ""))
         except ValueError:
             failed_at = None
-        deliveries = int(raw.get("dead_deliveries") or 0)
-        return cls(
-            stream, entry_id, fields, raw.get("dead_group", ""), raw.get("dead_error", ""), deliveries, failed_at
-        )
+        group, error, deliveries = raw.get("dead_group", ""), raw.get("dead_error", ""), raw.get("dead_deliveries")
+        return cls(stream, entry_id, fields, group, error, int(deliveries or 0), failed_at)
 
 
 def known_streams() -> list[str]:
     """Streams written to so far plus those registered handlers read (sorted)."""
     client = get_redis("streams", decode_responses=True)
-    return sorted(set(client.smembers(known_streams_key())) | default_registry.streams())
+    return sorted(set(client.smembers(codec.known_streams_key())) | default_registry.streams())
 
 
 def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -61,20 +51,19 @@ def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLet
     client = get_redis("streams", decode_responses=True)
     found: list[DeadLetter] = []
     for name in [stream] if stream else known_streams():
-        for entry_id, raw in client.xrevrange(dead_letter_key(name), count=limit):
+        for entry_id, raw in client.xrevrange(codec.dead_letter_key(name), count=limit):
             found.append(DeadLetter.of(name, entry_id, raw))
     found.sort(key=lambda letter: letter.entry_id, reverse=True)  # ids are millisecond timestamps
     return found[:limit]
 
 
-def dead_letter_replay(*, stream: str, entry_ids: list[str] | None = None, group: str | None = None) -> int:
-    """Move dead letters back to their stream, each for the group that gave up on it; returns how many.
-
-    The move (XADD to the stream + XDEL from the dead letters) is one MULTI, so an entry is never in
-    both places nor lost. Other groups on the stream skip a replayed entry: they handled it already.
-    """
+def dead_letter_replay(
+    *, stream: str, entry_ids: list[str] | None = None, group: str | None = None, dry_run: bool = False
+) -> list[DeadLetter]:
+    """Move dead letters back to their stream (XADD + XDEL in a MULTI), each for the group that gave up on it
+    (the others skip it); returns those moved."""
     client = get_redis("streams", decode_responses=True)
-    key = dead_letter_key(check_name(stream, argument="stream"))
+    key = codec.dead_letter_key(codec.check_name(stream, argument="stream"))
     if entry_ids is None:
         entries = client.xrange(key)
     else:
@@ -82,18 +71,15 @@ def dead_letter_replay(*, stream: str, entry_ids: list[str] | None = None, group
         for entry_id in entry_ids:
             pipe.xrange(key, entry_id, entry_id)
         entries = [found[0] for found in pipe.execute() if found]
-    moved = 0
-    for start in range(0, len(entries), 500):
+    letters = [DeadLetter.of(stream, entry_id, raw) for entry_id, raw in entries]
+    letters = [letter for letter in letters if not group or letter.group == group]
+    for start in range(0, 0 if dry_run else len(letters), 500):
         pipe = client.pipeline(transaction=True)
-        for entry_id, raw in entries[start : start + 500]:
-            letter = DeadLetter.of(stream, entry_id, raw)
-            if group and letter.group != group:
-                continue
-            stream_append(pipe, stream, {**letter.fields, REPLAY_GROUP: letter.group})
-            pipe.xdel(key, entry_id)
-            moved += 1
+        for letter in letters[start : start + 500]:
+            codec.stream_append(pipe, stream, {**letter.fields, codec.REPLAY_GROUP: letter.group})
+            pipe.xdel(key, letter.entry_id)
         pipe.execute()
-    return moved
+    return letters
 
 
 class ConsumerStatus(NamedTuple):
@@ -133,9 +119,9 @@ def stream_status() -> list[StreamStatus]:
     registered = default_registry.streams()
     result = []
     for name in known_streams():
-        key = stream_key(name)
+        key = codec.stream_key(name)
         pipe = client.pipeline(transaction=False)
-        pipe.exists(key).xlen(key).xlen(dead_letter_key(name))
+        pipe.exists(key).xlen(key).xlen(codec.dead_letter_key(name))
         exists, length, dead = pipe.execute()
         if not (exists or dead or name in registered):
             continue  # a stream that was deleted and that nothing reads: nothing to show
@@ -156,7 +142,7 @@ def stream_status() -> list[StreamStatus]:
 def stream_handled(stream: str) -> bool:
     """True when every group reading `stream` (registered ones included) has handled everything in it."""
     client = get_redis("streams", decode_responses=True)
-    key = stream_key(stream)
+    key = codec.stream_key(stream)
     try:
         last = client.xinfo_stream(key)["last-generated-id"]
         groups = client.xinfo_groups(key)

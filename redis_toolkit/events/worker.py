@@ -11,15 +11,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from redis_toolkit.client import UNREACHABLE, get_redis, redis_outage
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.events.codec import (
-    REPLAY_GROUP,
-    MalformedEntry,
-    dead_letter_fields,
-    dead_letter_key,
-    decode_entry,
-    known_streams_key,
-    stream_key,
-)
+from redis_toolkit.events import codec
 from redis_toolkit.events.registry import (
     HandlerRegistry,
     InvalidEvent,
@@ -37,13 +29,8 @@ RETRY = object()  # a handler failed: the entry stays pending for a retry
 
 
 class StreamWorker:
-    """One consumer of one group, over every stream its handlers read.
-
-    Delivery is at-least-once: an entry is acknowledged after its handlers return, so one handled
-    by a worker that died before XACK is handled again; handlers make their effects idempotent with
-    `event.id`. A failed entry stays pending and is retried after a delay that doubles; at
-    STREAMS_MAX_DELIVERIES it goes, with the error, to the stream's dead-letter stream.
-    """
+    """One consumer of one group over every stream its handlers read: at-least-once, acknowledged after the
+    handlers return, retried with a doubling delay, dead-lettered at STREAMS_MAX_DELIVERIES (docs/architecture.md)."""
 
     def __init__(
         self,
@@ -64,7 +51,7 @@ class StreamWorker:
             self.by_type.setdefault(handler.event_type, []).append(handler)
         self.known_types = registry.types()
         self.streams = sorted({h.stream for h in handlers})
-        self.keys = {stream_key(s): s for s in self.streams}
+        self.keys = {codec.stream_key(s): s for s in self.streams}
         self.max_deliveries = toolkit_setting("STREAMS_MAX_DELIVERIES")
         self.retry_delay_ms = toolkit_setting("STREAMS_RETRY_DELAY_MS")
         self.claim_idle_ms = toolkit_setting("STREAMS_CLAIM_IDLE_MS")
@@ -119,7 +106,7 @@ class StreamWorker:
         pipe = self.client.pipeline(transaction=False)
         for key in self.keys:
             pipe.xgroup_create(key, self.group, id="0", mkstream=True)
-        pipe.sadd(known_streams_key(), *self.streams)
+        pipe.sadd(codec.known_streams_key(), *self.streams)
         for result in pipe.execute(raise_on_error=False):
             if isinstance(result, Exception) and "BUSYGROUP" not in str(result):
                 raise result
@@ -143,7 +130,7 @@ class StreamWorker:
 
     def _retry_own(self, stream: str) -> None:
         """Re-deliver this consumer's failed entries whose retry delay has passed (XCLAIM counts a delivery)."""
-        key, client = stream_key(stream), self.client
+        key, client = codec.stream_key(stream), self.client
         pending = client.xpending_range(key, self.group, "-", "+", self.batch, self.consumer, idle=self.retry_delay_ms)
         due = {
             p["message_id"]: p["times_delivered"] + 1
@@ -161,7 +148,7 @@ class StreamWorker:
 
     def _claim_idle(self, stream: str) -> None:
         """Take over entries pending on a consumer that has been silent for STREAMS_CLAIM_IDLE_MS."""
-        key, cursor = stream_key(stream), self._claim_cursor[stream]
+        key, cursor = codec.stream_key(stream), self._claim_cursor[stream]
         reply = self.client.xautoclaim(key, self.group, self.consumer, self.claim_idle_ms, cursor, count=self.batch)
         self._claim_cursor[stream] = reply[0]
         if len(reply) > 2 and reply[2]:  # Redis >= 7 drops trimmed entries from the PEL and names them
@@ -179,7 +166,7 @@ class StreamWorker:
 
     def _ack_trimmed(self, stream: str, entry_ids: Iterable[str]) -> None:
         """Entries that could not be claimed: acknowledge those trimmed away (another consumer has the rest)."""
-        key, entry_ids = stream_key(stream), sorted(entry_ids)
+        key, entry_ids = codec.stream_key(stream), sorted(entry_ids)
         pipe = self.client.pipeline(transaction=False)
         for entry_id in entry_ids:
             pipe.xrange(key, entry_id, entry_id)
@@ -198,7 +185,7 @@ class StreamWorker:
         if not entries:
             return
         refresh_db_connections()
-        key, acks, pipe = stream_key(stream), [], self.client.pipeline(transaction=True)
+        key, acks, pipe = codec.stream_key(stream), [], self.client.pipeline(transaction=True)
         for entry_id, fields in entries:
             count = (deliveries or {}).get(entry_id, 1)
             verdict = self._handle(stream, entry_id, fields, count)
@@ -207,16 +194,9 @@ class StreamWorker:
             elif verdict is not RETRY:  # a reason: off to the dead letters
                 logger.error("group %r dead-lettered %s entry %s: %s", self.group, stream, entry_id, verdict)
                 self.dead_lettered += 1
-                letter = dead_letter_fields(
-                    fields,
-                    source_id=entry_id,
-                    group=self.group,
-                    consumer=self.consumer,
-                    error=verdict,
-                    deliveries=count,
-                )
+                letter = codec.dead_letter_fields(fields, entry_id, self.group, self.consumer, verdict, count)
                 maxlen = toolkit_setting("STREAMS_DEAD_LETTER_MAXLEN")
-                pipe.xadd(dead_letter_key(stream), letter, maxlen=maxlen, approximate=True)
+                pipe.xadd(codec.dead_letter_key(stream), letter, maxlen=maxlen, approximate=True)
                 acks.append(entry_id)
         if acks:
             pipe.xack(key, self.group, *acks)
@@ -227,14 +207,14 @@ class StreamWorker:
         if count > self.max_deliveries:
             # Delivered that often without an ack: it kills the workers handling it, so stop trying.
             return f"delivered {count} times without being acknowledged (did it crash the worker?)"
-        if fields.get(REPLAY_GROUP, self.group) != self.group:
+        if fields.get(codec.REPLAY_GROUP, self.group) != self.group:
             return None  # replayed for another group; this one handled it already
         handlers = self.by_type.get(fields.get("type"))
         if handlers is None and fields.get("type") in self.known_types:
             return None  # another group's event
         try:
-            event = decode_entry(stream, entry_id, fields, count)
-        except MalformedEntry as exc:
+            event = codec.decode_entry(stream, entry_id, fields, count)
+        except codec.MalformedEntry as exc:
             return str(exc)
         if handlers is None:
             return f"unknown event type {event.type!r}: no handler is registered for it"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from redis.exceptions import ReadOnlyError
 
 from redis_toolkit.client import UNREACHABLE, aget_redis, get_redis, redis_key, redis_outage
-from redis_toolkit.ratelimit.rules import Rule, Window, get_rule
-from redis_toolkit.scripts import LuaScript
+from redis_toolkit.ratelimit.rules import Rule, RuleSpec, get_rule, known_rules
+from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
 
 PURPOSE = "ratelimit"
 # While Redis is down, checks go to it at most once per this many seconds per process; the others
@@ -127,19 +126,15 @@ class WindowState(NamedTuple):
     next_unit: float  # until at least one more unit is available (0 when nothing is used)
 
 
-@dataclass(frozen=True)
-class RateLimitResult:
-    """Outcome of a check. `limit`, `remaining`, `reset` and `period` describe the tightest window."""
+class RateLimitResult(NamedTuple):
+    """Outcome of a check; `remaining` is the fewest units any window has left."""
 
     allowed: bool
     remaining: int
     retry_after: float  # seconds until the same request would be allowed (0 when allowed)
-    reset: float  # seconds until the tightest window's whole limit is available again
-    limit: int
     rule: str
-    period: float = 0.0
     degraded: bool = False  # Redis was unreachable and the rule fails open: nothing was counted
-    windows: tuple[WindowState, ...] = ()  # every window of the rule, shortest period first
+    windows: tuple[WindowState, ...] = ()  # every window of the rule, shortest period first (none if degraded)
 
 
 def log_key(rule: str, key: str) -> str:
@@ -153,20 +148,6 @@ def hits_key() -> str:
     return redis_key("ratelimit", "hits")
 
 
-def _prepare(rule: str | tuple[int, float], key: str, cost: int) -> tuple[Rule, tuple | None]:
-    """The rule and the script call to make, or None when Redis just failed (apply the failure policy)."""
-    spec = get_rule(rule)
-    if key.__class__ is not str or not key:
-        raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
-    if cost.__class__ is not int or cost < 0:
-        raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
-    if cost > spec.smallest_limit:
-        raise ValueError(f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.smallest_limit}.")
-    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
-        return spec, None
-    return spec, ((log_key(spec.name, key), hits_key()), (cost, *spec.script_args))
-
-
 def _result(rule: Rule, raw: bytes) -> RateLimitResult:
     """From the script's reply: retry_after, newest stamp - now, then per window remaining and next unit (µs)."""
     redis_outage.recovered()
@@ -175,18 +156,7 @@ def _result(rule: Rule, raw: bytes) -> RateLimitResult:
         WindowState(w.limit, w.period, left, (head + w.micros) / 1e6 if left < w.limit else 0.0, next_unit / 1e6)
         for w, left, next_unit in zip(rule.windows, numbers[::2], numbers[1::2], strict=True)
     )
-    tightest = min(windows, key=lambda w: (w.remaining, -w.reset))  # fewest left, then the longest wait
-    return RateLimitResult(
-        retry == 0,
-        tightest.remaining,
-        retry / 1e6,
-        tightest.reset,
-        tightest.limit,
-        rule.name,
-        tightest.period,
-        False,
-        windows,
-    )
+    return RateLimitResult(retry == 0, min(w.remaining for w in windows), retry / 1e6, rule.name, False, windows)
 
 
 def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResult:
@@ -194,36 +164,41 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
         redis_outage.failed(exc, then=AFTER_FAILURE)
     if not rule.fail_open:
         raise RateLimitUnavailable(rule.name)
-    first: Window = rule.windows[0]
-    return RateLimitResult(True, first.limit, 0.0, 0.0, first.limit, rule.name, first.period, degraded=True)
+    return RateLimitResult(True, rule.windows[0].limit, 0.0, rule.name, degraded=True)
 
 
-def rate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
-    """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks).
-
-    One round trip. Raises RateLimitUnavailable when Redis is unreachable and the rule fails closed.
-    """
-    spec, call = _prepare(rule, key, cost)
-    if call is None:
-        return _unavailable(spec)
+def rate_limiting(rule: RuleSpec, key: str, *, cost: int = 1) -> Steps:
+    """The steps of a check, for rate_limit, arate_limit and callers that make several (scripts.drive)."""
+    spec = get_rule(rule)
+    if key.__class__ is not str or not key:
+        raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
+    if cost.__class__ is not int or cost < 0:
+        raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
+    if cost > spec.windows[0].limit:  # limits grow with periods: the first is the smallest
+        raise ValueError(
+            f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.windows[0].limit}."
+        )
+    if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
+        return _unavailable(spec)  # Redis just failed: apply the failure policy without asking
     try:
-        return _result(spec, SLIDING_LOG(get_redis(PURPOSE), *call))
+        reply = yield SLIDING_LOG, (log_key(spec.name, key), hits_key()), (cost, *spec.script_args)
+        return _result(spec, reply)
     except REDIS_DOWN as exc:
         return _unavailable(spec, exc)
 
 
-async def arate_limit(rule: str | tuple[int, float], key: str, *, cost: int = 1) -> RateLimitResult:
+def rate_limit(rule: RuleSpec, key: str, *, cost: int = 1) -> RateLimitResult:
+    """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks), in one
+    round trip; RateLimitUnavailable when Redis is unreachable and the rule fails closed."""
+    return drive(rate_limiting(rule, key, cost=cost), get_redis(PURPOSE), REDIS_DOWN)
+
+
+async def arate_limit(rule: RuleSpec, key: str, *, cost: int = 1) -> RateLimitResult:
     """Async twin of rate_limit."""
-    spec, call = _prepare(rule, key, cost)
-    if call is None:
-        return _unavailable(spec)
-    try:
-        return _result(spec, await SLIDING_LOG.acall(aget_redis(PURPOSE), *call))
-    except REDIS_DOWN as exc:
-        return _unavailable(spec, exc)
+    return await adrive(rate_limiting(rule, key, cost=cost), aget_redis(PURPOSE), REDIS_DOWN)
 
 
-def rate_limit_reset(rule: str | tuple[int, float], key: str) -> bool:
+def rate_limit_reset(rule: RuleSpec, key: str) -> bool:
     """Forget everything counted for `key` under `rule` (an operator unlocking someone); True if it had any."""
     return bool(get_redis(PURPOSE).delete(log_key(get_rule(rule).name, key)))
 
@@ -232,6 +207,20 @@ def rate_limit_hits() -> dict[str, int]:
     """How often each rule refused a request, since Redis last lost its data."""
     raw = get_redis(PURPOSE, decode_responses=True).hgetall(hits_key())
     return {rule: int(count) for rule, count in raw.items()}
+
+
+def rate_limit_rules() -> list[tuple[Rule, int]]:
+    """Every rule of RATE_LIMITS with its refusal count (the operator's overview: command and admin page)."""
+    hits = rate_limit_hits()
+    return [(rule, hits.get(rule.name, 0)) for rule in known_rules()]
+
+
+def rate_limit_status(rule: str, key: str) -> tuple[WindowState, ...]:
+    """What `key` has used of each window of `rule`, counting nothing; RateLimitUnavailable if Redis is down."""
+    result = rate_limit(rule, key, cost=0)
+    if result.degraded:
+        raise RateLimitUnavailable(result.rule)
+    return result.windows
 
 
 def seconds(value: float) -> int:

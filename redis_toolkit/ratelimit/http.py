@@ -10,11 +10,20 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+from redis_toolkit.client import aget_redis, get_redis
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.ratelimit.core import RateLimitResult, RateLimitUnavailable, arate_limit, rate_limit, seconds
+from redis_toolkit.ratelimit.core import (
+    PURPOSE,
+    REDIS_DOWN,
+    RateLimitResult,
+    RateLimitUnavailable,
+    rate_limiting,
+    seconds,
+)
+from redis_toolkit.ratelimit.rules import RuleSpec
+from redis_toolkit.scripts import Steps, adrive, drive
 
 KeyFunc = Callable[[HttpRequest], str | None]
-KeySpec = str | KeyFunc | Iterable[str | KeyFunc]
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -48,38 +57,7 @@ def key_user(request: HttpRequest) -> str | None:
     return f"user:{user.pk}" if user is not None and user.is_authenticated else None
 
 
-def key_user_or_ip(request: HttpRequest) -> str:
-    return key_user(request) or key_ip(request)
-
-
-def key_post(field: str) -> KeyFunc:
-    """`<field>:<value>` of a POST field (e.g. the username being tried), case-folded; absent: no check."""
-
-    def key(request: HttpRequest) -> str | None:
-        value = request.POST.get(field, "").strip().casefold()
-        return f"{field}:{value}" if value else None
-
-    key.__name__ = f"key_post_{field}"
-    return key
-
-
-_NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user, "user_or_ip": key_user_or_ip}
-
-
-def _key_funcs(key: KeySpec) -> list[KeyFunc]:
-    funcs = []
-    for spec in [key] if isinstance(key, str) or callable(key) else list(key):
-        if callable(spec) or spec in _NAMED_KEYS:
-            funcs.append(_NAMED_KEYS.get(spec, spec) if isinstance(spec, str) else spec)
-        elif isinstance(spec, str) and spec.startswith("post:") and len(spec) > 5:
-            funcs.append(key_post(spec[5:]))
-        else:
-            raise ValueError(
-                f"key={spec!r}: use 'ip', 'user', 'user_or_ip', 'post:<field>' or a function of the request."
-            )
-    if not funcs:
-        raise ValueError("key: give at least one key.")
-    return funcs
+_NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user}
 
 
 def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
@@ -93,100 +71,76 @@ def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
-def wants_json(request: HttpRequest) -> bool:
-    if request.path.startswith(tuple(toolkit_setting("RATE_LIMIT_JSON_PATHS"))):
-        return True
-    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
-
-
-def _refusal(request: HttpRequest, status: int, body: dict, template: str | None, context: dict) -> HttpResponse:
-    """JSON for API clients; for browsers the page REDIS_TOOLKIT names, or the detail as plain text."""
-    if wants_json(request):
-        return JsonResponse({"error": body}, status=status)
-    if template is None:
-        return HttpResponse(body["detail"], status=status, content_type="text/plain; charset=utf-8")
-    return HttpResponse(render_to_string(template, context, request=request), status=status)
+def _refusal(request: HttpRequest, status: int, code: str, detail: str, wait: int, template: str) -> HttpResponse:
+    """JSON for API clients; for browsers the page REDIS_TOOLKIT names (`template`), or the detail as plain text."""
+    page = toolkit_setting(template)
+    if request.path.startswith(tuple(toolkit_setting("RATE_LIMIT_JSON_PATHS"))) or (
+        request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+    ):
+        response = JsonResponse({"error": {"code": code, "detail": detail, "retry_after": wait}}, status=status)
+    elif page is None:
+        response = HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
+    else:
+        context = {"detail": detail, "retry_after": wait}
+        response = HttpResponse(render_to_string(page, context, request=request), status=status)
+    response["Retry-After"] = str(wait)
+    return response
 
 
 def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
     """429 with Retry-After and the RateLimit fields."""
     wait = max(1, seconds(result.retry_after))
     detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
-    body = {"code": "rate_limited", "detail": detail, "retry_after": wait}
-    context = {"detail": detail, "retry_after": wait}
-    response = _refusal(request, 429, body, toolkit_setting("RATE_LIMIT_429_TEMPLATE"), context)
+    response = _refusal(request, 429, "rate_limited", detail, wait, "RATE_LIMIT_429_TEMPLATE")
     for name, value in ratelimit_headers(result).items():
         response[name] = value
-    response["Retry-After"] = str(wait)
     return response
 
 
 def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
     """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
     detail = "This is unavailable for a moment; please try again shortly."
-    body = {"code": "unavailable", "detail": detail}
-    response = _refusal(request, 503, body, toolkit_setting("RATE_LIMIT_503_TEMPLATE"), {"detail": detail})
-    response["Retry-After"] = str(max(1, seconds(exc.retry_after)))
-    return response
+    return _refusal(request, 503, "unavailable", detail, max(1, seconds(exc.retry_after)), "RATE_LIMIT_503_TEMPLATE")
 
 
 class _Guard:
-    """The checks one decorated view makes: each key in turn, stopping at the first refusal."""
+    """The check one decorated view makes, before the view runs."""
 
-    def __init__(self, rule: str | tuple[int, float], key: KeySpec, methods: Iterable[str] | None, cost: int):
-        self.rule, self.keys, self.cost = rule, _key_funcs(key), cost
+    def __init__(self, rule: RuleSpec, key: str | KeyFunc, methods: Iterable[str] | None):
+        if not callable(key) and key not in _NAMED_KEYS:
+            raise ValueError(f"key={key!r}: use 'ip', 'user' or a function of the request.")
+        self.rule, self.key = rule, _NAMED_KEYS.get(key, key) if isinstance(key, str) else key
         self.methods = {method.upper() for method in methods} if methods is not None else None
 
-    def _counted(self, request: HttpRequest) -> list[str]:
-        if self.methods is not None and request.method not in self.methods:
-            return []
-        return [key for key in (func(request) for func in self.keys) if key]
+    def _checking(self, request: HttpRequest) -> Steps:
+        """Returns a refusal, or None and the result for the RateLimit fields (None when not counted)."""
+        if (self.methods is not None and request.method not in self.methods) or not (key := self.key(request)):
+            return None, None
+        try:
+            result = yield from rate_limiting(self.rule, key)
+        except RateLimitUnavailable as exc:
+            return service_unavailable(request, exc), None
+        return (None if result.allowed else too_many_requests(request, result)), result
 
     @staticmethod
-    def _finish(response: HttpResponse, results: list[RateLimitResult]) -> HttpResponse:
-        counted = [result for result in results if not result.degraded]
-        if counted:  # the tightest key's numbers, unless the view set its own
-            for name, value in ratelimit_headers(min(counted, key=lambda r: r.remaining)).items():
-                response.setdefault(name, value)
+    def _finish(response: HttpResponse, result: RateLimitResult | None) -> HttpResponse:
+        for name, value in ratelimit_headers(result).items() if result else ():
+            response.setdefault(name, value)  # unless the view set its own
         return response
 
     def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
-        results: list[RateLimitResult] = []
-        try:
-            for key in self._counted(request):
-                results.append(result := rate_limit(self.rule, key, cost=self.cost))
-                if not result.allowed:
-                    return too_many_requests(request, result)
-        except RateLimitUnavailable as exc:
-            return service_unavailable(request, exc)
-        return self._finish(view(), results)
+        refusal, result = drive(self._checking(request), get_redis(PURPOSE), REDIS_DOWN)
+        return refusal or self._finish(view(), result)
 
     async def acall(self, request: HttpRequest, view: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
-        """Async twin of call: the same keys, refusals and headers, without blocking the event loop."""
-        results: list[RateLimitResult] = []
-        try:
-            for key in self._counted(request):
-                results.append(result := await arate_limit(self.rule, key, cost=self.cost))
-                if not result.allowed:
-                    return too_many_requests(request, result)
-        except RateLimitUnavailable as exc:
-            return service_unavailable(request, exc)
-        return self._finish(await view(), results)
+        refusal, result = await adrive(self._checking(request), aget_redis(PURPOSE), REDIS_DOWN)
+        return refusal or self._finish(await view(), result)
 
 
-def ratelimit_view(
-    rule: str | tuple[int, float],
-    *,
-    key: KeySpec = "user_or_ip",
-    methods: Iterable[str] | None = None,
-    cost: int = 1,
-) -> Callable:
+def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str] | None = None):
     """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
-
-    `key`: 'ip', 'user', 'user_or_ip', 'post:<field>', a function of the request, or several (each
-    is checked in turn under the same rule). `methods`: only these are counted (e.g. ("POST",)).
-    """
-    guard = _Guard(rule, key, methods, cost)
+    `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count."""
+    guard = _Guard(rule, key, methods)
 
     def decorator(view: Callable) -> Callable:
         if iscoroutinefunction(view):  # the login view is async: its slow-down must not hold a thread
@@ -207,13 +161,7 @@ def ratelimit_view(
 
 
 def ratelimit_call(
-    request: HttpRequest,
-    rule: str | tuple[int, float],
-    view: Callable[[], HttpResponse],
-    *,
-    key: KeySpec = "user_or_ip",
-    methods: Iterable[str] | None = None,
-    cost: int = 1,
+    request: HttpRequest, rule: RuleSpec, view: Callable[[], HttpResponse], *, key: str | KeyFunc, methods=None
 ) -> HttpResponse:
     """`view()` if `rule` allows the request, else 429: for views the decorator does not fit (admin pages)."""
-    return _Guard(rule, key, methods, cost).call(request, view)
+    return _Guard(rule, key, methods).call(request, view)

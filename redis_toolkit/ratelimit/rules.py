@@ -14,15 +14,9 @@ from redis_toolkit.conf import ConfigError, toolkit_setting
 
 MAX_LIMIT = 10_000  # the log keeps one entry per allowed unit: bounded memory per key
 MAX_PERIOD = 366 * 86400  # stamps are microseconds in Lua's doubles: exact far beyond this
-FAIL_POLICIES = ("open", "closed")
 ENV_PREFIX = "RATE_LIMIT_"
 
-_UNITS = {
-    **dict.fromkeys(("s", "sec", "second", "seconds"), 1),
-    **dict.fromkeys(("m", "min", "minute", "minutes"), 60),
-    **dict.fromkeys(("h", "hour", "hours"), 3600),
-    **dict.fromkeys(("d", "day", "days"), 86400),
-}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _LIMIT = re.compile(r"^(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
@@ -57,9 +51,10 @@ class Rule:
     def limits(self) -> str:
         return ", ".join(str(window) for window in self.windows)
 
-    @cached_property
-    def smallest_limit(self) -> int:
-        return min(window.limit for window in self.windows)
+    @property
+    def variable(self) -> str:
+        """The environment variable that overrides the rule."""
+        return env_name(self.name)
 
     @cached_property
     def script_args(self) -> tuple[bytes, ...]:
@@ -109,7 +104,7 @@ def parse_limits(text: str | list[str] | tuple[str, ...], *, where: str) -> tupl
 def parse_fail(value: object, *, where: str) -> bool:
     """True for "open" (allow while Redis is unreachable), False for "closed" (refuse)."""
     text = str(value).strip().lower()
-    if text not in FAIL_POLICIES:
+    if text not in ("open", "closed"):
         raise ConfigError(f"{where}={value!r} is not a failure policy; use open or closed.")
     return text == "open"
 
@@ -123,10 +118,11 @@ def parse_rule(name: str, spec: Mapping, *, where: str = "RATE_LIMITS") -> Rule:
     return Rule(name, windows, parse_fail(spec["fail"], where=f"{where}[{name!r}]['fail']"))
 
 
+RuleSpec = str | tuple[int, float]  # a name in RATE_LIMITS, or inline (limit, period_seconds)
 _cache: dict[object, Rule] = {}
 
 
-def get_rule(rule: str | tuple[int, float]) -> Rule:
+def get_rule(rule: RuleSpec) -> Rule:
     """The Rule for a name in settings.RATE_LIMITS, or an inline `(limit, period_seconds)` (fails closed)."""
     cached = _cache.get(rule)
     if cached is not None:
@@ -134,10 +130,10 @@ def get_rule(rule: str | tuple[int, float]) -> Rule:
     if isinstance(rule, tuple):
         if len(rule) != 2 or not isinstance(rule[0], int) or not isinstance(rule[1], int | float):
             raise ValueError(f"rule={rule!r}: an inline rule is (limit, period_seconds), e.g. (5, 60).")
-        limit, period = rule
-        if not 1 <= limit <= MAX_LIMIT or not 0 < period <= MAX_PERIOD:
+        window = Window(rule[0], float(rule[1]))
+        if not 1 <= window.limit <= MAX_LIMIT or not 0 < window.period <= MAX_PERIOD:
             raise ValueError(f"rule={rule!r}: the limit must be 1-{MAX_LIMIT}, the period 0-{MAX_PERIOD} seconds.")
-        parsed = Rule(str(Window(limit, float(period))), (Window(limit, float(period)),), fail_open=False)
+        parsed = Rule(str(window), (window,), fail_open=False)
     elif isinstance(rule, str):
         rules = toolkit_setting("RATE_LIMITS")
         if rule not in rules:

@@ -80,7 +80,7 @@ def test_allows_up_to_the_limit_then_refuses_with_retry_after(rule):
     assert [r.allowed for r in results] == [True, True, True, False]
     assert [r.remaining for r in results] == [2, 1, 0, 0]
     assert 59 < results[3].retry_after <= 60
-    assert results[3].limit == 3
+    assert [w.limit for w in results[3].windows] == [3]
     assert results[3].rule == name
     assert rate_limit(name, "bob").allowed  # another key has its own count
 
@@ -155,7 +155,7 @@ def test_every_window_must_allow_and_a_refusal_counts_nothing(rule):
     assert rate_limit(name, "k").allowed  # burst window slid; the sustained one has room for one
     refused = rate_limit(name, "k")
     assert not refused.allowed
-    assert refused.period == 60  # the sustained window is the one refusing now
+    assert [w.remaining for w in refused.windows] == [1, 0]  # the sustained window is the one refusing now
     assert 58 < refused.retry_after <= 60
 
 
@@ -209,14 +209,14 @@ def test_cost_counts_several_units_and_zero_only_looks(rule):
         rate_limit(name, "k", cost=6)
 
 
-def test_result_describes_the_tightest_window(rule):
+def test_result_describes_every_window_and_the_fewest_remaining(rule):
     name = rule("2/10s, 100/1h")
 
     result = rate_limit(name, "k")
 
-    assert (result.limit, result.remaining, result.period) == (2, 1, 10)
-    assert 9 < result.reset <= 10
-    assert [(w.limit, w.remaining) for w in result.windows] == [(2, 1), (100, 99)]
+    assert result.remaining == 1
+    assert [(w.limit, w.period, w.remaining) for w in result.windows] == [(2, 10, 1), (100, 3600, 99)]
+    assert 9 < result.windows[0].reset <= 10
 
 
 def test_stamps_come_from_the_redis_clock(rule, redis_client):

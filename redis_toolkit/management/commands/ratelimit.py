@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from redis_toolkit.ratelimit.core import RateLimitUnavailable, rate_limit, rate_limit_hits, rate_limit_reset
-from redis_toolkit.ratelimit.rules import Rule, env_name, get_rule, known_rules
+from redis_toolkit.ratelimit.core import (
+    RateLimitUnavailable,
+    rate_limit_hits,
+    rate_limit_reset,
+    rate_limit_rules,
+    rate_limit_status,
+)
+from redis_toolkit.ratelimit.rules import Rule, get_rule, known_rules
 
 
 class Command(BaseCommand):
@@ -35,22 +41,18 @@ class Command(BaseCommand):
         return get_rule(name)
 
     def rules(self) -> None:
-        hits = rate_limit_hits()
-        for rule in known_rules():
-            denied = hits.get(rule.name, 0)
+        for rule, denied in rate_limit_rules():
             policy = "fail open" if rule.fail_open else "fail closed"
-            self.stdout.write(f"{rule.name}: {rule.limits} ({policy}); refused {denied}; {env_name(rule.name)}")
+            self.stdout.write(f"{rule.name}: {rule.limits} ({policy}); refused {denied}; {rule.variable}")
 
     def status(self, rule: Rule, key: str) -> None:
         try:
-            result = rate_limit(rule.name, key, cost=0)  # cost 0 only looks
+            windows = rate_limit_status(rule.name, key)
         except RateLimitUnavailable as exc:
             raise CommandError(str(exc)) from None
-        if result.degraded:
-            raise CommandError(f"rate limit {rule.name!r} cannot be checked: Redis is unreachable")
         refused = rate_limit_hits().get(rule.name, 0)
-        self.stdout.write(f"{rule.name} {key}: {'allowed' if result.remaining else 'refused'} now")
-        for state in result.windows:
+        self.stdout.write(f"{rule.name} {key}: {'allowed' if min(w.remaining for w in windows) else 'refused'} now")
+        for state in windows:
             used = state.limit - state.remaining
             line = f"  {state.limit} per {state.period:g}s: {used} used, {state.remaining} left"
             if used:

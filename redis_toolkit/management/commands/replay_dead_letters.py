@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from redis_toolkit.events.status import dead_letter_replay, dead_letters, known_streams
+from redis_toolkit.events.status import dead_letter_replay, known_streams
 
 
 class Command(BaseCommand):
@@ -27,16 +27,10 @@ class Command(BaseCommand):
             raise CommandError("--id needs --stream: entry ids are per dead-letter stream")
         total = 0
         for name in [stream] if stream else streams:
-            if dry_run:
-                for letter in dead_letters(stream=name, limit=10_000):
-                    if (group is None or letter.group == group) and (not ids or letter.entry_id in ids):
-                        self.stdout.write(
-                            f"{name} {letter.entry_id} {letter.event_type} #{letter.event_id}: {letter.error}"
-                        )
-                        total += 1
-                continue
-            moved = dead_letter_replay(stream=name, entry_ids=ids, group=group)
-            if moved:
-                self.stdout.write(f"{name}: replayed {moved} dead letter(s)")
-            total += moved
+            letters = dead_letter_replay(stream=name, entry_ids=ids, group=group, dry_run=dry_run)
+            for letter in letters if dry_run else ():
+                self.stdout.write(f"{name} {letter.entry_id} {letter.event_type} #{letter.event_id}: {letter.error}")
+            if letters and not dry_run:
+                self.stdout.write(f"{name}: replayed {len(letters)} dead letter(s)")
+            total += len(letters)
         self.stdout.write(f"{'would replay' if dry_run else 'replayed'} {total} dead letter(s)")

@@ -28,12 +28,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         waiting, oldest = outbox_backlog()
-        age = (
-            f", the oldest from {format_ms(int((timezone.now() - oldest).total_seconds() * 1000))} ago"
-            if oldest
-            else ""
-        )
-        self.stdout.write(f"outbox: {waiting} event(s) waiting for the relay{age}")
+        age = f", the oldest from {format_ms(int((timezone.now() - oldest).total_seconds() * 1000))} ago"
+        self.stdout.write(f"outbox: {waiting} event(s) waiting for the relay{age if oldest else ''}")
         streams = stream_status()
         if not streams:
             self.stdout.write("no streams yet")
