@@ -116,8 +116,9 @@ def member_data(membership) -> dict:
     return {"id": membership.user_id, "username": membership.user.username, "role": membership.role}
 
 
-def room_added(room) -> dict:
-    return {"type": "room.added", "room": room_summary(room)}
+def room_added(room, *, item: dict) -> dict:
+    """`item`: the room rendered as the user's room lists show it (chat.room_list.room_list_item)."""
+    return {"type": "room.added", "room": {**room_summary(room), **item}}
 
 
 def room_removed(room) -> dict:

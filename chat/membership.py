@@ -12,6 +12,7 @@ from django.db import transaction
 
 from chat import frames
 from chat.models import Membership, Room
+from chat.room_list import room_list_item
 from chat.selectors import room_title_taken
 from chat.services import membership_add, room_clean_text
 from chatsite.errors import Forbidden, NotFound, UserError
@@ -64,7 +65,8 @@ def membership_invite(*, room: Room, actor, user) -> Membership:
     if not created:
         raise UserError(f"{user.username} is already a member.", code="already_member")
     membership.user = user
-    push_room_access_on_commit(user.pk, room.pk, frames.room_added(room), member=True)
+    item = room_list_item(user=user, room=room)
+    push_room_access_on_commit(user.pk, room.pk, frames.room_added(room, item=item), member=True)
     broadcast_to_room_on_commit(room.pk, frames.member_changed(membership, room_slug=room.slug, change="added"))
     return membership
 

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET
 
 from chat import frames
 from chat.models import Room
+from chat.room_list import room_label
 from chat.search import DEFAULT_LIMIT, MAX_LIMIT, MAX_QUERY_CHARS, SearchHit, message_search, readable_rooms
-from chat.views import _room_label
 from chatsite.errors import UserError, json_error
 from redis_toolkit.ratelimit.http import ratelimit_view
 
@@ -90,7 +90,7 @@ def search_page(request):
     """/search/?q=…: the form, and the hits when there is a query."""
     rooms = list(Room.objects.filter(pk__in=readable_rooms(user=request.user)).order_by("kind", "title"))
     for room in rooms:
-        room.label = _room_label(room, request.user)
+        room.label = room_label(room, request.user)
     context = {"params": request.GET, "rooms": rooms, "max_chars": MAX_QUERY_CHARS, "hits": None, "error": None}
     if "q" not in request.GET:
         return render(request, "chat/search.html", context)

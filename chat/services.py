@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import emoji as emoji_data
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import IntegrityError, connection, transaction
@@ -12,6 +11,7 @@ from django.utils.text import slugify
 from chat import frames
 from chat.formatting import render_body
 from chat.models import DirectRoom, Membership, Message, Reaction, Room
+from chat.reaction_emoji import emoji_normalize
 from chat.selectors import message_reply_count, room_can_access, room_can_moderate, room_title_taken
 from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
@@ -182,12 +182,13 @@ MAX_EMOJI_PER_MESSAGE = 50
 
 
 def _clean_emoji(emoji: str) -> str:
-    if not isinstance(emoji, str) or not emoji_data.is_emoji(emoji):
+    canonical = emoji_normalize(emoji) if isinstance(emoji, str) else None
+    if canonical is None:
         raise UserError("A reaction is exactly one emoji.", code="invalid_emoji")
-    return emoji
+    return canonical
 
 
-def _reaction_change(*, room: Room, message_id: int, user, emoji: str, add: bool) -> tuple[Message, list[str], bool]:
+def _reaction_change(*, room: Room, message_id: int, user, emoji: str, add: bool) -> tuple[dict, bool]:
     emoji = _clean_emoji(emoji)
     with transaction.atomic():
         # The message's row lock orders concurrent reactions, so each pushed count includes the ones before it.
@@ -209,25 +210,24 @@ def _reaction_change(*, room: Room, message_id: int, user, emoji: str, add: bool
             .order_by("created_at", "pk")
             .values_list("user__username", flat=True)
         )
+        frame = frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug)
         if changed:
-            frame = frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug)
             broadcast_to_room_on_commit(room.pk, frame)
-    return message, users, changed
+    return frame, changed
 
 
 def reaction_add(*, room: Room, message_id: int, user, emoji: str) -> tuple[dict, bool]:
     """Add the user's `emoji` to a message of the room (once); every member sees the new count.
 
-    Returns (the `reaction` frame, changed); adding an emoji one already added changes nothing.
+    Returns (the `reaction` frame, changed); adding an emoji one already added changes nothing. Spellings
+    of one emoji (with or without variation selectors) are one reaction, under its fully-qualified form.
     """
-    message, users, changed = _reaction_change(room=room, message_id=message_id, user=user, emoji=emoji, add=True)
-    return frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug), changed
+    return _reaction_change(room=room, message_id=message_id, user=user, emoji=emoji, add=True)
 
 
 def reaction_remove(*, room: Room, message_id: int, user, emoji: str) -> tuple[dict, bool]:
-    """Take back the user's `emoji` from a message; every member sees the new count."""
-    message, users, changed = _reaction_change(room=room, message_id=message_id, user=user, emoji=emoji, add=False)
-    return frames.reaction(message, emoji=emoji, users=users, room_slug=room.slug), changed
+    """Take back the user's `emoji` (any spelling of it) from a message; every member sees the new count."""
+    return _reaction_change(room=room, message_id=message_id, user=user, emoji=emoji, add=False)
 
 
 def room_join(*, room: Room, user) -> Membership:

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.selectors import user_last_seen
 from chat import frames
 from chat.forms import RoomForm
-from chat.models import Room
+from chat.room_list import room_label, room_prefix, rooms_for_nav
 from chat.selectors import (
     HISTORY_LIMIT,
     MAX_PAGE,
@@ -22,7 +22,6 @@ from chat.selectors import (
     message_history_around,
     room_can_moderate,
     room_get_for_user,
-    room_list_for_user,
     room_members,
 )
 from chat.services import direct_room_open, membership_set_muted, room_create, room_join, room_slug_for_title
@@ -33,33 +32,8 @@ from redis_toolkit.ratelimit.http import ratelimit_view
 MENTION_MEMBERS = 500  # the composer's @ suggestions come with the page
 
 
-def _room_label(room: Room, user) -> str:
-    if room.kind == Room.Kind.DIRECT:
-        names = [name.strip() for name in room.title.split("&")]
-        return next((name for name in names if name != user.username), room.title)
-    return room.title
-
-
-def _room_prefix(room: Room) -> str:
-    """How a room's name starts everywhere (header, composer, lists): @alice, #general, or a private name."""
-    return {Room.Kind.DIRECT: "@", Room.Kind.PUBLIC: "#"}.get(room.kind, "")
-
-
-def _rooms_for_nav(user) -> list[Room]:
-    """The reader's rooms with `label`, `prefix` and `show_slug` (set when two rooms would look the same)."""
-    rooms = list(room_list_for_user(user=user))
-    seen: dict[tuple[str, str], int] = {}
-    for room in rooms:
-        room.label, room.prefix = _room_label(room, user), _room_prefix(room)
-        key = (room.kind, room.label.casefold())
-        seen[key] = seen.get(key, 0) + 1
-    for room in rooms:
-        room.show_slug = seen[(room.kind, room.label.casefold())] > 1
-    return rooms
-
-
 def _room_list_page(request, form: RoomForm, *, status: int = 200):
-    rooms = _rooms_for_nav(request.user)
+    rooms = rooms_for_nav(request.user)
     return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=status)
 
 
@@ -101,9 +75,9 @@ def room_detail(request, slug: str):
     history, has_more = message_history(room=room, limit=HISTORY_LIMIT)
     context = {
         "room": room,
-        "room_label": _room_label(room, request.user),
-        "room_prefix": _room_prefix(room),
-        "rooms": _rooms_for_nav(request.user),
+        "room_label": room_label(room, request.user),
+        "room_prefix": room_prefix(room),
+        "rooms": rooms_for_nav(request.user),
         "history": [frames.message_data(m, room_slug=room.slug) for m in history],
         "has_more": has_more,
         "members": room_members(room=room),
@@ -124,7 +98,7 @@ def room_mute(request, slug: str):
     room = room_get_for_user(slug=slug, user=request.user)
     muted = request.POST.get("muted") == "1"
     membership_set_muted(room=room, user=request.user, muted=muted)
-    messages.success(request, f"{'Muted' if muted else 'Unmuted'} {_room_label(room, request.user)}.")
+    messages.success(request, f"{'Muted' if muted else 'Unmuted'} {room_label(room, request.user)}.")
     return redirect("room", slug=room.slug)
 
 

@@ -50,7 +50,10 @@ def _room_event(frame: dict) -> dict:
 
 
 def _user_event(frame: dict) -> dict:
-    return {"type": "user.frame", "text": encode(frame)}
+    event = {"type": "user.frame", "text": encode(frame)}
+    if frame["type"] == "notification.new":
+        event["notification_id"] = frame["notification"]["id"]  # what a resync after an outage starts from
+    return event
 
 
 def _send_on_commit(group: str, event: dict) -> None:

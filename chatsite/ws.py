@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import weakref
 from functools import partial
 from typing import Any
@@ -31,6 +32,7 @@ CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
 MAX_FRAME_DEPTH = MAX_JSON_DEPTH  # objects and lists inside each other, as for HTTP bodies
 MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
+SEND_STALL_SECONDS = 10.0  # a send still waiting for the client after this long: it stopped reading (uvicorn)
 SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
 ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
 
@@ -46,24 +48,53 @@ async def ashut_down_all() -> None:
         await asyncio.wait([asyncio.ensure_future(s) for s in sockets], timeout=SHUTDOWN_GRACE_SECONDS + 1)
 
 
-def backlog_probe(send):
-    """A function returning the bytes the ASGI server holds for this socket's client, or None.
+def _transport(send):
+    """The connection under an ASGI `send`, or None when the server is not one chatsite knows.
 
-    ASGI has no way to ask, so this looks at the two servers chatsite runs on: daphne's `send` is
+    ASGI has no way to reach it, so this looks at the two servers chatsite runs on: daphne's `send` is
     `partial(server.handle_reply, protocol)` (its Twisted transport buffers without bound); uvicorn's
-    is a bound method of its protocol (an asyncio transport, which also blocks the send on drain).
+    is a bound method of its protocol (an asyncio transport; uvicorn makes the send wait while it is full).
     """
     while hasattr(getattr(send, "__self__", None), "real_send"):  # channels' session middleware wraps it
         send = send.__self__.real_send
     owner = send.args[0] if isinstance(send, partial) and send.args else getattr(send, "__self__", None)
-    transport = getattr(owner, "transport", None)
-    if transport is None:
-        return None
+    return getattr(owner, "transport", None)
+
+
+def backlog_probe(send):
+    """A function returning the bytes the ASGI server holds for this socket's client, or None."""
+    transport = _transport(send)
     if hasattr(transport, "get_write_buffer_size"):
         return transport.get_write_buffer_size
     if hasattr(transport, "dataBuffer"):
         return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
     return None
+
+
+def connection_abort(send):
+    """A function dropping the connection under `send` at once, buffered data and all, or None."""
+    transport = _transport(send)
+    return getattr(transport, "abort", None) or getattr(transport, "abortConnection", None)
+
+
+_watchdog: asyncio.Task | None = None
+
+
+def _watch_stalled_sends() -> None:
+    """One task per process looks at every open socket once a second (a send only notes when it began)."""
+    global _watchdog
+    loop = asyncio.get_running_loop()
+    if _watchdog is None or _watchdog.done() or _watchdog.get_loop() is not loop:
+        _watchdog = loop.create_task(_cut_stalled_sends())
+
+
+async def _cut_stalled_sends() -> None:
+    while OPEN_SOCKETS:
+        await asyncio.sleep(1.0)
+        stalled = time.monotonic() - SEND_STALL_SECONDS
+        for consumer in list(OPEN_SOCKETS):
+            if 0 < consumer.sending_since < stalled:
+                consumer.cut_stalled()
 
 
 class FrameError(UserError):
@@ -106,6 +137,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.accepted = self.closing = self.stopping = self.ended = False
         self.inflight: asyncio.Future | None = None
         self.backlog = False  # backlog_probe(), looked up at the first send
+        self.sending_since = 0.0  # time.monotonic() when the send in progress began; 0: none
+        self.cut = False
 
     async def __call__(self, scope, receive, send):
         """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
@@ -175,10 +208,39 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.accepted = True
         OPEN_SOCKETS.add(self)
         metrics.SOCKETS_OPEN.inc()
+        _watch_stalled_sends()
 
     async def close(self, code=None, reason=None) -> None:
         self.closing = True
-        await super().close(code, reason)
+        await self._send_bounded(super().close(code, reason))
+
+    async def _send_bounded(self, send) -> None:
+        """Run one ASGI send, which the watchdog cuts short when it waits SEND_STALL_SECONDS for the client."""
+        self.sending_since = time.monotonic()
+        try:
+            await send
+        except OSError:  # uvicorn's ClientDisconnected: the watchdog dropped the connection under the send
+            if not self.cut:
+                raise
+        finally:
+            self.sending_since = 0.0
+
+    def cut_stalled(self) -> None:
+        """A send has waited too long for a client that stopped reading: drop its connection.
+
+        uvicorn makes a send wait while the connection's buffer is full, so the socket never gets to read
+        its `layer.overflow`, and a close frame would wait behind the same unread data. Dropping the
+        connection ends the send (the client sees it reset, reconnects and resyncs).
+        """
+        if self.cut:
+            return
+        self.cut = True
+        if not self.closing:
+            self.count_slow_client()
+        self.closing = True
+        abort = connection_abort(self.base_send)
+        if abort is not None:
+            abort()
 
     async def connect(self) -> None:
         """Close with 4401 for anonymous users, then let the subclass authorize."""
@@ -220,9 +282,12 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def close_slow_client(self) -> None:
         if not self.closing:
-            metrics.SLOW_CLIENTS_CLOSED.inc()
-            logger.warning("closing a socket of user %s that fell behind (1013)", getattr(self.user, "pk", None))
+            self.count_slow_client()
             await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    def count_slow_client(self) -> None:
+        metrics.SLOW_CLIENTS_CLOSED.inc()
+        logger.warning("closing a socket of user %s that fell behind (1013)", getattr(self.user, "pk", None))
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Decode one client frame and call its handler; bad input gets an error frame."""
@@ -259,7 +324,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     async def send(self, text_data=None, bytes_data=None, close=False) -> None:
         if self.closing:
             return
-        await super().send(text_data, bytes_data, close)
+        await self._send_bounded(super().send(text_data, bytes_data, close))
         metrics.FRAMES_DELIVERED.inc()
         if self.backlog is False:
             self.backlog = backlog_probe(self.base_send)

@@ -5,23 +5,55 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 
 from chat.selectors import room_ids_for_user
-from chatsite.realtime import room_group, user_group
+from chatsite.realtime import encode, room_group, user_group
 from chatsite.ws import JsonSocketConsumer
+from notifications import frames
+from notifications.selectors import notification_newest_id, notifications_after
+from notifications.unread import unread_rebuild
 
 WATCHED_FRAMES = {"message.new", "message.deleted"}
+RESYNC_LIMIT = 10  # the bell shows the ten newest; older missed ones are on the notifications page
+
+
+def _bell_state(user, after_id: int) -> list[dict]:
+    """The frames that bring a bell up to date: notifications after `after_id`, else just the count."""
+    missed = notifications_after(user=user, after_id=after_id, limit=RESYNC_LIMIT)
+    count = unread_rebuild(user.pk)
+    return [frames.notification_new(n, unread_count=count) for n in missed] or [
+        frames.notification_read([], unread_count=count)
+    ]
 
 
 class NotificationConsumer(JsonSocketConsumer):
     watching = False
     room_groups: frozenset[str] = frozenset()  # the room groups joined for rooms.watch
+    sent_id = 0  # the newest notification this socket has shown (at connect: the newest stored)
 
     async def on_connect(self) -> None:
         """Join the user's group: every tab of the user receives the same pushes."""
         await self.join(user_group(self.user.pk))
+        self.sent_id = await database_sync_to_async(notification_newest_id)(user=self.user)
 
     async def user_frame(self, event: dict) -> None:
         """A frame for this user, already encoded."""
         await self.send(text_data=event["text"])
+        self.sent_id = max(self.sent_id, event.get("notification_id", 0))
+
+    async def layer_resync(self, event: dict) -> None:
+        """Redis is back after an outage: pushes made meanwhile were lost; bring the socket up to date.
+
+        The session may have ended and a room.removed may have been lost, so those are checked first. Then
+        the notifications created after the last one this socket sent, then the unread count (in
+        `notification.read` with no ids when nothing was missed), so an open page is right without a reload.
+        """
+        if not await self.session_check():
+            return
+        if self.watching:
+            await self.watch_rooms()
+        for frame in await database_sync_to_async(_bell_state)(self.user, self.sent_id):
+            await self.send(text_data=encode(frame))
+            if frame["type"] == "notification.new":
+                self.sent_id = max(self.sent_id, frame["notification"]["id"])
 
     async def frame_rooms_watch(self, frame: dict) -> None:
         """The room list page wants new messages of the user's rooms, to keep unread counts live."""
@@ -41,11 +73,6 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.join(group)
         self.room_groups = wanted
         return len(wanted)
-
-    async def layer_resync(self, event: dict) -> None:
-        """After a Redis outage: the session may have ended, a room.removed may have been lost."""
-        if await self.session_check() and self.watching:
-            await self.watch_rooms()
 
     async def leave(self, group: str) -> None:
         await self.channel_layer.group_discard(group, self.channel_name)

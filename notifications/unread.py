@@ -70,6 +70,15 @@ def unread_count(user_id: int) -> int:
     return count
 
 
+def unread_rebuild(user_id: int) -> int:
+    """The count from the database, written back to Redis: adds made while Redis was down are in it again."""
+    try:
+        return _rebuild(user_id)
+    except UNREACHABLE as exc:
+        redis_outage.failed(exc, then="the bell counts from the database until it is back")
+        return len(_unread_ids(user_id))
+
+
 def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:
     """Apply a change the database already holds; while Redis is unreachable, count from the database."""
     if redis_outage.recently_failed(PROBE_SECONDS):

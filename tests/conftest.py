@@ -198,10 +198,14 @@ class SpareRedis:
 
 @pytest.fixture
 def spare_redis() -> Iterator[SpareRedis]:
+    from redis_toolkit.client import redis_outage
+
     server = SpareRedis()
     server.start()
     yield server
     server.stop()
+    # A test that stopped it leaves this process "recently failed": the next test's fail-open checks would pass.
+    redis_outage.reset()
 
 
 def test_database_url() -> str:

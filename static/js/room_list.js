@@ -30,6 +30,7 @@ function preview(item, message) {
   if (line) line.textContent = `${message.author ?? "deleted user"}: ${message.body.replace(/\s+/g, " ").slice(0, 100)}`;
   const time = item.querySelector("time.activity");
   if (time) { time.dateTime = message.created_at; time.textContent = "just now"; }
+  item.dataset.activity = message.created_at;
   item.parentElement.prepend(item);   // most recently active first
 }
 
@@ -55,30 +56,30 @@ window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
 });
 
 totalUnread();
-// Invited: the room appears at once. Removed (or left in another tab): it disappears.
+// Invited: the room appears at once, rendered by the server as the page renders every item (chat/_room_item.html),
+// in each room list of the page, in order of activity. Removed (or left in another tab): it disappears.
+function itemHtml(room, list) {
+  const template = document.createElement("template");
+  template.innerHTML = list.dataset.compact === undefined ? room.html : room.html_compact;
+  return template.content.firstElementChild;
+}
+
+function add(list, item) {
+  list.querySelector(":scope > li.empty")?.remove();   // "No rooms yet"
+  const existing = list.querySelector(`:scope > li[data-room="${CSS.escape(item.dataset.room)}"]`);
+  if (existing) { existing.replaceWith(item); return; }   // a public room listed but not joined
+  const activity = (li) => Date.parse(li.dataset.activity ?? "") || 0;
+  const later = [...list.children].find((li) => activity(li) < activity(item));
+  list.insertBefore(item, later ?? null);
+}
+
 window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
-  let list = document.getElementById("room-list");
   if (frame.type === "room.removed") {
-    document.querySelector(`li[data-room="${CSS.escape(frame.room)}"]`)?.remove();
-  } else if (frame.type === "room.added" && !list?.querySelector(`li[data-room="${CSS.escape(frame.room.slug)}"]`)) {
-    if (!list) {  // the first room of someone who had none: the list replaces the empty state
-      list = document.createElement("ul");
-      list.className = "rooms";
-      list.id = "room-list";
-      document.querySelector("#main .empty, main .empty")?.replaceWith(list);
+    for (const item of document.querySelectorAll(`ul.rooms li[data-room="${CSS.escape(frame.room)}"]`)) item.remove();
+  } else if (frame.type === "room.added") {
+    for (const list of document.querySelectorAll("ul.rooms")) {
+      if (!list.querySelector(`li[data-room="${CSS.escape(frame.room.slug)}"][data-joined]`)) add(list, itemHtml(frame.room, list));
     }
-    const li = document.createElement("li");
-    li.dataset.room = frame.room.slug;
-    li.dataset.joined = "";
-    const link = document.createElement("a");
-    link.href = frame.room.url;
-    const title = document.createElement("bdi");
-    title.textContent = frame.room.title;
-    link.append(frame.room.kind === "private" ? "🔒 " : "#", title);
-    const badge = document.createElement("span");
-    badge.className = "unread-count hidden";
-    badge.textContent = "0";
-    li.append(link, " ", badge);
-    list.append(li);
+    totalUnread();
   }
 });

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from chat.formatting import ALLOWED_TAGS, mentioned_usernames, render_body
 from chat.models import Message, Reaction, Room
-from chat.services import message_delete, message_edit, message_post, reaction_add, room_create
+from chat.services import message_delete, message_edit, message_post, reaction_add, reaction_remove, room_create
 from chatsite.errors import UserError
 from redis_toolkit.ratelimit.core import rate_limit_reset
 
@@ -240,6 +240,62 @@ async def test_reacting_to_a_message_of_another_room_or_a_deleted_one_is_refused
     await socket.send({"type": "reaction.add", "id": gone.pk, "emoji": "👍"})
     assert (await socket.expect("error"))["code"] == "deleted"
     assert not await Reaction.objects.aexists()
+
+
+@pytest.mark.parametrize(
+    ("spellings", "canonical"),
+    [
+        (["❤", "❤️", "❤\ufe0e"], "❤️"),  # bare, emoji presentation, text presentation
+        (["☺", "☺️"], "☺️"),
+        (["#⃣", "#️⃣"], "#️⃣"),
+        (["👁‍🗨", "👁️‍🗨️"], "👁️‍🗨️"),  # a ZWJ sequence with selectors inside
+    ],
+)
+def test_spellings_of_one_emoji_that_differ_by_variation_selectors_are_one_reaction(room, people, spellings, canonical):
+    alice, bob = people
+    message = post(room, alice, "hi")
+
+    adds = [reaction_add(room=room, message_id=message.pk, user=bob, emoji=e) for e in spellings]
+    frame, changed = reaction_add(room=room, message_id=message.pk, user=alice, emoji=spellings[0])
+
+    assert [changed for _, changed in adds] == [True] + [False] * (len(spellings) - 1)
+    assert (frame["emoji"], frame["count"], frame["users"], changed) == (canonical, 2, ["bob", "alice"], True)
+    assert set(Reaction.objects.values_list("emoji", flat=True)) == {canonical}
+    frame, changed = reaction_remove(room=room, message_id=message.pk, user=bob, emoji=spellings[-1])
+    assert (frame["emoji"], frame["users"], changed) == (canonical, ["alice"], True)
+
+
+def test_the_data_migration_merges_stored_spellings_of_one_emoji_into_one_reaction(room, people, make_user):
+    alice, bob = people
+    carol = make_user("carol")
+    message, other = post(room, alice, "hi"), post(room, alice, "there")
+    # As stored before emoji were normalised: bob used both spellings, alice and carol one each.
+    for user, emoji, on in [
+        (alice, "❤", message),
+        (bob, "❤️", message),
+        (bob, "❤", message),
+        (carol, "❤\ufe0e", message),
+        (bob, "👍", message),
+        (alice, "☺", other),
+    ]:
+        Reaction.objects.create(message=on, user=user, emoji=emoji)
+    first_heart = Reaction.objects.get(user=alice, emoji="❤").created_at
+    migration = __import__("chat.migrations.0005_merge_emoji_spellings", fromlist=["merge_spellings"])
+
+    migration.merge_spellings(apps, None)
+
+    rows = Reaction.objects.order_by("message_id", "created_at", "pk").values_list(
+        "message_id", "emoji", "user__username"
+    )
+    assert list(rows) == [
+        (message.pk, "❤️", "alice"),
+        (message.pk, "❤️", "bob"),
+        (message.pk, "❤️", "carol"),
+        (message.pk, "👍", "bob"),
+        (other.pk, "☺️", "alice"),
+    ]
+    assert Reaction.objects.get(user=alice, message=message).created_at == first_heart  # order of first use kept
+    assert reaction_remove(room=room, message_id=message.pk, user=bob, emoji="❤")[0]["users"] == ["alice", "carol"]
 
 
 def test_a_message_takes_at_most_fifty_different_emoji(room, people):

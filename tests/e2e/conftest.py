@@ -62,6 +62,42 @@ def signed_in_page(browser):
         context.close()
 
 
+@pytest.fixture
+def room_page(signed_in_page):
+    """`page = room_page(server, "bob", "lobby", viewport=PHONE)`: signed in, on that room's page."""
+
+    def open_room(server, username: str, slug: str, *, viewport: dict | None = None):
+        page = signed_in_page(server, username)
+        if viewport is not None:
+            page.set_viewport_size(viewport)
+        page.goto(f"/rooms/{slug}/")
+        return page
+
+    return open_room
+
+
+@pytest.fixture
+def lone_room_page(asgi_server, room_page, make_user):
+    """`page = lone_room_page("quiet", "Quiet")`: bob, alone, on a new empty room's page (`**env`: the server's)."""
+
+    def open_room(slug: str, title: str, *, viewport: dict | None = None, **env: str):
+        from chat.services import room_create
+
+        make_user("bob")
+        room_create(slug=slug, title=title)
+        return room_page(asgi_server(**env), "bob", slug, viewport=viewport)
+
+    return open_room
+
+
+def send_from_composer(page, text: str):
+    """Type `text` into the room's composer and press Enter, as a reader does; returns the composer."""
+    composer = page.get_by_role("textbox", name="Message")
+    composer.fill(text)
+    composer.press("Enter")
+    return composer
+
+
 def in_thread(fn, /, **kwargs):
     """Run a service from a plain thread: its after-commit pushes cannot run inside Playwright's loop."""
     from concurrent.futures import ThreadPoolExecutor
@@ -98,6 +134,13 @@ def in_viewport(page, locator) -> bool:
         and box["x"] + box["width"] <= size["width"] + 0.5
         and box["y"] + box["height"] <= size["height"] + 0.5
     )
+
+
+def assert_fits(page, *locators) -> None:
+    """Nothing scrolls sideways, and each of `locators` is visible entirely inside the viewport."""
+    for locator in locators:
+        assert in_viewport(page, locator), locator
+    assert horizontal_overflow(page) <= 0
 
 
 def set_hidden(page, hidden: bool) -> None:

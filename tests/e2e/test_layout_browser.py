@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chat.services import message_post, room_create
-from tests.e2e.conftest import DESKTOP, PHONE, horizontal_overflow, in_thread, in_viewport
+from tests.e2e.conftest import DESKTOP, PHONE, assert_fits, horizontal_overflow, in_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("redis_client")]
 
@@ -23,18 +23,19 @@ def rooms(make_user):
     return lobby
 
 
+@pytest.fixture
+def lobby_page(asgi_server, room_page, rooms):
+    """`page = lobby_page(PHONE)`: bob on the lobby's page at that size, on a server of its own (`**env`)."""
+    return lambda viewport, **env: room_page(asgi_server(**env), "bob", "lobby", viewport=viewport)
+
+
 @pytest.mark.django_db(transaction=True)
-def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(asgi_server, signed_in_page, rooms):
-    server = asgi_server()
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(PHONE)
-    page.goto("/rooms/lobby/")
+def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(lobby_page):
+    page = lobby_page(PHONE)
     expect(page.get_by_text("a long one:")).to_be_visible()
 
-    assert horizontal_overflow(page) <= 0
     composer, send = page.get_by_role("textbox", name="Message"), page.get_by_role("button", name="Send")
-    assert in_viewport(page, composer)
-    assert in_viewport(page, send)
+    assert_fits(page, composer, send)
     assert composer.bounding_box()["width"] > 0.6 * PHONE["width"]  # the composer takes the width (beside Send, Attach)
     nav = page.get_by_role("navigation", name="Rooms")
     expect(nav).to_be_hidden()
@@ -44,9 +45,8 @@ def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(asgi_server, signe
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
     expect(nav).to_be_visible()
-    assert in_viewport(page, nav)
     expect(nav.get_by_role("link").first).to_be_focused()  # focus moves into the drawer
-    assert horizontal_overflow(page) <= 0
+    assert_fits(page, nav)
 
     page.keyboard.press("Escape")
     expect(nav).to_be_hidden()
@@ -60,11 +60,8 @@ def test_room_page_fits_a_phone_and_the_room_list_is_a_drawer(asgi_server, signe
 
 
 @pytest.mark.django_db(transaction=True)
-def test_phone_header_people_drawer_and_bell_panel_fit_the_screen(asgi_server, signed_in_page, rooms):
-    server = asgi_server()
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(PHONE)
-    page.goto("/rooms/lobby/")
+def test_phone_header_people_drawer_and_bell_panel_fit_the_screen(lobby_page):
+    page = lobby_page(PHONE)
 
     people = page.get_by_role("button", name="People")
     people.click()
@@ -78,8 +75,7 @@ def test_phone_header_people_drawer_and_bell_panel_fit_the_screen(asgi_server, s
     bell.click()
     panel = page.locator("#bell-panel")
     expect(panel).to_be_visible()
-    assert in_viewport(page, panel)
-    assert horizontal_overflow(page) <= 0
+    assert_fits(page, panel)
     page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
 
@@ -88,7 +84,7 @@ def test_phone_header_people_drawer_and_bell_panel_fit_the_screen(asgi_server, s
     menu.click()
     sessions = page.get_by_role("link", name="Your sessions")
     expect(sessions).to_be_visible()
-    assert in_viewport(page, sessions)
+    assert_fits(page, sessions)
     sessions.click()
     page.wait_for_url(re.compile("/accounts/sessions/$"))
     assert horizontal_overflow(page) <= 0
@@ -99,11 +95,8 @@ def test_phone_header_people_drawer_and_bell_panel_fit_the_screen(asgi_server, s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_desktop_shows_rooms_chat_and_people_side_by_side(asgi_server, signed_in_page, rooms):
-    server = asgi_server()
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(DESKTOP)
-    page.goto("/rooms/lobby/")
+def test_desktop_shows_rooms_chat_and_people_side_by_side(lobby_page):
+    page = lobby_page(DESKTOP)
 
     nav = page.get_by_role("navigation", name="Rooms")
     side = page.get_by_role("complementary", name="Room details")
@@ -116,8 +109,7 @@ def test_desktop_shows_rooms_chat_and_people_side_by_side(asgi_server, signed_in
     left, middle, right = nav.bounding_box(), chat.bounding_box(), side.bounding_box()
     assert left["x"] + left["width"] <= middle["x"]
     assert middle["x"] + middle["width"] <= right["x"]
-    assert in_viewport(page, page.get_by_role("button", name="Send"))
-    assert horizontal_overflow(page) <= 0
+    assert_fits(page, page.get_by_role("button", name="Send"))
     expect(nav.locator("li.current a")).to_have_attribute("aria-current", "page")
 
 
@@ -147,7 +139,7 @@ def test_sign_up_errors_stand_apart_from_the_password_help_on_a_phone(asgi_serve
 
 
 @pytest.mark.django_db(transaction=True)
-def test_conversation_features_fit_a_phone(asgi_server, signed_in_page, rooms, tmp_path):
+def test_conversation_features_fit_a_phone(lobby_page, rooms, tmp_path):
     from chat.models import Message
     from chat.services import reaction_add, room_join
 
@@ -157,10 +149,7 @@ def test_conversation_features_fit_a_phone(asgi_server, signed_in_page, rooms, t
     for emoji in ("👍", "🎉", "😂", "👀", "✅", "❤️"):
         in_thread(reaction_add, room=rooms, message_id=first.pk, user=alice, emoji=emoji)
     in_thread(message_post, room=rooms, author=alice, body=f"@bob **{LONG_WORD}**", client_id="", reply_to=first.pk)
-    server = asgi_server(MEDIA_ROOT=str(tmp_path / "media"))
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(PHONE)
-    page.goto("/rooms/lobby/")
+    page = lobby_page(PHONE, MEDIA_ROOT=str(tmp_path / "media"))
     expect(page.locator("#seq-2 .quote")).to_be_visible()
     expect(page.get_by_role("group", name="Reactions to message 1").get_by_role("button")).to_have_count(6)
 
@@ -168,10 +157,10 @@ def test_conversation_features_fit_a_phone(asgi_server, signed_in_page, rooms, t
     page.get_by_role("button", name="React to message 2").click()
     picker = page.get_by_role("dialog", name="Pick a reaction")
     expect(picker).to_be_visible()
-    assert in_viewport(page, picker)
     page.get_by_role("textbox", name="Message").press_sequentially("@al")
-    expect(page.get_by_role("listbox", name="Members to mention")).to_be_visible()
-    assert in_viewport(page, page.get_by_role("listbox", name="Members to mention"))
+    mention_list = page.get_by_role("listbox", name="Members to mention")
+    expect(mention_list).to_be_visible()
+    assert_fits(page, picker, mention_list)
     for selector in ("#seq-2 .quote", "#seq-1 .reactions", "#seq-2 .body"):
         box = page.locator(selector).bounding_box()
         assert box["x"] >= 0, selector

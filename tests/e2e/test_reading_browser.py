@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from chat.models import Membership, Message
 from chat.services import message_post, room_create
-from tests.e2e.conftest import DESKTOP, PHONE, in_thread
+from tests.e2e.conftest import DESKTOP, PHONE, in_thread, send_from_composer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("redis_client")]
 
@@ -21,7 +21,7 @@ def post_at(room, author, body, minutes_ago: float):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(asgi_server, signed_in_page, make_user):
+def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(asgi_server, room_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
     room = room_create(slug="lobby", title="Lobby")
     post_at(room, alice, "from three days ago", 3 * 24 * 60)
@@ -32,9 +32,7 @@ def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(
     post_at(room, alice, "after a quiet spell", 1)  # seven minutes later: a new group
     server = asgi_server()
 
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(DESKTOP)
-    page.goto("/rooms/lobby/")
+    page = room_page(server, "bob", "lobby", viewport=DESKTOP)
     messages = page.get_by_role("list", name="Messages")
     expect(messages.get_by_text("after a quiet spell")).to_be_visible()
 
@@ -54,7 +52,7 @@ def test_runs_by_one_author_group_under_day_separators_with_full_dates_on_hover(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_jump_control_goes_to_the_first_unread_even_beyond_the_loaded_page(asgi_server, signed_in_page, make_user):
+def test_the_jump_control_goes_to_the_first_unread_even_beyond_the_loaded_page(asgi_server, room_page, make_user):
     alice, bob = make_user("alice"), make_user("bob")
     room = room_create(slug="lobby", title="Lobby")
     for n in range(1, 61):
@@ -62,9 +60,7 @@ def test_the_jump_control_goes_to_the_first_unread_even_beyond_the_loaded_page(a
     Membership.objects.create(room=room, user=bob, last_read_seq=5)  # 55 unread; the page holds the last 50
     server = asgi_server()
 
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(PHONE)
-    page.goto("/rooms/lobby/")
+    page = room_page(server, "bob", "lobby", viewport=PHONE)
     expect(page.get_by_text("message 60", exact=True)).to_be_visible()
     divider = page.locator("li.new-divider", has_text="New messages")
     expect(divider).to_have_count(0)  # further up than the first page
@@ -82,34 +78,26 @@ def test_the_jump_control_goes_to_the_first_unread_even_beyond_the_loaded_page(a
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_empty_room_says_so_and_marks_its_start(asgi_server, signed_in_page, make_user):
-    make_user("bob")
-    room_create(slug="quiet", title="Quiet")
-    server = asgi_server()
-
-    page = signed_in_page(server, "bob")
-    page.goto("/rooms/quiet/")
+def test_an_empty_room_says_so_and_marks_its_start(lone_room_page):
+    page = lone_room_page("quiet", "Quiet")
 
     messages = page.get_by_role("list", name="Messages")
     expect(messages.get_by_text("This is the start of #Quiet.")).to_be_visible()
     expect(messages.get_by_text("No messages yet. Write the first one below.")).to_be_visible()
-    composer = page.get_by_role("textbox", name="Message")
-    composer.fill("first!")
-    composer.press("Enter")
+    send_from_composer(page, "first!")
     expect(messages.get_by_text("first!")).to_be_visible()
     expect(messages.get_by_text("No messages yet")).to_have_count(0)
     expect(messages.locator("li.day-divider", has_text="Today")).to_be_visible()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_new_messages_are_announced_politely_with_their_author(asgi_server, signed_in_page, make_user):
+def test_new_messages_are_announced_politely_with_their_author(asgi_server, room_page, make_user):
     alice, _ = make_user("alice"), make_user("bob")
     room = room_create(slug="lobby", title="Lobby")
     in_thread(message_post, room=room, author=alice, body="old news", client_id="")
     server = asgi_server()
 
-    page = signed_in_page(server, "bob")
-    page.goto("/rooms/lobby/")
+    page = room_page(server, "bob", "lobby")
     announcer = page.locator("#announcer")
     expect(page.get_by_text("old news")).to_be_visible()
     expect(announcer).to_have_attribute("aria-live", "polite")

@@ -8,29 +8,26 @@ from playwright.sync_api import expect
 from chat.models import Message
 from chat.services import room_create
 from redis_toolkit.ratelimit.core import rate_limit_reset
-from tests.e2e.conftest import PHONE
+from tests.e2e.conftest import PHONE, send_from_composer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("redis_client")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_shows_sending_until_acked_and_a_refused_one_keeps_its_text(asgi_server, signed_in_page, make_user):
+def test_a_send_shows_sending_until_acked_and_a_refused_one_keeps_its_text(asgi_server, room_page, make_user):
     bob = make_user("bob")
     room_create(slug="lobby", title="Lobby")
     rate_limit_reset("chat.message", str(bob.pk))
     server = asgi_server(RATE_LIMIT_CHAT_MESSAGE="2/1m")
 
-    page = signed_in_page(server, "bob")
-    page.set_viewport_size(PHONE)
-    page.goto("/rooms/lobby/")
+    page = room_page(server, "bob", "lobby", viewport=PHONE)
     composer = page.get_by_role("textbox", name="Message")
     messages = page.get_by_role("list", name="Messages")
     expect(page.locator("#online li")).to_have_count(1)  # connected
 
     server.stop()
     expect(page.get_by_text("reconnecting")).to_be_visible()
-    composer.fill("written while offline")
-    composer.press("Enter")
+    send_from_composer(page, "written while offline")
     pending = messages.locator("li.pending")
     expect(pending).to_contain_text("written while offline")
     expect(pending).to_contain_text("Sending…")
@@ -41,11 +38,9 @@ def test_a_send_shows_sending_until_acked_and_a_refused_one_keeps_its_text(asgi_
     expect(messages.get_by_text("written while offline")).to_have_count(1)
     expect(messages.get_by_text("Sending…")).to_have_count(0)
 
-    composer.fill("second one")
-    composer.press("Enter")
+    send_from_composer(page, "second one")
     expect(messages.locator("li.message:not(.pending)").get_by_text("second one")).to_be_visible()
-    composer.fill("one too many\nwith two lines")
-    composer.press("Enter")
+    send_from_composer(page, "one too many\nwith two lines")
 
     error = page.get_by_role("alert").filter(has_text="too fast")
     expect(error).to_contain_text(re.compile(r"Not sent: You are sending too fast; you can send again in \d+ seconds"))
@@ -55,17 +50,11 @@ def test_a_send_shows_sending_until_acked_and_a_refused_one_keeps_its_text(asgi_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_arrow_up_in_an_empty_composer_edits_my_last_message(asgi_server, signed_in_page, make_user):
-    make_user("bob")
-    room_create(slug="lobby", title="Lobby")
-    server = asgi_server()
-
-    page = signed_in_page(server, "bob")
-    page.goto("/rooms/lobby/")
+def test_arrow_up_in_an_empty_composer_edits_my_last_message(lone_room_page):
+    page = lone_room_page("lobby", "Lobby")
     composer = page.get_by_role("textbox", name="Message")
     for text in ("first thought", "second thougth"):
-        composer.fill(text)
-        composer.press("Enter")
+        send_from_composer(page, text)
         expect(page.locator("li.message:not(.pending)").get_by_text(text)).to_be_visible()
 
     composer.press("ArrowUp")

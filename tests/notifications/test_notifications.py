@@ -4,6 +4,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.urls import reverse
 
 from chat.services import room_create
@@ -211,3 +212,24 @@ async def test_room_list_watch_receives_new_messages_of_my_rooms_but_not_typing(
     assert frame["type"] == "message.new"
     assert frame["message"]["room"] == "team"
     assert await socket.quiet("message.new")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_resync_after_an_outage_sends_the_count_from_the_database_and_nothing_already_sent(make_user):
+    from django.utils import timezone
+
+    from chatsite.realtime import user_group
+
+    bob = await sync_to_async(make_user)("bob")
+    await sync_to_async(notify)(bob, "old")  # before the socket: the page showed it already
+    socket = await _notification_socket(bob)
+    await sync_to_async(notify)(bob, "live")
+    await socket.expect("notification.new")
+    # Read in another tab while Redis was down: neither the push nor the Redis set heard of it.
+    await Notification.objects.filter(recipient=bob).aupdate(read_at=timezone.now())
+
+    await get_channel_layer().group_send(user_group(bob.pk), {"type": "layer.resync"})
+
+    assert await socket.expect("notification.read") == {"type": "notification.read", "ids": [], "unread_count": 0}
+    assert await socket.quiet("notification.new")
+    assert await sync_to_async(unread.unread_count)(bob.pk) == 0  # the set was rebuilt

@@ -1,5 +1,6 @@
 """StreamWorker in this process: delivery, retries, claims, dead letters and replay, on a real Redis."""
 
+import itertools
 import json
 import time
 
@@ -34,6 +35,25 @@ def client():
     return get_redis("tests", decode_responses=True)
 
 
+@pytest.fixture
+def stream_worker(registry):
+    """`worker, events = stream_worker(errors, consumer="c1")`: a worker of group g whose one handler takes
+    `test.effect`, keeps each event it is given in `events` and raises the next of `errors` (then succeeds)."""
+
+    def build(errors=(), *, consumer: str = "c1"):
+        events, errors = [], iter(errors)
+
+        @registry.handler("test.effect", group="g")
+        def handler(event):
+            events.append(event)
+            if (error := next(errors, None)) is not None:
+                raise error
+
+        return StreamWorker(group="g", consumer=consumer, registry=registry), events
+
+    return build
+
+
 def add_entry(client, event_type: str, payload: dict | str, *, event_id: int = 1, stream: str = "test", fields=None):
     payload_json = payload if isinstance(payload, str) else json.dumps(payload)
     entry = encode_entry(
@@ -56,10 +76,8 @@ def pending(client, group: str, stream: str = "test") -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_handler_receives_the_event_with_its_outbox_id(registry):
-    received = []
-    registry.handler("test.effect", group="g")(received.append)
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+def test_handler_receives_the_event_with_its_outbox_id(stream_worker):
+    worker, received = stream_worker()
     with transaction.atomic():
         row = publish_event("test.effect", {"n": 3})
 
@@ -72,10 +90,8 @@ def test_handler_receives_the_event_with_its_outbox_id(registry):
     assert pending(worker.client, "g") == 0
 
 
-def test_unknown_event_type_is_dead_lettered_with_a_reason_and_the_worker_keeps_going(registry, client):
-    received = []
-    registry.handler("test.effect", group="g")(received.append)
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+def test_unknown_event_type_is_dead_lettered_with_a_reason_and_the_worker_keeps_going(stream_worker, client):
+    worker, received = stream_worker()
     add_entry(client, "test.nobody", {}, event_id=1)
     add_entry(client, "test.effect", {}, event_id=2)
 
@@ -126,20 +142,13 @@ def test_entry_without_the_event_fields_is_dead_lettered(registry, client):
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_failing_handler_is_retried_then_dead_lettered_after_max_deliveries(registry, client):
-    attempts = []
-
-    @registry.handler("test.effect", group="g")
-    def always_fails(event):
-        attempts.append(event.deliveries)
-        raise RuntimeError("the database is on fire")
-
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+def test_failing_handler_is_retried_then_dead_lettered_after_max_deliveries(stream_worker, client):
+    worker, events = stream_worker(itertools.repeat(RuntimeError("the database is on fire")))
     add_entry(client, "test.effect", {})
 
     drain(worker, until=lambda: dead_letters(stream="test"))
 
-    assert attempts == [1, 2, 3]
+    assert [e.deliveries for e in events] == [1, 2, 3]
     [letter] = dead_letters(stream="test")
     assert letter.deliveries == 3
     assert letter.error.startswith("RuntimeError: the database is on fire (")
@@ -147,46 +156,29 @@ def test_failing_handler_is_retried_then_dead_lettered_after_max_deliveries(regi
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_handler_that_recovers_on_a_retry_is_not_dead_lettered(registry, client):
-    attempts = []
-
-    @registry.handler("test.effect", group="g")
-    def flaky(event):
-        attempts.append(event.deliveries)
-        if len(attempts) < 2:
-            raise ConnectionError("blip")
-
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+def test_handler_that_recovers_on_a_retry_is_not_dead_lettered(stream_worker, client):
+    worker, events = stream_worker([ConnectionError("blip")])
     add_entry(client, "test.effect", {})
 
-    drain(worker, until=lambda: len(attempts) == 2 and pending(client, "g") == 0)
+    drain(worker, until=lambda: len(events) == 2 and pending(client, "g") == 0)
 
-    assert attempts == [1, 2]
+    assert [e.deliveries for e in events] == [1, 2]
     assert dead_letters(stream="test") == []
 
 
-def test_invalid_event_raised_by_a_handler_is_dead_lettered_at_once(registry, client):
-    attempts = []
-
-    @registry.handler("test.effect", group="g")
-    def refuses(event):
-        attempts.append(event.id)
-        raise InvalidEvent("room 9 does not exist")
-
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+def test_invalid_event_raised_by_a_handler_is_dead_lettered_at_once(stream_worker, client):
+    worker, events = stream_worker(itertools.repeat(InvalidEvent("room 9 does not exist")))
     add_entry(client, "test.effect", {})
 
     worker.run_once(wait=False)
 
-    assert attempts == [1]
+    assert [e.deliveries for e in events] == [1]
     assert dead_letters(stream="test")[0].error.startswith("invalid event: room 9 does not exist (")
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_entries_pending_on_a_silent_consumer_are_claimed_and_handled(registry, client):
-    received = []
-    registry.handler("test.effect", group="g")(received.append)
-    worker = StreamWorker(group="g", consumer="alive", registry=registry)
+def test_entries_pending_on_a_silent_consumer_are_claimed_and_handled(stream_worker, client):
+    worker, received = stream_worker(consumer="alive")
     worker.ensure_groups()
     add_entry(client, "test.effect", {}, event_id=1)
     add_entry(client, "test.effect", {}, event_id=2)
@@ -199,10 +191,8 @@ def test_entries_pending_on_a_silent_consumer_are_claimed_and_handled(registry, 
 
 
 @pytest.mark.usefixtures("fast_retries")
-def test_entry_that_keeps_crashing_workers_is_dead_lettered_without_running_again(registry, client):
-    received = []
-    registry.handler("test.effect", group="g")(received.append)
-    worker = StreamWorker(group="g", consumer="alive", registry=registry)
+def test_entry_that_keeps_crashing_workers_is_dead_lettered_without_running_again(stream_worker, client):
+    worker, received = stream_worker(consumer="alive")
     worker.ensure_groups()
     entry_id = add_entry(client, "test.effect", {})
     client.xreadgroup("g", "crashed-1", {stream_key("test"): ">"})
