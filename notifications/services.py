@@ -13,7 +13,6 @@ from chatsite.realtime import push_to_user, push_to_users
 from notifications import frames
 from notifications.models import Broadcast, Notification
 from notifications.unread import unread_add, unread_add_many, unread_remove
-from redis_toolkit.client import UNREACHABLE
 from redis_toolkit.events.outbox import publish_event
 
 BROADCAST_BATCH = 1000
@@ -21,11 +20,9 @@ MAX_TEXT = 300
 
 
 def _deliver(notification: Notification) -> None:
-    try:
-        count = unread_add(notification.recipient_id, [notification.pk])
-    except UNREACHABLE:
-        # Stored already; an open bell is resynced from the database (count included) once Redis is back.
-        count = None
+    # With Redis down the count comes from the database and the push is lost; an open bell is resynced
+    # (notifications and count) once Redis is back.
+    count = unread_add(notification.recipient_id, [notification.pk])
     push_to_user(notification.recipient_id, frames.notification_new(notification, unread_count=count))
 
 

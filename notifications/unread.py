@@ -53,6 +53,11 @@ def _rebuild(user_id: int) -> int:
 _missed: set[int] = set()
 
 
+def _counted_without_redis(user_id: int, exc: BaseException) -> int:
+    redis_outage.failed(exc, then="the bell counts from the database until it is back")
+    return len(_unread_ids(user_id))
+
+
 def unread_count(user_id: int) -> int:
     """The bell's count; from the database while Redis is unreachable (every page shows the bell)."""
     if redis_outage.recently_failed(PROBE_SECONDS):
@@ -64,8 +69,7 @@ def unread_count(user_id: int) -> int:
             count = get_redis().scard(_key(user_id))
             count = count - 1 if count else _rebuild(user_id)
     except UNREACHABLE as exc:
-        redis_outage.failed(exc, then="the bell counts from the database until it is back")
-        return len(_unread_ids(user_id))
+        return _counted_without_redis(user_id, exc)
     redis_outage.recovered()
     return count
 
@@ -75,8 +79,7 @@ def unread_rebuild(user_id: int) -> int:
     try:
         return _rebuild(user_id)
     except UNREACHABLE as exc:
-        redis_outage.failed(exc, then="the bell counts from the database until it is back")
-        return len(_unread_ids(user_id))
+        return _counted_without_redis(user_id, exc)
 
 
 def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:
@@ -90,9 +93,8 @@ def _change(mode: str, user_id: int, ids: Iterable[int]) -> int:
         count = _CHANGE(get_redis(), [_key(user_id)], [mode, TTL_SECONDS, *ids])
         return count if count >= 0 else _rebuild(user_id)
     except UNREACHABLE as exc:
-        redis_outage.failed(exc, then="the bell counts from the database until it is back")
         _missed.add(user_id)
-        return len(_unread_ids(user_id))
+        return _counted_without_redis(user_id, exc)
 
 
 def unread_add(user_id: int, ids: Iterable[int]) -> int:

@@ -102,8 +102,9 @@ def test_a_room_list_stops_hearing_a_room_removed_during_a_redis_outage(asgi_ser
         spare_redis.stop()
         assert (await owner.arequest("DELETE", "/api/rooms/secret/members/bob")).status == 200
         spare_redis.start()
-        sock = await in_room(server, owner, "secret")  # Redis answers again: the resync is on its way
-        await asyncio.sleep(2)
+        sock = await in_room(server, owner, "secret")
+        # Redis answers again: the bell's resync re-reads its rooms, then sends the bell's state.
+        await bell.expect("notification.read", "notification.new", timeout=15)
         await sock.send({"type": "message.send", "body": "bob is gone", "client_id": "g1"})
         await sock.expect("message.new")
         try:
