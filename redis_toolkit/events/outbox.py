@@ -20,7 +20,6 @@ from redis_toolkit.conf import toolkit_setting
 from redis_toolkit.events.codec import encode_entry, stream_append, stream_of
 from redis_toolkit.events.registry import refresh_db_connections
 from redis_toolkit.events.status import known_streams, stream_handled
-from redis_toolkit.fencing import fence_advance
 from redis_toolkit.models import Fence, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -39,13 +38,13 @@ class TransactionRequired(RuntimeError):
     """publish_event() was called outside transaction.atomic(): the event would not share its change's fate."""
 
 
-def publish_event(type: str, payload: dict, *, stream: str | None = None) -> OutboxEvent:
+def publish_event(type: str, payload: dict) -> OutboxEvent:
     """Record an event (a small JSON dict: ids, not objects) in the transaction of its change; sent after commit."""
     if not transaction.get_connection().in_atomic_block:
         raise TransactionRequired(
             f"publish_event({type!r}) must be called inside transaction.atomic(), with its change"
         )
-    stream = stream_of(type, stream, argument="type")
+    stream = stream_of(type, argument="type")
     if not isinstance(payload, dict):
         raise TypeError(f"publish_event(payload=...) takes a dict, not {payload.__class__.__name__}")
     try:
@@ -155,7 +154,7 @@ def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age:
         _send(client, missed)
         logger.info("outbox relay sent %d event(s) the fast path had not", len(missed))
     with transaction.atomic():
-        fence_advance(RELAY_LOCK, fencing_token)
+        locks.fence_advance(RELAY_LOCK, fencing_token)
         OutboxEvent.objects.filter(pk__in=ids, sent_at__isnull=True).update(sent_at=timezone.now())
     client.zrem(pushed_key(), *ids)
     return len(rows)

@@ -8,8 +8,7 @@ from typing import Any, NamedTuple
 from redis.exceptions import ResponseError
 
 from redis_toolkit.client import get_redis
-from redis_toolkit.events import codec
-from redis_toolkit.events.registry import default_registry
+from redis_toolkit.events import codec, registry
 
 
 class DeadLetter(NamedTuple):
@@ -43,7 +42,7 @@ class DeadLetter(NamedTuple):
 def known_streams() -> list[str]:
     """Streams written to so far plus those registered handlers read (sorted)."""
     client = get_redis("streams", decode_responses=True)
-    return sorted(set(client.smembers(codec.known_streams_key())) | default_registry.streams())
+    return sorted(set(client.smembers(codec.known_streams_key())) | registry.streams())
 
 
 def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -116,7 +115,7 @@ def _lag(client, key: str, info: dict[str, Any]) -> int | None:
 def stream_status() -> list[StreamStatus]:
     """Length, dead letters, and per group: pending, lag and consumers with their idle time."""
     client = get_redis("streams", decode_responses=True)
-    registered = default_registry.streams()
+    registered = registry.streams()
     result = []
     for name in known_streams():
         key = codec.stream_key(name)
@@ -147,7 +146,7 @@ def stream_handled(stream: str) -> bool:
         last = client.xinfo_stream(key)["last-generated-id"]
         groups = client.xinfo_groups(key)
     except ResponseError:  # no such stream: nothing was sent to it since Redis last lost its data
-        return not default_registry.groups_of(stream)
-    if default_registry.groups_of(stream) - {group["name"] for group in groups}:
+        return not registry.groups_of(stream)
+    if registry.groups_of(stream) - {group["name"] for group in groups}:
         return False  # a registered group has not even started reading it
     return all(group["pending"] == 0 and group["last-delivered-id"] == last for group in groups)
