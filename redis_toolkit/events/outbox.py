@@ -137,17 +137,16 @@ def outbox_mark_handled() -> None:
         )
 
 
-def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age: timedelta | None = None) -> int:
-    """Send (unless the fast path did) and mark up to `limit` unsent rows older than `min_age`; returns how many.
-    Marking checks the relay's fencing token first, so a relay that lost its lock marks nothing."""
+def outbox_relay_batch(*, fencing_token: int) -> int:
+    """Send (unless the fast path did) and mark up to RELAY_BATCH unsent rows older than STREAMS_RELAY_MIN_AGE_MS;
+    returns how many. Marking checks the relay's fencing token first, so a relay that lost its lock marks nothing."""
     client = get_redis("streams")
     if not client.exists(intact_key()):
         outbox_resend_lost()
         client.set(intact_key(), 1)
-    if min_age is None:
-        min_age = timedelta(milliseconds=toolkit_setting("STREAMS_RELAY_MIN_AGE_MS"))
+    min_age = timedelta(milliseconds=toolkit_setting("STREAMS_RELAY_MIN_AGE_MS"))
     rows = OutboxEvent.objects.filter(sent_at__isnull=True, occurred_at__lte=timezone.now() - min_age)
-    if not (rows := list(rows.order_by("id")[:limit])):
+    if not (rows := list(rows.order_by("id")[:RELAY_BATCH])):
         return 0
     ids = [row.pk for row in rows]
     if missed := [row for row, score in zip(rows, client.zmscore(pushed_key(), ids), strict=True) if score is None]:
@@ -160,11 +159,9 @@ def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age:
     return len(rows)
 
 
-def outbox_purge(*, older_than: timedelta | None = None, limit: int = 5000) -> int:
-    """Delete rows older than the retention that every group handled (never unsent ones); returns how many."""
-    if older_than is None:
-        older_than = timedelta(hours=toolkit_setting("STREAMS_OUTBOX_KEEP_HOURS"))
-    deleted, cutoff = 0, timezone.now() - older_than
+def outbox_purge(*, limit: int = 5000) -> int:
+    """Delete rows older than STREAMS_OUTBOX_KEEP_HOURS that every group handled (never unsent ones)."""
+    deleted, cutoff = 0, timezone.now() - timedelta(hours=toolkit_setting("STREAMS_OUTBOX_KEEP_HOURS"))
     for stream, handled_before in _handled_marks().items():
         rows = OutboxEvent.objects.filter(
             stream=stream, occurred_at__lt=cutoff, sent_at__lt=handled_before - CLOCK_SPARE
@@ -191,8 +188,8 @@ class OutboxRelay:
     PURGE_CHUNK = 5000
     MARK_EVERY = 2.0  # seconds between looks at whether the groups have caught up
 
-    def __init__(self, *, interval: float | None = None) -> None:
-        self.interval = interval if interval is not None else toolkit_setting("STREAMS_RELAY_INTERVAL_MS") / 1000
+    def __init__(self) -> None:
+        self.interval = toolkit_setting("STREAMS_RELAY_INTERVAL_MS") / 1000
         self._next_purge = self._next_mark = 0.0
 
     def run(self, stop: threading.Event) -> None:

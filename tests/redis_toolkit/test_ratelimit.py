@@ -400,7 +400,7 @@ def test_reset_command_unlocks_the_key(rule, capsys):
 
 
 def test_command_refuses_an_unknown_rule_listing_the_known_ones():
-    with pytest.raises(CommandError, match=r"Unknown rule 'nope'; known rules: .*auth\.login"):
+    with pytest.raises(CommandError, match=r"Unknown rate-limit rule 'nope'; known rules: .*auth\.login"):
         call_command("ratelimit", "status", "nope", "k")
 
 

@@ -8,9 +8,9 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from redis_toolkit.events import registry
 from redis_toolkit.events.outbox import OutboxRelay
 from redis_toolkit.events.periodic import PeriodicRunner
-from redis_toolkit.events import registry
 from redis_toolkit.events.worker import StreamWorker
 
 logger = logging.getLogger(__name__)
