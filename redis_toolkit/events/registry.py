@@ -63,24 +63,12 @@ def event_handler(event_type: str, *, group: str, fields: dict[str, type] | None
     return register
 
 
+def handlers() -> list[Handler]:
+    return list(_handlers.values())
+
+
 def groups() -> list[str]:
     return sorted({h.group for h in _handlers.values()})
-
-
-def handlers_of(group: str) -> list[Handler]:
-    return [h for h in _handlers.values() if h.group == group]
-
-
-def types() -> set[str]:
-    return {h.event_type for h in _handlers.values()}
-
-
-def streams() -> set[str]:
-    return {h.stream for h in _handlers.values()}
-
-
-def groups_of(stream: str) -> set[str]:
-    return {h.group for h in _handlers.values() if h.stream == stream}
 
 
 def load_handlers() -> None:

@@ -15,18 +15,12 @@ class DeadLetter(NamedTuple):
     stream: str
     entry_id: str  # in the dead-letter stream
     fields: dict[str, str]  # the original entry's fields
+    event_type: str
+    event_id: str
     group: str
     error: str
     deliveries: int
     failed_at: datetime | None
-
-    @property
-    def event_type(self) -> str:
-        return self.fields.get("type", "?")
-
-    @property
-    def event_id(self) -> str:
-        return self.fields.get("id", "?")
 
     @classmethod
     def of(cls, stream: str, entry_id: str, raw: dict[str, str]) -> DeadLetter:
@@ -36,13 +30,14 @@ class DeadLetter(NamedTuple):
         except ValueError:
             failed_at = None
         group, error, deliveries = raw.get("dead_group", ""), raw.get("dead_error", ""), raw.get("dead_deliveries")
-        return cls(stream, entry_id, fields, group, error, int(deliveries or 0), failed_at)
+        event_type, event_id = fields.get("type", "?"), fields.get("id", "?")
+        return cls(stream, entry_id, fields, event_type, event_id, group, error, int(deliveries or 0), failed_at)
 
 
 def known_streams() -> list[str]:
     """Streams written to so far plus those registered handlers read (sorted)."""
     client = get_redis("streams", decode_responses=True)
-    return sorted(set(client.smembers(codec.known_streams_key())) | registry.streams())
+    return sorted(set(client.smembers(codec.known_streams_key())) | {h.stream for h in registry.handlers()})
 
 
 def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -115,7 +110,7 @@ def _lag(client, key: str, info: dict[str, Any]) -> int | None:
 def stream_status() -> list[StreamStatus]:
     """Length, dead letters, and per group: pending, lag and consumers with their idle time."""
     client = get_redis("streams", decode_responses=True)
-    registered = registry.streams()
+    registered = {h.stream for h in registry.handlers()}
     result = []
     for name in known_streams():
         key = codec.stream_key(name)
@@ -140,13 +135,13 @@ def stream_status() -> list[StreamStatus]:
 
 def stream_handled(stream: str) -> bool:
     """True when every group reading `stream` (registered ones included) has handled everything in it."""
-    client = get_redis("streams", decode_responses=True)
-    key = codec.stream_key(stream)
+    client, key = get_redis("streams", decode_responses=True), codec.stream_key(stream)
+    registered = {h.group for h in registry.handlers() if h.stream == stream}
     try:
         last = client.xinfo_stream(key)["last-generated-id"]
         groups = client.xinfo_groups(key)
     except ResponseError:  # no such stream: nothing was sent to it since Redis last lost its data
-        return not registry.groups_of(stream)
-    if registry.groups_of(stream) - {group["name"] for group in groups}:
+        return not registered
+    if registered - {group["name"] for group in groups}:
         return False  # a registered group has not even started reading it
     return all(group["pending"] == 0 and group["last-delivered-id"] == last for group in groups)

@@ -26,7 +26,7 @@ class StreamWorker:
     handlers return, retried with a doubling delay, dead-lettered at STREAMS_MAX_DELIVERIES (docs/architecture.md)."""
 
     def __init__(self, *, group: str, consumer: str | None = None, batch: int | None = None) -> None:
-        handlers = registry.handlers_of(group)
+        handlers = [h for h in registry.handlers() if h.group == group]
         if not handlers:
             known = ", ".join(registry.groups()) or "none"
             raise ValueError(f"no handlers are registered for group {group!r} (registered groups: {known})")
@@ -35,7 +35,7 @@ class StreamWorker:
         self.by_type: dict[str, list] = {}
         for handler in handlers:
             self.by_type.setdefault(handler.event_type, []).append(handler)
-        self.known_types = registry.types()
+        self.known_types = {h.event_type for h in registry.handlers()}
         self.streams = sorted({h.stream for h in handlers})
         self.keys = {codec.stream_key(s): s for s in self.streams}
         self.max_deliveries = toolkit_setting("STREAMS_MAX_DELIVERIES")
@@ -60,17 +60,14 @@ class StreamWorker:
             except UNREACHABLE as exc:
                 then = f"the worker of group {self.group!r} retries with backoff and resumes by itself"
                 stop.wait(redis_outage.failed(exc, then=then))
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    logger.exception("worker %s: Redis refused a command; retrying", self.consumer)
+            except RedisError as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    # Redis lost the stream or the group (restarted without its data): recreate them.
+                    logger.warning("group %r is missing on %s; recreating it", self.group, ", ".join(self.streams))
+                    self._groups_ready = False
+                else:
+                    logger.exception("worker %s: Redis error; retrying", self.consumer)
                     stop.wait(1.0)
-                    continue
-                # Redis lost the stream or the group (restarted without its data): recreate them.
-                logger.warning("group %r is missing on %s; recreating it", self.group, ", ".join(self.streams))
-                self._groups_ready = False
-            except RedisError:
-                logger.exception("worker %s: Redis error; retrying", self.consumer)
-                stop.wait(1.0)
 
     def run_once(self, *, wait: bool = True) -> int:
         """Retry/claim if due, then read and handle one batch; returns how many entries were read."""
