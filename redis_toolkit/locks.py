@@ -325,20 +325,16 @@ def run_exclusively(
     is kept until that long after the start: at most once per interval fleet-wide."""
     if min_interval is not None:
         _seconds(min_interval, "min_interval", least=0.001)
-    lock, started, error = RedisLock(name, ttl, False, None, True), time.monotonic(), None
+    lock, started = RedisLock(name, ttl, False, None, True), time.monotonic()
     try:
         lease = lock.__enter__()
     except LockTimeout:
         return False
-    try:
+    with contextlib.ExitStack() as held:
+        held.push(lock)  # the lock's __exit__, as `with lock:` runs it, without entering it again
         fn()
         if min_interval is not None:
             lease.release_after(min_interval - (time.monotonic() - started))
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        lock.__exit__(None, error, None)
     return True
 
 

@@ -159,9 +159,3 @@ def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str]
 
     return decorator
 
-
-def ratelimit_call(
-    request: HttpRequest, rule: RuleSpec, view: Callable[[], HttpResponse], *, key: str | KeyFunc, methods=None
-) -> HttpResponse:
-    """`view()` if `rule` allows the request, else 429: for views the decorator does not fit (admin pages)."""
-    return _Guard(rule, key, methods).call(request, view)
