@@ -19,7 +19,7 @@ from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
 from redis_toolkit.conf import toolkit_setting
 from redis_toolkit.events.codec import encode_entry, stream_append, stream_of
 from redis_toolkit.events.registry import refresh_db_connections
-from redis_toolkit.events.status import known_streams, stream_handled
+from redis_toolkit.events.status import stream_handled, stream_status
 from redis_toolkit.models import Fence, OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ def outbox_resend_lost() -> int:
 def outbox_mark_handled() -> None:
     """Record, per stream, that every row sent until now was handled, when every group has caught up."""
     now = timezone.now()
-    caught_up = [stream for stream in known_streams() if stream_handled(stream)]
+    caught_up = [stream.name for stream in stream_status() if stream_handled(stream)]
     # A loss during the look would make empty streams look handled: only marks taken while intact count.
     if not caught_up or not get_redis("streams").exists(intact_key()):
         return

@@ -85,7 +85,7 @@ class ConsumerStatus(NamedTuple):
 class GroupStatus(NamedTuple):
     name: str
     pending: int
-    lag: int | None  # entries not yet delivered to the group; None when Redis cannot tell
+    lag: int  # entries not yet delivered to the group (counted up to LAG_SCAN_LIMIT where Redis does not know)
     last_delivered_id: str
     consumers: list[ConsumerStatus]
 
@@ -100,10 +100,10 @@ class StreamStatus(NamedTuple):
 LAG_SCAN_LIMIT = 10_000
 
 
-def _lag(client, key: str, info: dict[str, Any]) -> int | None:
+def _lag(client, key: str, info: dict[str, Any]) -> int:
     if info.get("lag") is not None:  # Redis >= 7 keeps it, unless deletions made it unknown
         return int(info["lag"])
-    # Redis 6.2: count what lies after the last delivered id (bounded; shown as a lower bound).
+    # Else (and on Redis 6.2) count what lies after the last delivered id (bounded; shown as a lower bound).
     return len(client.xrange(key, f"({info['last-delivered-id']}", "+", count=LAG_SCAN_LIMIT))
 
 
@@ -133,15 +133,8 @@ def stream_status() -> list[StreamStatus]:
     return result
 
 
-def stream_handled(stream: str) -> bool:
-    """True when every group reading `stream` (registered ones included) has handled everything in it."""
-    client, key = get_redis("streams", decode_responses=True), codec.stream_key(stream)
-    registered = {h.group for h in registry.handlers() if h.stream == stream}
-    try:
-        last = client.xinfo_stream(key)["last-generated-id"]
-        groups = client.xinfo_groups(key)
-    except ResponseError:  # no such stream: nothing was sent to it since Redis last lost its data
-        return not registered
-    if registered - {group["name"] for group in groups}:
-        return False  # a registered group has not even started reading it
-    return all(group["pending"] == 0 and group["last-delivered-id"] == last for group in groups)
+def stream_handled(stream: StreamStatus) -> bool:
+    """True when every group reading the stream (registered ones included) has handled everything in it."""
+    registered = {h.group for h in registry.handlers() if h.stream == stream.name}
+    started = registered <= {group.name for group in stream.groups}  # every registered group reads it
+    return started and all(group.pending == 0 and group.lag == 0 for group in stream.groups)
