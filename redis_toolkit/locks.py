@@ -9,7 +9,6 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import TransactionManagementError
@@ -316,26 +315,6 @@ def fencing_counter_raise(name: str, token: int) -> None:
         RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[1:], [int(token)])
     except RedisError as exc:
         raise _unavailable("repair the fencing counter of", name, exc) from exc
-
-
-def run_exclusively(
-    name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None
-) -> bool:
-    """Run `fn` unless another process holds lock `name`; True when it ran here. With `min_interval` the lease
-    is kept until that long after the start: at most once per interval fleet-wide."""
-    if min_interval is not None:
-        _seconds(min_interval, "min_interval", least=0.001)
-    lock, started = RedisLock(name, ttl, False, None, True), time.monotonic()
-    try:
-        lease = lock.__enter__()
-    except LockTimeout:
-        return False
-    with contextlib.ExitStack() as held:
-        held.push(lock)  # the lock's __exit__, as `with lock:` runs it, without entering it again
-        fn()
-        if min_interval is not None:
-            lease.release_after(min_interval - (time.monotonic() - started))
-    return True
 
 
 def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -> None:

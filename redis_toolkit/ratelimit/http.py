@@ -158,4 +158,3 @@ def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str]
         return wrapper
 
     return decorator
-

@@ -21,6 +21,7 @@ import redis
 from django.test import override_settings
 
 from redis_toolkit.client import get_redis, redis_key, reset_clients
+from redis_toolkit.events.periodic import PeriodicTask, run_due
 from redis_toolkit.locks import (
     ACQUIRE,
     PURPOSE,
@@ -32,7 +33,6 @@ from redis_toolkit.locks import (
     aredis_lock,
     fencing_counter_raise,
     redis_lock,
-    run_exclusively,
 )
 from redis_toolkit.models import Fence
 from tests.conftest import ROOT, free_port, test_database_url, wait_until
@@ -334,40 +334,10 @@ def test_unreachable_redis_raises_lock_unavailable_never_success(spare_redis, na
             with pytest.raises(LockUnavailable, match="could not acquire"), redis_lock(name, ttl=5):
                 ran.append("block")
             with pytest.raises(LockUnavailable):
-                run_exclusively(name, lambda: ran.append("job"))
+                run_due(PeriodicTask(name, every=60, func=lambda: ran.append("job")))
         finally:
             reset_clients()
     assert ran == []
-
-
-# --------------------------------------------------------- run_exclusively
-
-
-def test_run_exclusively_skips_while_another_process_runs_the_job(name):
-    ran = []
-    with redis_lock(name, ttl=5):
-        assert run_exclusively(name, lambda: ran.append(1)) is False
-    assert run_exclusively(name, lambda: ran.append(2)) is True
-    assert ran == [2]
-    assert holder_of(name) is None
-
-
-def test_run_exclusively_with_min_interval_runs_once_per_interval(name):
-    ran = []
-    assert run_exclusively(name, lambda: ran.append(1), min_interval=0.5) is True
-    assert run_exclusively(name, lambda: ran.append(2), min_interval=0.5) is False
-    time.sleep(0.6)
-    assert run_exclusively(name, lambda: ran.append(3), min_interval=0.5) is True
-    assert ran == [1, 3]
-
-
-def test_run_exclusively_frees_the_lock_when_the_job_fails(name):
-    def failing():
-        raise RuntimeError("job failed")
-
-    with pytest.raises(RuntimeError, match="job failed"):
-        run_exclusively(name, failing, min_interval=60)
-    assert holder_of(name) is None
 
 
 # -------------------------------------------------------------- async twins
