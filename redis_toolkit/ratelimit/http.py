@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from functools import wraps
 
 from asgiref.sync import iscoroutinefunction
@@ -103,57 +103,43 @@ def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> Http
     return _refusal(request, 503, "unavailable", detail, max(1, seconds(exc.retry_after)), "RATE_LIMIT_503_TEMPLATE")
 
 
-class _Guard:
-    """The check one decorated view makes, before the view runs."""
+def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str] | None = None):
+    """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
+    `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count."""
+    if not callable(key) and key not in _NAMED_KEYS:
+        raise ValueError(f"key={key!r}: use 'ip', 'user' or a function of the request.")
+    key_of = _NAMED_KEYS.get(key, key) if isinstance(key, str) else key
+    counted = {method.upper() for method in methods} if methods is not None else None
 
-    def __init__(self, rule: RuleSpec, key: str | KeyFunc, methods: Iterable[str] | None):
-        if not callable(key) and key not in _NAMED_KEYS:
-            raise ValueError(f"key={key!r}: use 'ip', 'user' or a function of the request.")
-        self.rule, self.key = rule, _NAMED_KEYS.get(key, key) if isinstance(key, str) else key
-        self.methods = {method.upper() for method in methods} if methods is not None else None
-
-    def _checking(self, request: HttpRequest) -> Steps:
+    def checking(request: HttpRequest) -> Steps:
         """Returns a refusal, or None and the result for the RateLimit fields (None when not counted)."""
-        if (self.methods is not None and request.method not in self.methods) or not (key := self.key(request)):
+        if (counted is not None and request.method not in counted) or not (request_key := key_of(request)):
             return None, None
         try:
-            result = yield from rate_limiting(self.rule, key)
+            result = yield from rate_limiting(rule, request_key)
         except RateLimitUnavailable as exc:
             return service_unavailable(request, exc), None
         return (None if result.allowed else too_many_requests(request, result)), result
 
-    @staticmethod
-    def _finish(response: HttpResponse, result: RateLimitResult | None) -> HttpResponse:
+    def finish(response: HttpResponse, result: RateLimitResult | None) -> HttpResponse:
         for name, value in ratelimit_headers(result).items() if result else ():
             response.setdefault(name, value)  # unless the view set its own
         return response
-
-    def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
-        refusal, result = drive(self._checking(request), get_redis(PURPOSE), REDIS_DOWN)
-        return refusal or self._finish(view(), result)
-
-    async def acall(self, request: HttpRequest, view: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
-        refusal, result = await adrive(self._checking(request), aget_redis(PURPOSE), REDIS_DOWN)
-        return refusal or self._finish(await view(), result)
-
-
-def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str] | None = None):
-    """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
-    `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count."""
-    guard = _Guard(rule, key, methods)
 
     def decorator(view: Callable) -> Callable:
         if iscoroutinefunction(view):  # the login view is async: its slow-down must not hold a thread
 
             @wraps(view)
             async def awrapper(request, *args, **kwargs):
-                return await guard.acall(request, lambda: view(request, *args, **kwargs))
+                refusal, result = await adrive(checking(request), aget_redis(PURPOSE), REDIS_DOWN)
+                return refusal or finish(await view(request, *args, **kwargs), result)
 
             return awrapper
 
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            return guard.call(request, lambda: view(request, *args, **kwargs))
+            refusal, result = drive(checking(request), get_redis(PURPOSE), REDIS_DOWN)
+            return refusal or finish(view(request, *args, **kwargs), result)
 
         return wrapper
 
