@@ -106,10 +106,12 @@ def _seconds(value: object, argument: str, *, least: float, infinite: bool = Fal
 
 
 class RedisLock:
-    """A lock and, while held, its lease: what redis_lock and aredis_lock return, held by `with` / `async with`.
+    """Lock `name`, held for a block: `with redis_lock("x") as lease:` (docs/architecture.md, "Locks"); while held,
+    the object is the lease. `fencing_token` strictly increases per lock name (pass it to guarded writes); `lost`
+    is set when the lease is known, or must be assumed, to be no longer ours.
 
-    `fencing_token` strictly increases per lock name (pass it to guarded writes); `lost` is set when the
-    lease is known, or must be assumed, to be no longer ours.
+    LockTimeout when it stays held (blocking_timeout=None waits as long as it takes), LockLost at the end
+    of the block when the lease was lost meanwhile, LockUnavailable when Redis did not answer.
     """
 
     __slots__ = (
@@ -117,7 +119,15 @@ class RedisLock:
         *("fencing_token", "lost", "name", "released", "ttl", "watchdog"),
     )
 
-    def __init__(self, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        ttl: float = 10.0,
+        blocking_timeout: float | None = None,
+        blocking: bool = True,
+        watchdog: bool = False,
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if blocking_timeout is not None:
@@ -162,8 +172,11 @@ class RedisLock:
             if not self.blocking or self.blocking_timeout == 0:
                 raise LockTimeout(f"lock {self.name!r} is held by another holder")
             raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
-        if self.watchdog:
-            self._start_watchdog()
+        if self.watchdog:  # a daemon thread that extends the lease every ttl/3 (and dies with its process)
+            stop = threading.Event()
+            thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
+            self._watchdog = (stop, thread)
+            thread.start()
         return self
 
     def __enter__(self) -> RedisLock:
@@ -230,13 +243,6 @@ class RedisLock:
             raise err
         logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, block_error)
 
-    # The watchdog is a daemon thread that extends the lease every ttl/3 (and dies with its process).
-    def _start_watchdog(self) -> None:
-        stop = threading.Event()
-        thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
-        self._watchdog = (stop, thread)
-        thread.start()
-
     def _watch(self, stop: threading.Event) -> None:
         while not stop.wait(self.ttl / 3):
             try:
@@ -285,27 +291,14 @@ async def _arun(steps: Steps, action: str, name: str):
         raise _unavailable(action, name, exc) from exc
 
 
-def redis_lock(
-    name: str,
-    *,
-    ttl: float = 10.0,
-    blocking_timeout: float | None = None,
-    blocking: bool = True,
-    watchdog: bool = False,
-) -> RedisLock:
-    """Hold lock `name` for a block: `with redis_lock("x") as lease:` (docs/architecture.md, "Locks").
-
-    LockTimeout when it stays held (blocking_timeout=None waits as long as it takes), LockLost at the end
-    of the block when the lease was lost meanwhile, LockUnavailable when Redis did not answer.
-    """
-    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
+redis_lock = RedisLock  # `with redis_lock(name, ttl=..., blocking_timeout=...) as lease:`
 
 
 def aredis_lock(
     name: str, *, ttl: float = 10.0, blocking_timeout: float | None = None, blocking: bool = True
 ) -> RedisLock:
     """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: extend it yourself)."""
-    return RedisLock(name, ttl, blocking, blocking_timeout, False)
+    return RedisLock(name, ttl=ttl, blocking_timeout=blocking_timeout, blocking=blocking)
 
 
 def fencing_counter_raise(name: str, token: int) -> None:

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 RELAY_LOCK = "outbox-relay"
 RELAY_BATCH = 1000
+PURGE_CHUNK = 5000  # rows per outbox_purge
 PUSHED_CAP = 200_000
 FAST_PATH_PAUSE = 5.0  # seconds the fast path stays off after a failed push; the relay sends meanwhile
 # Fence rows "outbox.handled:<stream>" hold a time (µs) before which every sent row was handled by every
@@ -159,14 +160,14 @@ def outbox_relay_batch(*, fencing_token: int) -> int:
     return len(rows)
 
 
-def outbox_purge(*, limit: int = 5000) -> int:
-    """Delete rows older than STREAMS_OUTBOX_KEEP_HOURS that every group handled (never unsent ones)."""
+def outbox_purge() -> int:
+    """Delete up to PURGE_CHUNK rows older than STREAMS_OUTBOX_KEEP_HOURS that every group handled (not unsent ones)."""
     deleted, cutoff = 0, timezone.now() - timedelta(hours=toolkit_setting("STREAMS_OUTBOX_KEEP_HOURS"))
     for stream, handled_before in _handled_marks().items():
         rows = OutboxEvent.objects.filter(
             stream=stream, occurred_at__lt=cutoff, sent_at__lt=handled_before - CLOCK_SPARE
         )
-        ids = list(rows.values_list("pk", flat=True)[: limit - deleted])
+        ids = list(rows.values_list("pk", flat=True)[: PURGE_CHUNK - deleted])
         if ids:
             deleted += OutboxEvent.objects.filter(pk__in=ids).delete()[0]
     return deleted
@@ -185,7 +186,6 @@ class OutboxRelay:
     """The safety net behind the fast path: one active relay at a time, elected by the distributed lock."""
 
     PURGE_EVERY = 60.0  # seconds
-    PURGE_CHUNK = 5000
     MARK_EVERY = 2.0  # seconds between looks at whether the groups have caught up
 
     def __init__(self) -> None:
@@ -228,7 +228,7 @@ class OutboxRelay:
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + self.PURGE_EVERY
                 for _ in range(100):  # chunks, so one purge never holds the database for long
-                    if stop.is_set() or outbox_purge(limit=self.PURGE_CHUNK) < self.PURGE_CHUNK:
+                    if stop.is_set() or outbox_purge() < PURGE_CHUNK:
                         break
             if marked < RELAY_BATCH:
                 stop.wait(self.interval)

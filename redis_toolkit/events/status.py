@@ -86,7 +86,6 @@ class GroupStatus(NamedTuple):
     name: str
     pending: int
     lag: int  # entries not yet delivered to the group (counted up to LAG_SCAN_LIMIT where Redis does not know)
-    last_delivered_id: str
     consumers: list[ConsumerStatus]
 
 
@@ -127,8 +126,7 @@ def stream_status() -> list[StreamStatus]:
         for info in infos:
             consumers = client.xinfo_consumers(key, info["name"])
             consumers = [ConsumerStatus(c["name"], int(c["pending"]), int(c["idle"])) for c in consumers]
-            lag = _lag(client, key, info)
-            groups.append(GroupStatus(info["name"], int(info["pending"]), lag, info["last-delivered-id"], consumers))
+            groups.append(GroupStatus(info["name"], int(info["pending"]), _lag(client, key, info), consumers))
         result.append(StreamStatus(name, length, dead, groups))
     return result
 

@@ -12,14 +12,7 @@ from django.template.loader import render_to_string
 
 from redis_toolkit.client import aget_redis, get_redis
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.ratelimit.core import (
-    PURPOSE,
-    REDIS_DOWN,
-    RateLimitResult,
-    RateLimitUnavailable,
-    rate_limiting,
-    seconds,
-)
+from redis_toolkit.ratelimit import core
 from redis_toolkit.ratelimit.rules import RuleSpec
 from redis_toolkit.scripts import Steps, adrive, drive
 
@@ -60,14 +53,15 @@ def key_user(request: HttpRequest) -> str | None:
 _NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user}
 
 
-def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
+def ratelimit_headers(result: core.RateLimitResult) -> dict[str, str]:
     """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10): every window of the rule."""
     if result.degraded or not result.windows:
         return {}
     windows = result.windows
     names = [result.rule] if len(windows) == 1 else [f"{result.rule}.{w.period:g}s" for w in windows]
-    policy = ", ".join(f'"{n}";q={w.limit};w={seconds(w.period)}' for n, w in zip(names, windows, strict=True))
-    current = ", ".join(f'"{n}";r={w.remaining};t={seconds(w.next_unit)}' for n, w in zip(names, windows, strict=True))
+    named = list(zip(names, windows, strict=True))
+    policy = ", ".join(f'"{n}";q={w.limit};w={core.seconds(w.period)}' for n, w in named)
+    current = ", ".join(f'"{n}";r={w.remaining};t={core.seconds(w.next_unit)}' for n, w in named)
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
@@ -87,9 +81,9 @@ def _refusal(request: HttpRequest, status: int, code: str, detail: str, wait: in
     return response
 
 
-def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
+def too_many_requests(request: HttpRequest, result: core.RateLimitResult) -> HttpResponse:
     """429 with Retry-After and the RateLimit fields."""
-    wait = max(1, seconds(result.retry_after))
+    wait = max(1, core.seconds(result.retry_after))
     detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
     response = _refusal(request, 429, "rate_limited", detail, wait, "RATE_LIMIT_429_TEMPLATE")
     for name, value in ratelimit_headers(result).items():
@@ -97,10 +91,11 @@ def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResp
     return response
 
 
-def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
+def service_unavailable(request: HttpRequest, exc: core.RateLimitUnavailable) -> HttpResponse:
     """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
+    wait = max(1, core.seconds(exc.retry_after))
     detail = "This is unavailable for a moment; please try again shortly."
-    return _refusal(request, 503, "unavailable", detail, max(1, seconds(exc.retry_after)), "RATE_LIMIT_503_TEMPLATE")
+    return _refusal(request, 503, "unavailable", detail, wait, "RATE_LIMIT_503_TEMPLATE")
 
 
 def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str] | None = None):
@@ -116,12 +111,12 @@ def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str]
         if (counted is not None and request.method not in counted) or not (request_key := key_of(request)):
             return None, None
         try:
-            result = yield from rate_limiting(rule, request_key)
-        except RateLimitUnavailable as exc:
+            result = yield from core.rate_limiting(rule, request_key)
+        except core.RateLimitUnavailable as exc:
             return service_unavailable(request, exc), None
         return (None if result.allowed else too_many_requests(request, result)), result
 
-    def finish(response: HttpResponse, result: RateLimitResult | None) -> HttpResponse:
+    def finish(response: HttpResponse, result: core.RateLimitResult | None) -> HttpResponse:
         for name, value in ratelimit_headers(result).items() if result else ():
             response.setdefault(name, value)  # unless the view set its own
         return response
@@ -131,14 +126,14 @@ def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str]
 
             @wraps(view)
             async def awrapper(request, *args, **kwargs):
-                refusal, result = await adrive(checking(request), aget_redis(PURPOSE), REDIS_DOWN)
+                refusal, result = await adrive(checking(request), aget_redis(core.PURPOSE), core.REDIS_DOWN)
                 return refusal or finish(await view(request, *args, **kwargs), result)
 
             return awrapper
 
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            refusal, result = drive(checking(request), get_redis(PURPOSE), REDIS_DOWN)
+            refusal, result = drive(checking(request), get_redis(core.PURPOSE), core.REDIS_DOWN)
             return refusal or finish(view(request, *args, **kwargs), result)
 
         return wrapper
