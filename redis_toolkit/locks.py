@@ -297,7 +297,7 @@ redis_lock = RedisLock  # `with redis_lock(name, ttl=..., blocking_timeout=...) 
 def aredis_lock(
     name: str, *, ttl: float = 10.0, blocking_timeout: float | None = None, blocking: bool = True
 ) -> RedisLock:
-    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: extend it yourself)."""
+    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: give it a ttl that lasts)."""
     return RedisLock(name, ttl=ttl, blocking_timeout=blocking_timeout, blocking=blocking)
 
 
