@@ -41,9 +41,9 @@ pytestmark = pytest.mark.usefixtures("redis_client")
 @pytest.fixture(autouse=True)
 def _no_outage_carried_over():
     """The outage record is per process: one test's Redis going down must not pause the next's checks."""
-    redis_outage.reset()
+    redis_outage.recovered()
     yield
-    redis_outage.reset()
+    redis_outage.recovered()
 
 
 @pytest.fixture
