@@ -18,12 +18,12 @@ from bench._stream_handlers import LATENCY_GROUP, started_key
 from redis_toolkit.client import get_redis
 from redis_toolkit.events.codec import dead_letter_key, encode_entry, known_streams_key, stream_key
 from redis_toolkit.events.outbox import publish_event
-from redis_toolkit.events.registry import HandlerRegistry
+from redis_toolkit.events.registry import event_handler
 from redis_toolkit.events.worker import StreamWorker
 from redis_toolkit.models import OutboxEvent
 
 ROOT = Path(__file__).resolve().parent.parent
-STREAM = "bench"
+STREAM = "bench"  # where every "bench.*" event type goes (its first word)
 
 
 def fill(count: int) -> None:
@@ -57,9 +57,8 @@ def bare_loop(batch: int) -> float:
 
 def worker_loop(batch: int) -> float:
     """StreamWorker with a no-op handler: decode, dispatch, ack (same stream, its own group)."""
-    registry = HandlerRegistry()
-    registry.handler("bench.noop", group="bench-noop", stream=STREAM)(lambda event: None)
-    worker = StreamWorker(group="bench-noop", consumer="bench", batch=batch, registry=registry)
+    event_handler("bench.noop", group="bench-noop")(lambda event: None)  # stream "bench": the type's first word
+    worker = StreamWorker(group="bench-noop", consumer="bench", batch=batch)
     worker.ensure_groups()
     started = time.perf_counter()
     while worker.run_once(wait=False):
@@ -91,7 +90,7 @@ def producer(count: int) -> None:
         return count / (time.perf_counter() - started)
 
     bare = rate(lambda n: OutboxEvent.objects.create(type="bench.row", stream=STREAM, payload={"n": n}))
-    published = rate(lambda n: publish_event("bench.row", {"n": n}, stream=STREAM))
+    published = rate(lambda n: publish_event("bench.row", {"n": n}))
     print(f"producer: {count} one-row transactions, one after another")
     print(f"  INSERT only                    {bare:>10,.0f} transactions/s")
     print(f"  publish_event (+ XADD)         {published:>10,.0f} transactions/s ({published / bare:.0%})")
@@ -117,7 +116,7 @@ def latency(rate: int, seconds: float) -> None:
             with transaction.atomic():
                 # Registered before publish_event's own callback, so it runs first, right after COMMIT.
                 transaction.on_commit(lambda stamp=stamp: stamp.setdefault("t", time.time()))
-                event = publish_event("bench.latency", {"n": n}, stream=STREAM)
+                event = publish_event("bench.latency", {"n": n})
             committed[event.pk] = stamp["t"]
         achieved = total / (time.perf_counter() - began)
         deadline = time.monotonic() + 30

@@ -6,7 +6,7 @@ from django.contrib import admin
 from chatsite.errors import UserError
 from notifications.models import Broadcast, Notification
 from notifications.services import broadcast_audience, broadcast_request
-from redis_toolkit.ratelimit.http import ratelimit_call
+from redis_toolkit.ratelimit.http import ratelimit_view
 
 
 @admin.register(Notification)
@@ -65,8 +65,9 @@ class BroadcastAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         context = {**(extra_context or {}), "title": "Send notification"}
 
-        def page():
+        # Every "Send" counts against the admin's notifications.broadcast limit.
+        @ratelimit_view("notifications.broadcast", key="user", methods=("POST",))
+        def page(request):
             return super(BroadcastAdmin, self).add_view(request, form_url, context)
 
-        # Every "Send" counts against the admin's notifications.broadcast limit.
-        return ratelimit_call(request, "notifications.broadcast", page, key="user", methods=("POST",))
+        return page(request)

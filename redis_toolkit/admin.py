@@ -12,12 +12,7 @@ from redis.exceptions import RedisError
 from redis_toolkit.events.outbox import outbox_backlog
 from redis_toolkit.events.status import dead_letter_replay, dead_letters, stream_status
 from redis_toolkit.models import Fence, OutboxEvent, RateLimitRule, Stream
-from redis_toolkit.ratelimit.core import (
-    RateLimitUnavailable,
-    rate_limit_reset,
-    rate_limit_rules,
-    rate_limit_status,
-)
+from redis_toolkit.ratelimit.core import RateLimitUnavailable, rate_limit_reset, rate_limit_rules, rate_limit_status
 from redis_toolkit.ratelimit.rules import known_rules
 
 
@@ -59,9 +54,6 @@ class SinglePageAdmin(admin.ModelAdmin):
         return [path("", self.admin_site.admin_view(self.changelist_view), name=name)]
 
     def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     def changelist_view(self, request, extra_context=None):

@@ -125,9 +125,5 @@ class RedisOutage:
     def recently_failed(self, within: float) -> bool:
         return self.down_since is not None and time.monotonic() - self.last_failure < within
 
-    def reset(self) -> None:
-        with self._lock:
-            self.down_since, self.last_failure, self._failures = None, 0.0, 0
-
 
 redis_outage = RedisOutage()

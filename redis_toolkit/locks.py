@@ -1,4 +1,4 @@
-"""Distributed locks on Redis: owner-checked leases with fencing tokens, a watchdog, waits without polling."""
+"""Distributed locks on Redis: owner-checked leases with fencing tokens checked in the database, a watchdog."""
 
 from __future__ import annotations
 
@@ -9,20 +9,23 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Callable
 
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from redis_toolkit.client import aget_redis, get_redis, redis_key
-from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.scripts import LuaScript, Steps, adrive, drive
+from redis_toolkit.models import Fence
+from redis_toolkit.scripts import SLEEP, LuaScript, Steps, adrive, drive
 
 logger = logging.getLogger(__name__)
 
-# Waiters block in BLPOP on this pool; a pool of its own keeps them from starving other toolkit users.
-PURPOSE = "locks"
-MAX_WAIT_SLICE = 5.0  # seconds; below the 10 s life of the waiting marker that ACQUIRE sets
+PURPOSE = "locks"  # the locks' own connection pool
+# A waiter polls: again after 5 ms, the pause doubling up to redis-py's Lock's fixed 100 ms.
+FIRST_POLL, MAX_POLL = 0.005, 0.1
+_MAX_TOKEN = 2**63 - 1  # the Fence table's BigIntegerField
 
 
 class LockError(Exception):
@@ -46,9 +49,8 @@ class StaleFencingToken(LockError):
 
 
 # A lease is lock:{name} = "<random owner>:<fencing token>" with a TTL (docs/architecture.md, "Locks").
-# KEYS: lease, fencing counter, waiting marker. ARGV: "<owner>:", ttl in ms.
-# Returns the fencing token (> 0) when acquired; when held by someone else, -1 - the holder's remaining ms,
-# or 0 if that lease has no TTL. (One integer: an array reply costs the client measurably more to parse.)
+# KEYS: lease, fencing counter. ARGV: "<owner>:", ttl in ms. Returns the fencing token (> 0) when acquired,
+# 0 when someone else holds the lock. (One integer: an array reply costs the client measurably more to parse.)
 ACQUIRE = LuaScript("""
 local held = redis.call('get', KEYS[1])
 if held then
@@ -56,12 +58,7 @@ if held then
     -- Our own lease: a retried call whose first reply was lost. Report it instead of waiting on ourselves.
     return tonumber(string.sub(held, #ARGV[1] + 1))
   end
-  -- Ask releases to wake a waiter. Every waiter refreshes this before each wait, which is shorter
-  -- (MAX_WAIT_SLICE); a non-blocking attempt sets it too, costing at most a few useless wake-ups.
-  redis.call('set', KEYS[3], 1, 'px', 10000)
-  local left = redis.call('pttl', KEYS[1])
-  if left < 0 then return 0 end
-  return -1 - left
+  return 0
 end
 local fence = redis.call('incr', KEYS[2])
 if fence == 1 then
@@ -74,17 +71,10 @@ redis.call('set', KEYS[1], ARGV[1] .. string.format('%d', fence), 'px', ARGV[2])
 return fence
 """)
 
-# KEYS: lease, wake-up list, waiting marker. ARGV: lease value. Returns 1 when released, 0 when not ours.
+# KEYS: lease. ARGV: lease value. Returns 1 when released, 0 when the lease was not ours.
 RELEASE = LuaScript("""
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('del', KEYS[1])
-if redis.call('exists', KEYS[3]) == 1 then
-  -- Wake one waiter blocked in BLPOP. One element is enough: a release frees the lock for one holder.
-  redis.call('lpush', KEYS[2], 1)
-  redis.call('ltrim', KEYS[2], 0, 0)
-  redis.call('pexpire', KEYS[2], 10000)
-end
-return 1
+return redis.call('del', KEYS[1])
 """)
 
 # KEYS: lease. ARGV: lease value, new ttl in ms. Returns 1 when extended, 0 when the lease was not ours.
@@ -100,12 +90,10 @@ return 1
 """)
 
 
-def _keys(name: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
-    """(for ACQUIRE, for RELEASE): lease, fencing counter (never expires), wake-up list, waiting marker."""
-    lease, fence, wake, waiting = (
-        redis_key("lock", "{" + name + "}", *end) for end in ((), ("fence",), ("wake",), ("waiting",))
-    )
-    return (lease, fence, waiting), (lease, wake, waiting)
+def _keys(name: str) -> tuple[str, str]:
+    """The lease and its fencing counter (which never expires); the braces put both in one cluster slot."""
+    lease = redis_key("lock", "{" + name + "}")
+    return lease, f"{lease}:fence"
 
 
 def _seconds(value: object, argument: str, *, least: float, infinite: bool = False) -> float:
@@ -118,10 +106,12 @@ def _seconds(value: object, argument: str, *, least: float, infinite: bool = Fal
 
 
 class RedisLock:
-    """A lock and, while held, its lease: what redis_lock and aredis_lock return, held by `with` / `async with`.
+    """Lock `name`, held for a block: `with redis_lock("x") as lease:` (docs/architecture.md, "Locks"); while held,
+    the object is the lease. `fencing_token` strictly increases per lock name (pass it to guarded writes); `lost`
+    is set when the lease is known, or must be assumed, to be no longer ours.
 
-    `fencing_token` strictly increases per lock name (pass it to guarded writes); `lost` is set when the
-    lease is known, or must be assumed, to be no longer ours.
+    LockTimeout when it stays held (blocking_timeout=None waits as long as it takes), LockLost at the end
+    of the block when the lease was lost meanwhile, LockUnavailable when Redis did not answer.
     """
 
     __slots__ = (
@@ -129,7 +119,15 @@ class RedisLock:
         *("fencing_token", "lost", "name", "released", "ttl", "watchdog"),
     )
 
-    def __init__(self, name: object, ttl: object, blocking: bool, blocking_timeout: object, watchdog: bool) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        ttl: float = 10.0,
+        blocking_timeout: float | None = None,
+        blocking: bool = True,
+        watchdog: bool = False,
+    ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         if blocking_timeout is not None:
@@ -141,55 +139,44 @@ class RedisLock:
         self.fencing_token, self.lost, self.released, self._value, self._watchdog = None, False, True, "", None
         self._expires_at = 0.0  # monotonic; counted from before the acquire left, so never late
 
-    def next_wait(self, deadline: float | None, holder_ms: int | None) -> float | None:
-        """Seconds to block waiting for a release, or None to give up now."""
-        if not self.blocking:
-            return None
-        # A wait never outlives the socket timeout (nor the waiting marker), and ends when the holder's
-        # lease would expire so a crashed holder (which sends no wake-up) is noticed at once.
-        wait = min(toolkit_setting("REDIS_SOCKET_TIMEOUT") / 2, MAX_WAIT_SLICE)
-        if holder_ms is not None:
-            wait = min(wait, holder_ms / 1000 + 0.001)
-        if deadline is not None:
-            if deadline <= time.monotonic():
-                return None
-            wait = min(wait, deadline - time.monotonic())
-        return max(wait, 0.002)  # BLPOP rounds to ms, and 0 would mean "forever"
-
     def _acquiring(self) -> Steps:
         """Take the lease (True), or False when the lock stays held past this lock's patience."""
         if not self.released:
             raise RuntimeError(f"this redis_lock({self.name!r}) object is already held; make one per use")
-        (for_acquire, self._keys), owner = _keys(self.name), secrets.token_hex(16) + ":"
+        self._keys, owner, pause = _keys(self.name), secrets.token_hex(16) + ":", FIRST_POLL
         deadline = None if self.blocking_timeout is None else time.monotonic() + self.blocking_timeout
         while True:
             started = time.monotonic()
             try:
-                value = yield ACQUIRE, for_acquire, [owner, max(1, round(self.ttl * 1000))]
+                fence = yield ACQUIRE, self._keys, [owner, max(1, round(self.ttl * 1000))]
             except (RedisTimeoutError, asyncio.CancelledError):
                 # The reply was lost, not necessarily the command: ask again (our own lease comes back) and
                 # release it, so the lock is not held for a whole ttl by nobody.
                 with contextlib.suppress(RedisError):
-                    fence = yield ACQUIRE, for_acquire, [owner, 1000]
+                    fence = yield ACQUIRE, self._keys, [owner, 1000]
                     if fence > 0:
-                        yield RELEASE, self._keys, [f"{owner}{fence}"]
+                        yield RELEASE, self._keys[:1], [f"{owner}{fence}"]
                 raise
-            if value > 0:
-                self.fencing_token, self._value, self.lost, self.released = value, f"{owner}{value}", False, False
+            if fence > 0:
+                self.fencing_token, self._value, self.lost, self.released = fence, f"{owner}{fence}", False, False
                 self._expires_at = started + self.ttl
                 return True
-            wait = self.next_wait(deadline, -1 - value if value < 0 else None)
-            if wait is None:
+            if not self.blocking or (deadline is not None and time.monotonic() >= deadline):
                 return False
-            yield "blpop", (self._keys[1],), [wait]
+            # One more attempt at the deadline, never later.
+            yield SLEEP, pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())), ()
+            pause = min(2 * pause, MAX_POLL)
 
     def _held(self, acquired: bool) -> RedisLock:
         if not acquired:
             if not self.blocking or self.blocking_timeout == 0:
                 raise LockTimeout(f"lock {self.name!r} is held by another holder")
             raise LockTimeout(f"lock {self.name!r} is still held by another holder after {self.blocking_timeout:g}s")
-        if self.watchdog:
-            self._start_watchdog()
+        if self.watchdog:  # a daemon thread that extends the lease every ttl/3 (and dies with its process)
+            stop = threading.Event()
+            thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
+            self._watchdog = (stop, thread)
+            thread.start()
         return self
 
     def __enter__(self) -> RedisLock:
@@ -221,7 +208,7 @@ class RedisLock:
         self.ttl, self._expires_at = ttl, started + ttl
 
     def _releasing(self) -> Steps:
-        ok = yield RELEASE, self._keys, [self._value]
+        ok = yield RELEASE, self._keys[:1], [self._value]
         self.released = True
         self.lost = self.lost or not ok
         if self.lost:
@@ -255,13 +242,6 @@ class RedisLock:
         if block_error is None:
             raise err
         logger.warning("lock %r: %s (the guarded block had already raised %r)", self.name, err, block_error)
-
-    # The watchdog is a daemon thread that extends the lease every ttl/3 (and dies with its process).
-    def _start_watchdog(self) -> None:
-        stop = threading.Event()
-        thread = threading.Thread(target=self._watch, args=(stop,), name=f"lock-watchdog:{self.name}", daemon=True)
-        self._watchdog = (stop, thread)
-        thread.start()
 
     def _watch(self, stop: threading.Event) -> None:
         while not stop.wait(self.ttl / 3):
@@ -311,57 +291,53 @@ async def _arun(steps: Steps, action: str, name: str):
         raise _unavailable(action, name, exc) from exc
 
 
-def redis_lock(
-    name: str,
-    *,
-    ttl: float = 10.0,
-    blocking_timeout: float | None = None,
-    blocking: bool = True,
-    watchdog: bool = False,
-) -> RedisLock:
-    """Hold lock `name` for a block: `with redis_lock("x") as lease:` (docs/architecture.md, "Locks").
-
-    LockTimeout when it stays held (blocking_timeout=None waits as long as it takes), LockLost at the end
-    of the block when the lease was lost meanwhile, LockUnavailable when Redis did not answer.
-    """
-    return RedisLock(name, ttl, blocking, blocking_timeout, watchdog)
+redis_lock = RedisLock  # `with redis_lock(name, ttl=..., blocking_timeout=...) as lease:`
 
 
 def aredis_lock(
     name: str, *, ttl: float = 10.0, blocking_timeout: float | None = None, blocking: bool = True
 ) -> RedisLock:
-    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: extend it yourself)."""
-    return RedisLock(name, ttl, blocking, blocking_timeout, False)
+    """Async twin of redis_lock: `async with aredis_lock("x") as lease:` (no watchdog: give it a ttl that lasts)."""
+    return RedisLock(name, ttl=ttl, blocking_timeout=blocking_timeout, blocking=blocking)
 
 
 def fencing_counter_raise(name: str, token: int) -> None:
     """Raise lock `name`'s fencing counter to `token` if below: a Redis restored from an older copy would
     otherwise hand out tokens a guarded resource already refuses (StaleFencingToken.accepted)."""
     try:
-        RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[0][1:2], [int(token)])
+        RAISE_COUNTER(get_redis(PURPOSE), _keys(name)[1:], [int(token)])
     except RedisError as exc:
         raise _unavailable("repair the fencing counter of", name, exc) from exc
 
 
-def run_exclusively(
-    name: str, fn: Callable[[], object], *, ttl: float = 60.0, min_interval: float | None = None
-) -> bool:
-    """Run `fn` unless another process holds lock `name`; True when it ran here. With `min_interval` the lease
-    is kept until that long after the start: at most once per interval fleet-wide."""
-    if min_interval is not None:
-        _seconds(min_interval, "min_interval", least=0.001)
-    lock, started, error = RedisLock(name, ttl, False, None, True), time.monotonic(), None
-    try:
-        lease = lock.__enter__()
-    except LockTimeout:
-        return False
-    try:
-        fn()
-        if min_interval is not None:
-            lease.release_after(min_interval - (time.monotonic() - started))
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        lock.__exit__(None, error, None)
-    return True
+def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Record `token` for `resource`, or raise StaleFencingToken if a newer one was (an equal one passes: the
+    same lease writing again). Call it inside the transaction.atomic() of the write it guards."""
+    if not isinstance(resource, str) or not resource or len(resource) > 200:
+        raise ValueError(f"resource must be a non-empty string of at most 200 characters, got {resource!r}")
+    if isinstance(token, bool) or not isinstance(token, int) or not 0 < token <= _MAX_TOKEN:
+        raise ValueError(f"token must be a positive fencing token (lease.fencing_token), got {token!r}")
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        raise TransactionManagementError(
+            "fence_advance() must run inside transaction.atomic() together with the write it guards"
+        )
+    table = connection.ops.quote_name(Fence._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    # One statement on both PostgreSQL and SQLite: the row lock taken by the upsert orders concurrent
+    # holders, and the WHERE re-checks against the newest committed token.
+    sql = (
+        f"INSERT INTO {table} (resource, last_token, updated_at) VALUES (%s, %s, %s) "
+        "ON CONFLICT (resource) DO UPDATE SET last_token = excluded.last_token, updated_at = excluded.updated_at "
+        f"WHERE {table}.last_token <= excluded.last_token"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [resource, token, now])
+        if cursor.rowcount == 1:
+            return
+    last = Fence.objects.using(using).filter(resource=resource).values_list("last_token", flat=True).first()
+    error = StaleFencingToken(
+        f"stale fencing token {token} for {resource!r}: a newer lock holder already wrote with {last}"
+    )
+    error.accepted = last  # what a holder repairs a restored (older) fencing counter to: fencing_counter_raise
+    raise error

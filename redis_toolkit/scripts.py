@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
 from collections.abc import Generator, Sequence
 from typing import Any
 
@@ -39,9 +41,10 @@ class LuaScript:
         pipe.execute_command(*self._command(keys, args, by_sha=False))
 
 
-# Logic that talks to Redis is written once, as a generator of steps: (script, keys, args), or (name of a
-# client method, first argument, further arguments) such as ("blpop", keys, [timeout]). drive sends them
-# with a sync client, adrive with an asyncio one; each reply, or each `errors` exception, goes back in.
+# Logic that talks to Redis is written once, as a generator of steps: (script, keys, args) to run a script, or
+# (SLEEP, seconds, ()) to wait. drive runs them with a sync client, adrive with an asyncio one; each reply, or
+# each `errors` exception, goes back in.
+SLEEP = "sleep"
 Steps = Generator[tuple[LuaScript | str, Any, Sequence], Any, Any]
 
 
@@ -53,7 +56,7 @@ def drive(steps: Steps, client, errors: type[BaseException] | tuple[type[BaseExc
         except StopIteration as done:
             return done.value
         try:
-            reply = what(client, first, rest) if what.__class__ is LuaScript else getattr(client, what)(first, *rest)
+            reply = time.sleep(first) if what is SLEEP else what(client, first, rest)
             error = None
         except errors as exc:
             reply, error = None, exc
@@ -67,10 +70,7 @@ async def adrive(steps: Steps, client, errors: type[BaseException] | tuple[type[
         except StopIteration as done:
             return done.value
         try:
-            if what.__class__ is LuaScript:
-                reply = await what.acall(client, first, rest)
-            else:
-                reply = await getattr(client, what)(first, *rest)
+            reply = await (asyncio.sleep(first) if what is SLEEP else what.acall(client, first, rest))
             error = None
         except errors as exc:
             reply, error = None, exc

@@ -205,7 +205,7 @@ def spare_redis() -> Iterator[SpareRedis]:
     yield server
     server.stop()
     # A test that stopped it leaves this process "recently failed": the next test's fail-open checks would pass.
-    redis_outage.reset()
+    redis_outage.recovered()
 
 
 def test_database_url() -> str:
@@ -342,8 +342,8 @@ def clean_streams(redis_client) -> Iterator[None]:
     """Streams, groups, locks and markers of this run's prefix start empty and are removed afterwards."""
     from redis_toolkit.client import redis_outage
 
-    redis_outage.reset()
+    redis_outage.recovered()
     _delete_test_keys()
     yield
     _delete_test_keys()
-    redis_outage.reset()
+    redis_outage.recovered()

@@ -40,10 +40,9 @@ def check_name(value: str, *, argument: str) -> str:
     return value
 
 
-def stream_of(event_type: str, stream: str | None, *, argument: str) -> str:
-    """Check the names; the stream is `stream`, else the type's first dotted word ("chat.message.posted" -> "chat")."""
-    check_name(event_type, argument=argument)
-    return check_name(stream, argument="stream") if stream is not None else event_type.split(".", 1)[0]
+def stream_of(event_type: str, *, argument: str) -> str:
+    """Check the type's name; its stream is its first dotted word ("chat.message.posted" -> "chat")."""
+    return check_name(event_type, argument=argument).split(".", 1)[0]
 
 
 def stream_key(stream: str) -> str:

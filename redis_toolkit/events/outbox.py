@@ -19,14 +19,14 @@ from redis_toolkit.client import UNREACHABLE, get_redis, redis_key, redis_outage
 from redis_toolkit.conf import toolkit_setting
 from redis_toolkit.events.codec import encode_entry, stream_append, stream_of
 from redis_toolkit.events.registry import refresh_db_connections
-from redis_toolkit.events.status import known_streams, stream_handled
-from redis_toolkit.fencing import fence_advance
+from redis_toolkit.events.status import stream_handled, stream_status
 from redis_toolkit.models import Fence, OutboxEvent
 
 logger = logging.getLogger(__name__)
 
 RELAY_LOCK = "outbox-relay"
 RELAY_BATCH = 1000
+PURGE_CHUNK = 5000  # rows per outbox_purge
 PUSHED_CAP = 200_000
 FAST_PATH_PAUSE = 5.0  # seconds the fast path stays off after a failed push; the relay sends meanwhile
 # Fence rows "outbox.handled:<stream>" hold a time (µs) before which every sent row was handled by every
@@ -39,13 +39,13 @@ class TransactionRequired(RuntimeError):
     """publish_event() was called outside transaction.atomic(): the event would not share its change's fate."""
 
 
-def publish_event(type: str, payload: dict, *, stream: str | None = None) -> OutboxEvent:
+def publish_event(type: str, payload: dict) -> OutboxEvent:
     """Record an event (a small JSON dict: ids, not objects) in the transaction of its change; sent after commit."""
     if not transaction.get_connection().in_atomic_block:
         raise TransactionRequired(
             f"publish_event({type!r}) must be called inside transaction.atomic(), with its change"
         )
-    stream = stream_of(type, stream, argument="type")
+    stream = stream_of(type, argument="type")
     if not isinstance(payload, dict):
         raise TypeError(f"publish_event(payload=...) takes a dict, not {payload.__class__.__name__}")
     try:
@@ -128,7 +128,7 @@ def outbox_resend_lost() -> int:
 def outbox_mark_handled() -> None:
     """Record, per stream, that every row sent until now was handled, when every group has caught up."""
     now = timezone.now()
-    caught_up = [stream for stream in known_streams() if stream_handled(stream)]
+    caught_up = [stream.name for stream in stream_status() if stream_handled(stream)]
     # A loss during the look would make empty streams look handled: only marks taken while intact count.
     if not caught_up or not get_redis("streams").exists(intact_key()):
         return
@@ -138,39 +138,36 @@ def outbox_mark_handled() -> None:
         )
 
 
-def outbox_relay_batch(*, fencing_token: int, limit: int = RELAY_BATCH, min_age: timedelta | None = None) -> int:
-    """Send (unless the fast path did) and mark up to `limit` unsent rows older than `min_age`; returns how many.
-    Marking checks the relay's fencing token first, so a relay that lost its lock marks nothing."""
+def outbox_relay_batch(*, fencing_token: int) -> int:
+    """Send (unless the fast path did) and mark up to RELAY_BATCH unsent rows older than STREAMS_RELAY_MIN_AGE_MS;
+    returns how many. Marking checks the relay's fencing token first, so a relay that lost its lock marks nothing."""
     client = get_redis("streams")
     if not client.exists(intact_key()):
         outbox_resend_lost()
         client.set(intact_key(), 1)
-    if min_age is None:
-        min_age = timedelta(milliseconds=toolkit_setting("STREAMS_RELAY_MIN_AGE_MS"))
+    min_age = timedelta(milliseconds=toolkit_setting("STREAMS_RELAY_MIN_AGE_MS"))
     rows = OutboxEvent.objects.filter(sent_at__isnull=True, occurred_at__lte=timezone.now() - min_age)
-    if not (rows := list(rows.order_by("id")[:limit])):
+    if not (rows := list(rows.order_by("id")[:RELAY_BATCH])):
         return 0
     ids = [row.pk for row in rows]
     if missed := [row for row, score in zip(rows, client.zmscore(pushed_key(), ids), strict=True) if score is None]:
         _send(client, missed)
         logger.info("outbox relay sent %d event(s) the fast path had not", len(missed))
     with transaction.atomic():
-        fence_advance(RELAY_LOCK, fencing_token)
+        locks.fence_advance(RELAY_LOCK, fencing_token)
         OutboxEvent.objects.filter(pk__in=ids, sent_at__isnull=True).update(sent_at=timezone.now())
     client.zrem(pushed_key(), *ids)
     return len(rows)
 
 
-def outbox_purge(*, older_than: timedelta | None = None, limit: int = 5000) -> int:
-    """Delete rows older than the retention that every group handled (never unsent ones); returns how many."""
-    if older_than is None:
-        older_than = timedelta(hours=toolkit_setting("STREAMS_OUTBOX_KEEP_HOURS"))
-    deleted, cutoff = 0, timezone.now() - older_than
+def outbox_purge() -> int:
+    """Delete up to PURGE_CHUNK rows older than STREAMS_OUTBOX_KEEP_HOURS that every group handled (not unsent ones)."""
+    deleted, cutoff = 0, timezone.now() - timedelta(hours=toolkit_setting("STREAMS_OUTBOX_KEEP_HOURS"))
     for stream, handled_before in _handled_marks().items():
         rows = OutboxEvent.objects.filter(
             stream=stream, occurred_at__lt=cutoff, sent_at__lt=handled_before - CLOCK_SPARE
         )
-        ids = list(rows.values_list("pk", flat=True)[: limit - deleted])
+        ids = list(rows.values_list("pk", flat=True)[: PURGE_CHUNK - deleted])
         if ids:
             deleted += OutboxEvent.objects.filter(pk__in=ids).delete()[0]
     return deleted
@@ -189,11 +186,10 @@ class OutboxRelay:
     """The safety net behind the fast path: one active relay at a time, elected by the distributed lock."""
 
     PURGE_EVERY = 60.0  # seconds
-    PURGE_CHUNK = 5000
     MARK_EVERY = 2.0  # seconds between looks at whether the groups have caught up
 
-    def __init__(self, *, interval: float | None = None) -> None:
-        self.interval = interval if interval is not None else toolkit_setting("STREAMS_RELAY_INTERVAL_MS") / 1000
+    def __init__(self) -> None:
+        self.interval = toolkit_setting("STREAMS_RELAY_INTERVAL_MS") / 1000
         self._next_purge = self._next_mark = 0.0
 
     def run(self, stop: threading.Event) -> None:
@@ -232,7 +228,7 @@ class OutboxRelay:
             if time.monotonic() >= self._next_purge:
                 self._next_purge = time.monotonic() + self.PURGE_EVERY
                 for _ in range(100):  # chunks, so one purge never holds the database for long
-                    if stop.is_set() or outbox_purge(limit=self.PURGE_CHUNK) < self.PURGE_CHUNK:
+                    if stop.is_set() or outbox_purge() < PURGE_CHUNK:
                         break
             if marked < RELAY_BATCH:
                 stop.wait(self.interval)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from redis_toolkit.client import UNREACHABLE
 from redis_toolkit.events.codec import check_name
 from redis_toolkit.events.registry import refresh_db_connections
-from redis_toolkit.locks import LockError, run_exclusively
+from redis_toolkit.locks import LockError, LockTimeout, redis_lock
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,19 @@ def periodic_task(name: str, *, every: float) -> Callable[[Callable[[], object]]
 
 def run_due(task: PeriodicTask) -> bool:
     """Run the task here unless another process ran it within its interval; True when it ran here."""
-    # The lease outlives the run until `every` seconds after the start: fleet-wide, once per interval.
-    return run_exclusively(f"periodic:{task.name}", task.func, ttl=max(30.0, task.every / 2), min_interval=task.every)
+    lock = redis_lock(f"periodic:{task.name}", ttl=max(30.0, task.every / 2), blocking=False, watchdog=True)
+    started = time.monotonic()
+    try:
+        lease = lock.__enter__()
+    except LockTimeout:
+        return False
+    with contextlib.ExitStack() as held:
+        held.push(lock)  # the lock's __exit__, as `with lock:` runs it, without entering it again
+        task.func()
+        # The lease outlives the run until `every` seconds after the start: fleet-wide, once per interval.
+        # A task that failed gives it back at once instead, so the next due time tries again.
+        lease.release_after(task.every - (time.monotonic() - started))
+    return True
 
 
 class PeriodicRunner:

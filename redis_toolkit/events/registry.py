@@ -43,46 +43,32 @@ class Handler:
                 raise InvalidEvent(f"payload {name!r} is {type(value).__name__} {value!r}, expected {kind.__name__}")
 
 
-class HandlerRegistry:
-    """Which function handles which event type in which consumer group."""
-
-    def __init__(self) -> None:
-        self._handlers: dict[tuple[str, str, str], Handler] = {}
-
-    def handler(self, event_type: str, *, group: str, stream: str | None = None, fields: dict[str, type] | None = None):
-        """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
-        stream = stream_of(event_type, stream, argument="event_type")
-        check_name(group, argument="group")
-        for name, kind in (fields or {}).items():
-            if not isinstance(name, str) or not isinstance(kind, type):
-                raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
-
-        def register(func: HandlerFunc) -> HandlerFunc:
-            handler = Handler(event_type, group, stream, func, dict(fields or {}))
-            # Keyed by name so a module imported twice does not register its handlers twice.
-            self._handlers[(group, event_type, handler.name)] = handler
-            return func
-
-        return register
-
-    def groups(self) -> list[str]:
-        return sorted({h.group for h in self._handlers.values()})
-
-    def for_group(self, group: str) -> list[Handler]:
-        return [h for h in self._handlers.values() if h.group == group]
-
-    def types(self) -> set[str]:
-        return {h.event_type for h in self._handlers.values()}
-
-    def streams(self) -> set[str]:
-        return {h.stream for h in self._handlers.values()}
-
-    def groups_of(self, stream: str) -> set[str]:
-        return {h.group for h in self._handlers.values() if h.stream == stream}
+# Keyed by (group, type, function name): a module imported twice does not register its handlers twice.
+_handlers: dict[tuple[str, str, str], Handler] = {}
 
 
-default_registry = HandlerRegistry()
-event_handler = default_registry.handler
+def event_handler(event_type: str, *, group: str, fields: dict[str, type] | None = None):
+    """Decorator: `@event_handler("chat.message.posted", group="notifications", fields={"message_id": int})`."""
+    stream = stream_of(event_type, argument="event_type")
+    check_name(group, argument="group")
+    for name, kind in (fields or {}).items():
+        if not isinstance(name, str) or not isinstance(kind, type):
+            raise TypeError(f"fields={fields!r} must map payload keys to types, e.g. {{'message_id': int}}")
+
+    def register(func: HandlerFunc) -> HandlerFunc:
+        handler = Handler(event_type, group, stream, func, dict(fields or {}))
+        _handlers[(group, event_type, handler.name)] = handler
+        return func
+
+    return register
+
+
+def handlers() -> list[Handler]:
+    return list(_handlers.values())
+
+
+def groups() -> list[str]:
+    return sorted({h.group for h in _handlers.values()})
 
 
 def load_handlers() -> None:

@@ -8,26 +8,19 @@ from typing import Any, NamedTuple
 from redis.exceptions import ResponseError
 
 from redis_toolkit.client import get_redis
-from redis_toolkit.events import codec
-from redis_toolkit.events.registry import default_registry
+from redis_toolkit.events import codec, registry
 
 
 class DeadLetter(NamedTuple):
     stream: str
     entry_id: str  # in the dead-letter stream
     fields: dict[str, str]  # the original entry's fields
+    event_type: str
+    event_id: str
     group: str
     error: str
     deliveries: int
     failed_at: datetime | None
-
-    @property
-    def event_type(self) -> str:
-        return self.fields.get("type", "?")
-
-    @property
-    def event_id(self) -> str:
-        return self.fields.get("id", "?")
 
     @classmethod
     def of(cls, stream: str, entry_id: str, raw: dict[str, str]) -> DeadLetter:
@@ -37,13 +30,14 @@ class DeadLetter(NamedTuple):
         except ValueError:
             failed_at = None
         group, error, deliveries = raw.get("dead_group", ""), raw.get("dead_error", ""), raw.get("dead_deliveries")
-        return cls(stream, entry_id, fields, group, error, int(deliveries or 0), failed_at)
+        event_type, event_id = fields.get("type", "?"), fields.get("id", "?")
+        return cls(stream, entry_id, fields, event_type, event_id, group, error, int(deliveries or 0), failed_at)
 
 
 def known_streams() -> list[str]:
     """Streams written to so far plus those registered handlers read (sorted)."""
     client = get_redis("streams", decode_responses=True)
-    return sorted(set(client.smembers(codec.known_streams_key())) | default_registry.streams())
+    return sorted(set(client.smembers(codec.known_streams_key())) | {h.stream for h in registry.handlers()})
 
 
 def dead_letters(*, stream: str | None = None, limit: int = 100) -> list[DeadLetter]:
@@ -91,8 +85,7 @@ class ConsumerStatus(NamedTuple):
 class GroupStatus(NamedTuple):
     name: str
     pending: int
-    lag: int | None  # entries not yet delivered to the group; None when Redis cannot tell
-    last_delivered_id: str
+    lag: int  # entries not yet delivered to the group (counted up to LAG_SCAN_LIMIT where Redis does not know)
     consumers: list[ConsumerStatus]
 
 
@@ -106,17 +99,17 @@ class StreamStatus(NamedTuple):
 LAG_SCAN_LIMIT = 10_000
 
 
-def _lag(client, key: str, info: dict[str, Any]) -> int | None:
+def _lag(client, key: str, info: dict[str, Any]) -> int:
     if info.get("lag") is not None:  # Redis >= 7 keeps it, unless deletions made it unknown
         return int(info["lag"])
-    # Redis 6.2: count what lies after the last delivered id (bounded; shown as a lower bound).
+    # Else (and on Redis 6.2) count what lies after the last delivered id (bounded; shown as a lower bound).
     return len(client.xrange(key, f"({info['last-delivered-id']}", "+", count=LAG_SCAN_LIMIT))
 
 
 def stream_status() -> list[StreamStatus]:
     """Length, dead letters, and per group: pending, lag and consumers with their idle time."""
     client = get_redis("streams", decode_responses=True)
-    registered = default_registry.streams()
+    registered = {h.stream for h in registry.handlers()}
     result = []
     for name in known_streams():
         key = codec.stream_key(name)
@@ -133,21 +126,13 @@ def stream_status() -> list[StreamStatus]:
         for info in infos:
             consumers = client.xinfo_consumers(key, info["name"])
             consumers = [ConsumerStatus(c["name"], int(c["pending"]), int(c["idle"])) for c in consumers]
-            lag = _lag(client, key, info)
-            groups.append(GroupStatus(info["name"], int(info["pending"]), lag, info["last-delivered-id"], consumers))
+            groups.append(GroupStatus(info["name"], int(info["pending"]), _lag(client, key, info), consumers))
         result.append(StreamStatus(name, length, dead, groups))
     return result
 
 
-def stream_handled(stream: str) -> bool:
-    """True when every group reading `stream` (registered ones included) has handled everything in it."""
-    client = get_redis("streams", decode_responses=True)
-    key = codec.stream_key(stream)
-    try:
-        last = client.xinfo_stream(key)["last-generated-id"]
-        groups = client.xinfo_groups(key)
-    except ResponseError:  # no such stream: nothing was sent to it since Redis last lost its data
-        return not default_registry.groups_of(stream)
-    if default_registry.groups_of(stream) - {group["name"] for group in groups}:
-        return False  # a registered group has not even started reading it
-    return all(group["pending"] == 0 and group["last-delivered-id"] == last for group in groups)
+def stream_handled(stream: StreamStatus) -> bool:
+    """True when every group reading the stream (registered ones included) has handled everything in it."""
+    registered = {h.group for h in registry.handlers() if h.stream == stream.name}
+    started = registered <= {group.name for group in stream.groups}  # every registered group reads it
+    return started and all(group.pending == 0 and group.lag == 0 for group in stream.groups)

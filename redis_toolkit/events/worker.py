@@ -11,14 +11,7 @@ from redis.exceptions import RedisError, ResponseError
 
 from redis_toolkit.client import UNREACHABLE, get_redis, redis_outage
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.events import codec
-from redis_toolkit.events.registry import (
-    HandlerRegistry,
-    InvalidEvent,
-    default_consumer_name,
-    default_registry,
-    refresh_db_connections,
-)
+from redis_toolkit.events import codec, registry
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +25,17 @@ class StreamWorker:
     """One consumer of one group over every stream its handlers read: at-least-once, acknowledged after the
     handlers return, retried with a doubling delay, dead-lettered at STREAMS_MAX_DELIVERIES (docs/architecture.md)."""
 
-    def __init__(
-        self,
-        *,
-        group: str,
-        consumer: str | None = None,
-        batch: int | None = None,
-        registry: HandlerRegistry = default_registry,
-    ) -> None:
-        handlers = registry.for_group(group)
+    def __init__(self, *, group: str, consumer: str | None = None, batch: int | None = None) -> None:
+        handlers = [h for h in registry.handlers() if h.group == group]
         if not handlers:
             known = ", ".join(registry.groups()) or "none"
             raise ValueError(f"no handlers are registered for group {group!r} (registered groups: {known})")
-        self.group, self.consumer = group, consumer or default_consumer_name()
+        self.group, self.consumer = group, consumer or registry.default_consumer_name()
         self.batch = batch or toolkit_setting("STREAMS_BATCH_SIZE")
         self.by_type: dict[str, list] = {}
         for handler in handlers:
             self.by_type.setdefault(handler.event_type, []).append(handler)
-        self.known_types = registry.types()
+        self.known_types = {h.event_type for h in registry.handlers()}
         self.streams = sorted({h.stream for h in handlers})
         self.keys = {codec.stream_key(s): s for s in self.streams}
         self.max_deliveries = toolkit_setting("STREAMS_MAX_DELIVERIES")
@@ -74,17 +60,14 @@ class StreamWorker:
             except UNREACHABLE as exc:
                 then = f"the worker of group {self.group!r} retries with backoff and resumes by itself"
                 stop.wait(redis_outage.failed(exc, then=then))
-            except ResponseError as exc:
-                if "NOGROUP" not in str(exc):
-                    logger.exception("worker %s: Redis refused a command; retrying", self.consumer)
+            except RedisError as exc:
+                if isinstance(exc, ResponseError) and "NOGROUP" in str(exc):
+                    # Redis lost the stream or the group (restarted without its data): recreate them.
+                    logger.warning("group %r is missing on %s; recreating it", self.group, ", ".join(self.streams))
+                    self._groups_ready = False
+                else:
+                    logger.exception("worker %s: Redis error; retrying", self.consumer)
                     stop.wait(1.0)
-                    continue
-                # Redis lost the stream or the group (restarted without its data): recreate them.
-                logger.warning("group %r is missing on %s; recreating it", self.group, ", ".join(self.streams))
-                self._groups_ready = False
-            except RedisError:
-                logger.exception("worker %s: Redis error; retrying", self.consumer)
-                stop.wait(1.0)
 
     def run_once(self, *, wait: bool = True) -> int:
         """Retry/claim if due, then read and handle one batch; returns how many entries were read."""
@@ -184,7 +167,7 @@ class StreamWorker:
         """Handle entries, then acknowledge and dead-letter in one MULTI; failed ones stay pending for a retry."""
         if not entries:
             return
-        refresh_db_connections()
+        registry.refresh_db_connections()
         key, acks, pipe = codec.stream_key(stream), [], self.client.pipeline(transaction=True)
         for entry_id, fields in entries:
             count = (deliveries or {}).get(entry_id, 1)
@@ -222,7 +205,7 @@ class StreamWorker:
             try:
                 handler.check(event)
                 handler.func(event)
-            except InvalidEvent as exc:
+            except registry.InvalidEvent as exc:
                 return f"invalid event: {exc} ({handler.name})"
             except Exception as exc:
                 what = f"{handler.name} failed on {event.type} event {event.id}, attempt {count}"

@@ -22,12 +22,12 @@ REDIS_DOWN = (*UNREACHABLE, ReadOnlyError)
 AFTER_FAILURE = "fail-open rate limits allow everything and fail-closed ones refuse until it answers"
 MAX_KEY_LENGTH = 120
 
-# KEYS[1]: the log, a list of Redis TIME stamps in microseconds, newest first, one per unit allowed.
-# KEYS[2]: the hash of refusals per rule. ARGV: cost, rule name, then limit/period pairs (period in
-# microseconds), shortest period first. A window allows `cost` more when at most limit - cost of its
-# stamps are younger than its period; every window must allow, or nothing is counted.
+# KEYS[1]: the log, a list of Redis TIME stamps in microseconds, newest first, one per request allowed.
+# KEYS[2]: the hash of refusals per rule. ARGV: 1 to count the request (0 only looks), rule name, then
+# limit/period pairs (period in microseconds), shortest period first. A window allows one more request when
+# fewer than `limit` of its stamps are younger than its period; every window must allow, or nothing is counted.
 # Returns "retry_after head-now remaining next ...": retry_after (0 when allowed), the newest stamp
-# minus now, then per window the units remaining and when its oldest counted stamp leaves it (µs).
+# minus now, then per window the requests remaining and when its oldest counted stamp leaves it (µs).
 SLIDING_LOG = LuaScript("""
 local clock = redis.call('TIME')
 local now = clock[1] * 1000000 + clock[2]
@@ -66,9 +66,8 @@ for i = windows, 1, -1 do
   end
   used[i], oldest[i], bound = count, last, count
   if count + cost > limit then
-    -- The stamp at index limit - cost must leave the window before `cost` more fit.
-    local blocker = limit - cost == count - 1 and last or tonumber(redis.call('LINDEX', key, limit - cost))
-    retry = math.max(retry, blocker + period - now)
+    -- The window is full: one more fits once its oldest counted stamp leaves it.
+    retry = math.max(retry, last + period - now)
   end
   keep = math.max(keep, count + cost)
 end
@@ -78,14 +77,8 @@ if retry > 0 then
 elseif cost > 0 then
   -- A clock stepping back must not break the newest-first order the counts rely on.
   local stamp = math.max(now, head)
-  if cost == 1 then
-    redis.call('LPUSH', key, stamp)
-  else
-    local stamps = {}
-    for i = 1, cost do stamps[i] = stamp end
-    redis.call('LPUSH', key, unpack(stamps))
-  end
-  if length + cost > keep then
+  redis.call('LPUSH', key, stamp)
+  if length + 1 > keep then
     redis.call('LTRIM', key, 0, keep - 1)  -- drop the stamps no window counts any more
   end
   -- Expiry runs on Redis's millisecond clock of the script's start, a little before TIME:
@@ -93,7 +86,7 @@ elseif cost > 0 then
   redis.call('PEXPIRE', key, math.ceil(tonumber(ARGV[2 * windows + 2]) / 1000) + 1000)
   for i = 1, windows do
     if used[i] == 0 then oldest[i] = stamp end
-    used[i] = used[i] + cost
+    used[i] = used[i] + 1
   end
   head, length = stamp, 1
 end
@@ -167,35 +160,29 @@ def _unavailable(rule: Rule, exc: BaseException | None = None) -> RateLimitResul
     return RateLimitResult(True, rule.windows[0].limit, 0.0, rule.name, degraded=True)
 
 
-def rate_limiting(rule: RuleSpec, key: str, *, cost: int = 1) -> Steps:
-    """The steps of a check, for rate_limit, arate_limit and callers that make several (scripts.drive)."""
+def rate_limiting(rule: RuleSpec, key: str, *, count: bool = True) -> Steps:
+    """The steps of a check (count=False only looks), for rate_limit, arate_limit and the view guard."""
     spec = get_rule(rule)
     if key.__class__ is not str or not key:
         raise ValueError(f"key={key!r}: give a non-empty string such as a user id or 'ip:203.0.113.9'.")
-    if cost.__class__ is not int or cost < 0:
-        raise ValueError(f"cost={cost!r}: give a whole number of units, 0 (only look) or more.")
-    if cost > spec.windows[0].limit:  # limits grow with periods: the first is the smallest
-        raise ValueError(
-            f"cost={cost} can never pass rule {spec.name!r}, which allows at most {spec.windows[0].limit}."
-        )
     if redis_outage.down_since is not None and redis_outage.recently_failed(PROBE_SECONDS):
         return _unavailable(spec)  # Redis just failed: apply the failure policy without asking
     try:
-        reply = yield SLIDING_LOG, (log_key(spec.name, key), hits_key()), (cost, *spec.script_args)
+        reply = yield SLIDING_LOG, (log_key(spec.name, key), hits_key()), (int(count), *spec.script_args)
         return _result(spec, reply)
     except REDIS_DOWN as exc:
         return _unavailable(spec, exc)
 
 
-def rate_limit(rule: RuleSpec, key: str, *, cost: int = 1) -> RateLimitResult:
-    """Count `cost` units against `key` under `rule` if every window allows it (cost=0 only looks), in one
-    round trip; RateLimitUnavailable when Redis is unreachable and the rule fails closed."""
-    return drive(rate_limiting(rule, key, cost=cost), get_redis(PURPOSE), REDIS_DOWN)
+def rate_limit(rule: RuleSpec, key: str) -> RateLimitResult:
+    """Count a request of `key` under `rule` if every window allows it, in one round trip;
+    RateLimitUnavailable when Redis is unreachable and the rule fails closed."""
+    return drive(rate_limiting(rule, key), get_redis(PURPOSE), REDIS_DOWN)
 
 
-async def arate_limit(rule: RuleSpec, key: str, *, cost: int = 1) -> RateLimitResult:
+async def arate_limit(rule: RuleSpec, key: str) -> RateLimitResult:
     """Async twin of rate_limit."""
-    return await adrive(rate_limiting(rule, key, cost=cost), aget_redis(PURPOSE), REDIS_DOWN)
+    return await adrive(rate_limiting(rule, key), aget_redis(PURPOSE), REDIS_DOWN)
 
 
 def rate_limit_reset(rule: RuleSpec, key: str) -> bool:
@@ -217,7 +204,7 @@ def rate_limit_rules() -> list[tuple[Rule, int]]:
 
 def rate_limit_status(rule: str, key: str) -> tuple[WindowState, ...]:
     """What `key` has used of each window of `rule`, counting nothing; RateLimitUnavailable if Redis is down."""
-    result = rate_limit(rule, key, cost=0)
+    result = drive(rate_limiting(rule, key, count=False), get_redis(PURPOSE), REDIS_DOWN)
     if result.degraded:
         raise RateLimitUnavailable(result.rule)
     return result.windows

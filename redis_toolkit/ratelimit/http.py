@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from functools import wraps
 
 from asgiref.sync import iscoroutinefunction
@@ -12,14 +12,7 @@ from django.template.loader import render_to_string
 
 from redis_toolkit.client import aget_redis, get_redis
 from redis_toolkit.conf import toolkit_setting
-from redis_toolkit.ratelimit.core import (
-    PURPOSE,
-    REDIS_DOWN,
-    RateLimitResult,
-    RateLimitUnavailable,
-    rate_limiting,
-    seconds,
-)
+from redis_toolkit.ratelimit import core
 from redis_toolkit.ratelimit.rules import RuleSpec
 from redis_toolkit.scripts import Steps, adrive, drive
 
@@ -60,14 +53,15 @@ def key_user(request: HttpRequest) -> str | None:
 _NAMED_KEYS: dict[str, KeyFunc] = {"ip": key_ip, "user": key_user}
 
 
-def ratelimit_headers(result: RateLimitResult) -> dict[str, str]:
+def ratelimit_headers(result: core.RateLimitResult) -> dict[str, str]:
     """`RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers-10): every window of the rule."""
     if result.degraded or not result.windows:
         return {}
     windows = result.windows
     names = [result.rule] if len(windows) == 1 else [f"{result.rule}.{w.period:g}s" for w in windows]
-    policy = ", ".join(f'"{n}";q={w.limit};w={seconds(w.period)}' for n, w in zip(names, windows, strict=True))
-    current = ", ".join(f'"{n}";r={w.remaining};t={seconds(w.next_unit)}' for n, w in zip(names, windows, strict=True))
+    named = list(zip(names, windows, strict=True))
+    policy = ", ".join(f'"{n}";q={w.limit};w={core.seconds(w.period)}' for n, w in named)
+    current = ", ".join(f'"{n}";r={w.remaining};t={core.seconds(w.next_unit)}' for n, w in named)
     return {"RateLimit-Policy": policy, "RateLimit": current}
 
 
@@ -87,9 +81,9 @@ def _refusal(request: HttpRequest, status: int, code: str, detail: str, wait: in
     return response
 
 
-def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResponse:
+def too_many_requests(request: HttpRequest, result: core.RateLimitResult) -> HttpResponse:
     """429 with Retry-After and the RateLimit fields."""
-    wait = max(1, seconds(result.retry_after))
+    wait = max(1, core.seconds(result.retry_after))
     detail = f"Too many requests; try again in {wait} second{'s' if wait != 1 else ''}."
     response = _refusal(request, 429, "rate_limited", detail, wait, "RATE_LIMIT_429_TEMPLATE")
     for name, value in ratelimit_headers(result).items():
@@ -97,71 +91,51 @@ def too_many_requests(request: HttpRequest, result: RateLimitResult) -> HttpResp
     return response
 
 
-def service_unavailable(request: HttpRequest, exc: RateLimitUnavailable) -> HttpResponse:
+def service_unavailable(request: HttpRequest, exc: core.RateLimitUnavailable) -> HttpResponse:
     """503 for a fail-closed rule while Redis is unreachable (the request was not served)."""
+    wait = max(1, core.seconds(exc.retry_after))
     detail = "This is unavailable for a moment; please try again shortly."
-    return _refusal(request, 503, "unavailable", detail, max(1, seconds(exc.retry_after)), "RATE_LIMIT_503_TEMPLATE")
-
-
-class _Guard:
-    """The check one decorated view makes, before the view runs."""
-
-    def __init__(self, rule: RuleSpec, key: str | KeyFunc, methods: Iterable[str] | None):
-        if not callable(key) and key not in _NAMED_KEYS:
-            raise ValueError(f"key={key!r}: use 'ip', 'user' or a function of the request.")
-        self.rule, self.key = rule, _NAMED_KEYS.get(key, key) if isinstance(key, str) else key
-        self.methods = {method.upper() for method in methods} if methods is not None else None
-
-    def _checking(self, request: HttpRequest) -> Steps:
-        """Returns a refusal, or None and the result for the RateLimit fields (None when not counted)."""
-        if (self.methods is not None and request.method not in self.methods) or not (key := self.key(request)):
-            return None, None
-        try:
-            result = yield from rate_limiting(self.rule, key)
-        except RateLimitUnavailable as exc:
-            return service_unavailable(request, exc), None
-        return (None if result.allowed else too_many_requests(request, result)), result
-
-    @staticmethod
-    def _finish(response: HttpResponse, result: RateLimitResult | None) -> HttpResponse:
-        for name, value in ratelimit_headers(result).items() if result else ():
-            response.setdefault(name, value)  # unless the view set its own
-        return response
-
-    def call(self, request: HttpRequest, view: Callable[[], HttpResponse]) -> HttpResponse:
-        refusal, result = drive(self._checking(request), get_redis(PURPOSE), REDIS_DOWN)
-        return refusal or self._finish(view(), result)
-
-    async def acall(self, request: HttpRequest, view: Callable[[], Awaitable[HttpResponse]]) -> HttpResponse:
-        refusal, result = await adrive(self._checking(request), aget_redis(PURPOSE), REDIS_DOWN)
-        return refusal or self._finish(await view(), result)
+    return _refusal(request, 503, "unavailable", detail, wait, "RATE_LIMIT_503_TEMPLATE")
 
 
 def ratelimit_view(rule: RuleSpec, *, key: str | KeyFunc, methods: Iterable[str] | None = None):
     """Decorate a function view (sync or async): over the limit -> 429; responses carry RateLimit fields.
     `key`: 'ip', 'user' or a function of the request (None: not counted); `methods`: only these count."""
-    guard = _Guard(rule, key, methods)
+    if not callable(key) and key not in _NAMED_KEYS:
+        raise ValueError(f"key={key!r}: use 'ip', 'user' or a function of the request.")
+    key_of = _NAMED_KEYS.get(key, key) if isinstance(key, str) else key
+    counted = {method.upper() for method in methods} if methods is not None else None
+
+    def checking(request: HttpRequest) -> Steps:
+        """Returns a refusal, or None and the result for the RateLimit fields (None when not counted)."""
+        if (counted is not None and request.method not in counted) or not (request_key := key_of(request)):
+            return None, None
+        try:
+            result = yield from core.rate_limiting(rule, request_key)
+        except core.RateLimitUnavailable as exc:
+            return service_unavailable(request, exc), None
+        return (None if result.allowed else too_many_requests(request, result)), result
+
+    def finish(response: HttpResponse, result: core.RateLimitResult | None) -> HttpResponse:
+        for name, value in ratelimit_headers(result).items() if result else ():
+            response.setdefault(name, value)  # unless the view set its own
+        return response
 
     def decorator(view: Callable) -> Callable:
         if iscoroutinefunction(view):  # the login view is async: its slow-down must not hold a thread
 
             @wraps(view)
             async def awrapper(request, *args, **kwargs):
-                return await guard.acall(request, lambda: view(request, *args, **kwargs))
+                refusal, result = await adrive(checking(request), aget_redis(core.PURPOSE), core.REDIS_DOWN)
+                return refusal or finish(await view(request, *args, **kwargs), result)
 
             return awrapper
 
         @wraps(view)
         def wrapper(request, *args, **kwargs):
-            return guard.call(request, lambda: view(request, *args, **kwargs))
+            refusal, result = drive(checking(request), get_redis(core.PURPOSE), core.REDIS_DOWN)
+            return refusal or finish(view(request, *args, **kwargs), result)
 
         return wrapper
 
     return decorator
-
-
-def ratelimit_call(
-    request: HttpRequest, rule: RuleSpec, view: Callable[[], HttpResponse], *, key: str | KeyFunc, methods=None
-) -> HttpResponse:
-    """`view()` if `rule` allows the request, else 429: for views the decorator does not fit (admin pages)."""
-    return _Guard(rule, key, methods).call(request, view)

@@ -70,13 +70,12 @@ def env_name(rule: str) -> str:
     return ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", rule.upper())
 
 
-def parse_limits(text: str | list[str] | tuple[str, ...], *, where: str) -> tuple[Window, ...]:
+def parse_limits(text: str, *, where: str) -> tuple[Window, ...]:
     """`"10/10s, 60/1m"` -> two windows; `where` names the setting or variable in errors."""
-    parts = text.split(",") if isinstance(text, str) else list(text)
+    if not isinstance(text, str):
+        raise ConfigError(f"{where}: {text!r} is not a limit; write limits as text like '10/10s, 60/1m'.")
     windows = []
-    for part in parts:
-        if not isinstance(part, str):
-            raise ConfigError(f"{where}: {part!r} is not a limit; write limits as text like 30/1m.")
+    for part in text.split(","):
         match = _LIMIT.match(part.strip().lower())
         if not match or match.group(3) not in _UNITS:
             raise ConfigError(

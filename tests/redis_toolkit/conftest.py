@@ -6,6 +6,7 @@ import pytest
 from django.test import override_settings
 
 from redis_toolkit.client import get_redis, reset_clients
+from redis_toolkit.events import registry as handler_registry
 from tests.conftest import SpareRedis
 
 
@@ -27,3 +28,10 @@ def any_redis(request, redis_client) -> Iterator[str]:
     finally:
         reset_clients()
         spare.stop()
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """The handler registry with nothing registered, for one test (what it held comes back afterwards)."""
+    monkeypatch.setattr(handler_registry, "_handlers", {})
+    return handler_registry

@@ -10,8 +10,7 @@ if __name__ == "__main__":
     from django.contrib.auth import get_user_model
     from django.db import transaction
 
-    from redis_toolkit.fencing import fence_advance
-    from redis_toolkit.locks import LockError, redis_lock
+    from redis_toolkit.locks import LockError, fence_advance, redis_lock
 
     name, username = sys.argv[1], sys.argv[2]
     lease = redis_lock(name, ttl=1, watchdog=True).__enter__()  # held past any block, released below

@@ -9,8 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.db.transaction import TransactionManagementError
 
-from redis_toolkit.fencing import StaleFencingToken, fence_advance
-from redis_toolkit.locks import LockError, redis_lock
+from redis_toolkit.locks import LockError, StaleFencingToken, fence_advance, redis_lock
 from redis_toolkit.models import Fence
 
 

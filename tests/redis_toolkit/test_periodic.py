@@ -1,6 +1,8 @@
 """Periodic maintenance: every worker tries, one runs it per interval."""
 
 import threading
+import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -20,6 +22,28 @@ def test_a_task_runs_once_per_interval_however_many_workers_try():
 
     assert results == [True, False, False, False, False]
     assert runs == [1]
+
+
+def test_a_task_runs_again_once_its_interval_has_passed():
+    runs = []
+    task = PeriodicTask(f"test.again-{uuid.uuid4().hex[:8]}", every=0.5, func=lambda: runs.append(1))
+
+    assert [run_due(task), run_due(task)] == [True, False]
+    time.sleep(0.6)
+    assert run_due(task) is True
+    assert runs == [1, 1]
+
+
+def test_a_failed_task_gives_its_lock_back_for_the_next_try():
+    def failing():
+        raise RuntimeError("job failed")
+
+    task = PeriodicTask(f"test.failing-{uuid.uuid4().hex[:8]}", every=60, func=failing)
+
+    with pytest.raises(RuntimeError, match="job failed"):
+        run_due(task)
+    with pytest.raises(RuntimeError, match="job failed"):
+        run_due(task)  # tried again at once, not a whole interval later
 
 
 def test_concurrent_runners_execute_a_task_once():

@@ -30,6 +30,7 @@ from redis_toolkit.ratelimit.core import (
     rate_limit,
     rate_limit_hits,
     rate_limit_reset,
+    rate_limit_status,
 )
 from redis_toolkit.ratelimit.rules import Rule, Window
 from tests.conftest import run_manage
@@ -40,9 +41,9 @@ pytestmark = pytest.mark.usefixtures("redis_client")
 @pytest.fixture(autouse=True)
 def _no_outage_carried_over():
     """The outage record is per process: one test's Redis going down must not pause the next's checks."""
-    redis_outage.reset()
+    redis_outage.recovered()
     yield
-    redis_outage.reset()
+    redis_outage.recovered()
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_every_window_must_allow_and_a_refusal_counts_nothing(rule):
     name = rule("2/1s, 3/1m")  # burst and sustained
 
     assert [rate_limit(name, "k").allowed for _ in range(3)] == [True, True, False]  # the burst refuses
-    sustained = rate_limit(name, "k", cost=0).windows[1]
+    sustained = rate_limit_status(name, "k")[1]
     assert sustained.remaining == 1  # the refused hit was not counted in the other window
 
     time.sleep(1.05)
@@ -160,14 +161,14 @@ def test_every_window_must_allow_and_a_refusal_counts_nothing(rule):
 
 
 def test_script_agrees_with_a_reference_model_of_the_sliding_window(redis_client):
-    """Random costs and pauses against three windows: every reply and the stored log match a model."""
+    """Random checks, looks and pauses against three windows: every reply and the stored log match a model."""
     rule = Rule("model", (Window(3, 0.01), Window(7, 0.05), Window(12, 0.15)), fail_open=False)
     key, hits = log_key("model", uuid.uuid4().hex), hits_key()
     rnd = random.Random(7)
     stamps: list[int] = []  # every stamp counted, newest first, as the model keeps them
     refusals = 0
     for step in range(400):
-        cost = rnd.choice([0, 1, 1, 1, 2, 3])
+        cost = rnd.choice([0, 1, 1, 1])  # 0: only look
         head_before = int(redis_client.lindex(key, 0) or 0)
         retry, head_offset, *windows = map(
             int, SLIDING_LOG(redis_client, [key, hits], [cost, *rule.script_args]).split()
@@ -198,15 +199,12 @@ def test_script_agrees_with_a_reference_model_of_the_sliding_window(redis_client
     assert 20 < refusals < 380  # both paths were exercised
 
 
-def test_cost_counts_several_units_and_zero_only_looks(rule):
+def test_looking_at_a_key_counts_nothing(rule):
     name = rule("5/1m")
 
-    assert rate_limit(name, "k", cost=3).remaining == 2
-    assert not rate_limit(name, "k", cost=3).allowed
-    assert rate_limit(name, "k", cost=0).remaining == 2
-    assert rate_limit(name, "k", cost=2).remaining == 0
-    with pytest.raises(ValueError, match="cost=6"):
-        rate_limit(name, "k", cost=6)
+    rate_limit(name, "k")
+    assert [w.remaining for w in rate_limit_status(name, "k")] == [4]
+    assert rate_limit(name, "k").remaining == 3
 
 
 def test_result_describes_every_window_and_the_fewest_remaining(rule):
@@ -402,7 +400,7 @@ def test_reset_command_unlocks_the_key(rule, capsys):
 
 
 def test_command_refuses_an_unknown_rule_listing_the_known_ones():
-    with pytest.raises(CommandError, match=r"Unknown rule 'nope'; known rules: .*auth\.login"):
+    with pytest.raises(CommandError, match=r"Unknown rate-limit rule 'nope'; known rules: .*auth\.login"):
         call_command("ratelimit", "status", "nope", "k")
 
 

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from redis_toolkit.client import get_redis
 from redis_toolkit.events.codec import encode_entry, stream_key
-from redis_toolkit.events.registry import HandlerRegistry
 from redis_toolkit.events.status import dead_letters
 from redis_toolkit.events.worker import StreamWorker
 from redis_toolkit.models import OutboxEvent
@@ -18,11 +17,10 @@ pytestmark = pytest.mark.usefixtures("clean_streams")
 
 
 @pytest.fixture
-def stream_with_a_dead_letter():
+def stream_with_a_dead_letter(registry):
     """Stream "test": three entries, group "g" handled one, left one pending and dead-lettered one."""
-    registry = HandlerRegistry()
-    registry.handler("test.effect", group="g")(lambda event: None)
-    worker = StreamWorker(group="g", consumer="c1", registry=registry, batch=2)
+    registry.event_handler("test.effect", group="g")(lambda event: None)
+    worker = StreamWorker(group="g", consumer="c1", batch=2)
     client = get_redis("tests", decode_responses=True)
     for event_id, event_type in [(1, "test.nobody"), (2, "test.effect"), (3, "test.effect")]:
         fields = encode_entry(event_id=event_id, event_type=event_type, payload_json="{}", occurred_at=timezone.now())

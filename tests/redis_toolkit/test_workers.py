@@ -11,7 +11,7 @@ from django.utils import timezone
 from redis_toolkit.client import get_redis
 from redis_toolkit.events.codec import encode_entry, stream_key
 from redis_toolkit.events.outbox import publish_event
-from redis_toolkit.events.registry import HandlerRegistry, InvalidEvent
+from redis_toolkit.events.registry import InvalidEvent
 from redis_toolkit.events.status import dead_letter_replay, dead_letters
 from redis_toolkit.events.worker import StreamWorker
 
@@ -23,11 +23,6 @@ def fast_retries(settings):
     settings.STREAMS_RETRY_DELAY_MS = 20
     settings.STREAMS_CLAIM_IDLE_MS = 100
     settings.STREAMS_MAX_DELIVERIES = 3
-
-
-@pytest.fixture
-def registry():
-    return HandlerRegistry()
 
 
 @pytest.fixture
@@ -43,13 +38,13 @@ def stream_worker(registry):
     def build(errors=(), *, consumer: str = "c1"):
         events, errors = [], iter(errors)
 
-        @registry.handler("test.effect", group="g")
+        @registry.event_handler("test.effect", group="g")
         def handler(event):
             events.append(event)
             if (error := next(errors, None)) is not None:
                 raise error
 
-        return StreamWorker(group="g", consumer=consumer, registry=registry), events
+        return StreamWorker(group="g", consumer=consumer), events
 
     return build
 
@@ -116,8 +111,8 @@ def test_unknown_event_type_is_dead_lettered_with_a_reason_and_the_worker_keeps_
 )
 def test_malformed_entry_is_dead_lettered_with_a_readable_reason(registry, client, fields, reason):
     received = []
-    registry.handler("test.effect", group="g", fields={"n": int})(received.append)
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+    registry.event_handler("test.effect", group="g", fields={"n": int})(received.append)
+    worker = StreamWorker(group="g", consumer="c1")
     add_entry(client, "test.effect", "{}", fields=fields)
     add_entry(client, "test.effect", {"n": 1}, event_id=2)
 
@@ -130,8 +125,8 @@ def test_malformed_entry_is_dead_lettered_with_a_readable_reason(registry, clien
 
 
 def test_entry_without_the_event_fields_is_dead_lettered(registry, client):
-    registry.handler("test.effect", group="g")(lambda event: None)
-    worker = StreamWorker(group="g", consumer="c1", registry=registry)
+    registry.event_handler("test.effect", group="g")(lambda event: None)
+    worker = StreamWorker(group="g", consumer="c1")
     client.xadd(stream_key("test"), {"hello": "world"})
 
     worker.run_once(wait=False)
@@ -209,8 +204,8 @@ def test_entry_that_keeps_crashing_workers_is_dead_lettered_without_running_agai
 
 @pytest.mark.usefixtures("fast_retries")
 def test_pending_entry_trimmed_from_the_stream_is_acknowledged(any_redis, registry, client, caplog):
-    registry.handler("test.effect", group="g")(lambda event: None)
-    worker = StreamWorker(group="g", consumer="alive", registry=registry)
+    registry.event_handler("test.effect", group="g")(lambda event: None)
+    worker = StreamWorker(group="g", consumer="alive")
     worker.ensure_groups()
     add_entry(client, "test.effect", {})
     client.xreadgroup("g", "crashed", {stream_key("test"): ">"})
@@ -225,16 +220,16 @@ def test_other_groups_events_are_skipped_and_replay_reaches_only_the_group_that_
     handled = {"a": [], "b": []}
     failing = {"a": True}
 
-    @registry.handler("test.shared", group="a")
+    @registry.event_handler("test.shared", group="a")
     def handle_a(event):
         if failing["a"]:
             raise InvalidEvent("not yet")
         handled["a"].append(event.id)
 
-    registry.handler("test.shared", group="b")(lambda event: handled["b"].append(event.id))
-    registry.handler("test.only-b", group="b")(lambda event: handled["b"].append(event.id))
-    worker_a = StreamWorker(group="a", consumer="c", registry=registry)
-    worker_b = StreamWorker(group="b", consumer="c", registry=registry)
+    registry.event_handler("test.shared", group="b")(lambda event: handled["b"].append(event.id))
+    registry.event_handler("test.only-b", group="b")(lambda event: handled["b"].append(event.id))
+    worker_a = StreamWorker(group="a", consumer="c")
+    worker_b = StreamWorker(group="b", consumer="c")
     add_entry(client, "test.shared", {}, event_id=1)
     add_entry(client, "test.only-b", {}, event_id=2)
 
@@ -257,17 +252,16 @@ def test_other_groups_events_are_skipped_and_replay_reaches_only_the_group_that_
     ("kwargs", "error", "message"),
     [
         ({"group": "no spaces"}, ValueError, r"group='no spaces' is not a valid name"),
-        ({"group": "g", "stream": "a:b"}, ValueError, r"stream='a:b' is not a valid name"),
         ({"group": "g", "fields": {"n": "int"}}, TypeError, r"must map payload keys to types"),
     ],
 )
 def test_handler_declarations_are_checked(registry, kwargs, error, message):
     with pytest.raises(error, match=message):
-        registry.handler("test.effect", **kwargs)
+        registry.event_handler("test.effect", **kwargs)
 
 
 def test_worker_for_a_group_without_handlers_names_the_registered_ones(registry):
-    registry.handler("test.effect", group="notifications")(lambda event: None)
+    registry.event_handler("test.effect", group="notifications")(lambda event: None)
 
     with pytest.raises(ValueError, match=r"group 'search' \(registered groups: notifications\)"):
-        StreamWorker(group="search", registry=registry)
+        StreamWorker(group="search")

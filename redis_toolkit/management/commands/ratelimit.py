@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from redis_toolkit.ratelimit.core import (
-    RateLimitUnavailable,
-    rate_limit_hits,
-    rate_limit_reset,
-    rate_limit_rules,
-    rate_limit_status,
-)
-from redis_toolkit.ratelimit.rules import Rule, get_rule, known_rules
+from redis_toolkit.ratelimit import core
+from redis_toolkit.ratelimit.rules import Rule, get_rule
 
 
 class Command(BaseCommand):
@@ -28,29 +22,26 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         if action == "rules":
             return self.rules()
-        rule = self.rule(options["rule"])
+        try:
+            rule = get_rule(options["rule"])
+        except ValueError as exc:  # names the known rules
+            raise CommandError(str(exc)) from None
         if action == "status":
             return self.status(rule, options["key"])
-        existed = rate_limit_reset(rule.name, options["key"])
+        existed = core.rate_limit_reset(rule.name, options["key"])
         self.stdout.write(f"{rule.name} {options['key']}: " + ("reset" if existed else "nothing was counted"))
 
-    def rule(self, name: str) -> Rule:
-        known = [rule.name for rule in known_rules()]
-        if name not in known:
-            raise CommandError(f"Unknown rule {name!r}; known rules: {', '.join(known)}.")
-        return get_rule(name)
-
     def rules(self) -> None:
-        for rule, denied in rate_limit_rules():
+        for rule, denied in core.rate_limit_rules():
             policy = "fail open" if rule.fail_open else "fail closed"
             self.stdout.write(f"{rule.name}: {rule.limits} ({policy}); refused {denied}; {rule.variable}")
 
     def status(self, rule: Rule, key: str) -> None:
         try:
-            windows = rate_limit_status(rule.name, key)
-        except RateLimitUnavailable as exc:
+            windows = core.rate_limit_status(rule.name, key)
+        except core.RateLimitUnavailable as exc:
             raise CommandError(str(exc)) from None
-        refused = rate_limit_hits().get(rule.name, 0)
+        refused = core.rate_limit_hits().get(rule.name, 0)
         self.stdout.write(f"{rule.name} {key}: {'allowed' if min(w.remaining for w in windows) else 'refused'} now")
         for state in windows:
             used = state.limit - state.remaining

@@ -8,9 +8,9 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from redis_toolkit.events import registry
 from redis_toolkit.events.outbox import OutboxRelay
 from redis_toolkit.events.periodic import PeriodicRunner
-from redis_toolkit.events.registry import default_consumer_name, default_registry, load_handlers
 from redis_toolkit.events.worker import StreamWorker
 
 logger = logging.getLogger(__name__)
@@ -29,8 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-periodic", action="store_true", help="do not run periodic tasks in this process")
 
     def handle(self, *args, groups, consumer, batch, no_relay, no_periodic, **options):
-        load_handlers()
-        registered = default_registry.groups()
+        registry.load_handlers()
+        registered = registry.groups()
         unknown = sorted(set(groups or ()) - set(registered))
         if unknown:
             raise CommandError(
@@ -41,7 +41,7 @@ class Command(BaseCommand):
             raise CommandError(f"--batch {batch}: must be at least 1")
         if consumer is not None and not consumer.strip():
             raise CommandError("--consumer: the name must not be empty")
-        consumer = consumer or default_consumer_name()
+        consumer = consumer or registry.default_consumer_name()
         workers = [StreamWorker(group=group, consumer=consumer, batch=batch) for group in groups or registered]
         if not workers:
             logger.info("no event handlers are registered; running the outbox relay only")

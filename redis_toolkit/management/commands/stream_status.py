@@ -17,9 +17,7 @@ def format_ms(ms: int) -> str:
     return f"{ms // 3_600_000}h"
 
 
-def format_lag(lag: int | None) -> str:
-    if lag is None:
-        return "?"
+def format_lag(lag: int) -> str:
     return f"{lag}+" if lag >= LAG_SCAN_LIMIT else str(lag)
 
 
