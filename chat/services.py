@@ -124,7 +124,11 @@ def message_post(
 
 
 def _message_for_change(*, room: Room, message_id: int, user) -> Message:
-    if not room_can_access(room=room, user=user):
+    # Read the room again: a socket's copy is from when it connected, and the room may have gone private since.
+    current = Room.objects.filter(pk=room.pk).first()
+    if current is None:
+        raise NotFound("This room no longer exists.")
+    if not room_can_access(room=current, user=user):
         raise Forbidden("You are no longer a member of this room.")
     try:
         return (
