@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 @pytest.mark.parametrize(
     ("args", "error"),
     [
-        (["  "], "needs some text"),
+        (["  "], "needs some visible text"),
         (["hi", "--room", "nowhere"], "No room called"),
         (["hi", "--users", "alice,ghost"], "No such user: ghost"),
         (["hi", "--users", ","], "at least one username"),

@@ -135,7 +135,7 @@ def test_every_page_shows_the_bell_count(client, make_user):
 def test_broadcast_with_empty_text_or_unknown_user_is_refused_and_nothing_is_stored(make_user):
     admin = make_user("root", is_staff=True)
 
-    with pytest.raises(UserError, match="needs some text"):
+    with pytest.raises(UserError, match="needs some visible text"):
         broadcast_create(text="  ", created_by=admin)
     with pytest.raises(UserError, match="No such user: ghost"):
         broadcast_create(text="hi", created_by=admin, usernames=["root", "ghost"])
