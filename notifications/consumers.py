@@ -85,7 +85,10 @@ class NotificationConsumer(JsonSocketConsumer):
             await self.send(text_data=event["text"])
 
     async def room_access(self, event: dict) -> None:
-        """A watched room changed who may be in it; a member losing access is told by user_room_access."""
+        """Who may read a room changed (a re-check after a removal whose push may have been lost): watch
+        exactly the user's rooms again."""
+        if self.watching:
+            await self.watch_rooms()
 
     async def user_room_access(self, event: dict) -> None:
         """The user joined or left a room: watch it or stop, then tell the page (its room list changes)."""
