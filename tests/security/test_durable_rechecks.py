@@ -107,3 +107,53 @@ def test_a_re_check_of_an_unknown_kind_goes_to_the_dead_letters():
     payload = {"group": "chat.room.1", "check": "socket.close"}
     with pytest.raises(InvalidEvent):
         recheck_deliver(Event(1, RECHECK_EVENT, payload, None, "realtime", "0-1"))
+
+
+# ------------------------------------------------------------------ the admin takes access away too
+@pytest.fixture
+def staff_client(client, make_user):
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    return client
+
+
+async def test_a_membership_deleted_in_the_admin_closes_the_member_s_socket(private_room, staff_client):
+    from django.urls import reverse
+
+    room, _, bob = private_room
+    connected, _, sock = await open_socket(bob, "/ws/rooms/secret/")
+    assert connected
+    await sock.expect("presence")
+    membership = await sync_to_async(Membership.objects.get)(room=room, user=bob)
+    url = reverse("admin:chat_membership_delete", args=[membership.pk])
+
+    response = await sync_to_async(staff_client.post)(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert await _closed_with(sock) == 4403
+    assert {"group": f"chat.member.{room.pk}.{bob.pk}", "check": "room.access"} in await sync_to_async(_rechecks)()
+
+
+async def test_a_room_made_private_in_the_admin_closes_the_sockets_of_non_members(make_user, staff_client):
+    from django.urls import reverse
+
+    from chat.models import Room
+
+    mallory = await sync_to_async(make_user)("mallory")
+    room = await sync_to_async(room_create)(slug="open", title="Open")
+    connected, _, sock = await open_socket(mallory, "/ws/rooms/open/")
+    assert connected
+    await sock.expect("presence")
+    await sync_to_async(Membership.objects.filter(room=room, user=mallory).delete)()
+    form = {
+        "slug": "open",
+        "title": "Open",
+        "topic": "",
+        "kind": Room.Kind.PRIVATE,
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+
+    response = await sync_to_async(staff_client.post)(reverse("admin:chat_room_change", args=[room.pk]), form)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert await _closed_with(sock) == 4403
