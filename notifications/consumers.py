@@ -19,7 +19,7 @@ from notifications.unread import unread_rebuild
 logger = logging.getLogger(__name__)
 
 WATCHED_FRAMES = {"message.new", "message.deleted"}
-ITEM_DELAY = 0.25  # seconds: a burst of messages in one room re-renders its list item once
+ITEM_DELAY = 1.0  # seconds: a burst of messages in one room re-renders its list item once per watcher
 RESYNC_LIMIT = 10  # the bell shows the ten newest; older missed ones are on the notifications page
 
 
