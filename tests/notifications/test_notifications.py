@@ -215,6 +215,31 @@ async def test_room_list_watch_receives_new_messages_of_my_rooms_but_not_typing(
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_a_burst_of_messages_is_followed_by_one_server_rendered_list_item(make_user, monkeypatch):
+    from chat.services import message_post, room_join
+    from notifications import consumers
+
+    monkeypatch.setattr(consumers, "ITEM_DELAY", 0.2)
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    room = await sync_to_async(room_create)(slug="team", title="Team")
+    await sync_to_async(room_join)(room=room, user=bob)
+    socket = await _notification_socket(bob)
+    await socket.send({"type": "rooms.watch"})
+    await socket.expect("rooms.watching")
+
+    for n in range(3):
+        await sync_to_async(message_post)(room=room, author=alice, body=f"news <{n}>", client_id="")
+
+    item = await socket.expect("room.item")
+    assert item["room"] == "team"
+    assert 'data-room="team"' in item["html"]
+    assert "alice: news &lt;2&gt;" in item["html"]  # the newest, escaped by the template
+    assert 'aria-label="3 unread"' in item["html"]
+    assert 'class="preview"' not in item["html_compact"]
+    assert await socket.quiet("room.item", timeout=0.5)  # once for the burst
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_a_resync_after_an_outage_sends_the_count_from_the_database_and_nothing_already_sent(make_user):
     from django.utils import timezone
 
