@@ -105,7 +105,7 @@ def test_a_broadcast_that_loses_redis_is_stored_and_the_command_says_what_happen
             assert "Redis was unreachable" in said
             server.start()
             reset_clients()
-            redis_outage.reset()
+            redis_outage.recovered()
             # Back with its old data: the sets say 0. The stale mark is an outbox event, whatever process reads it.
             row = OutboxEvent.objects.get(type="notifications.unread.stale")
             assert sorted(row.payload["user_ids"]) == sorted([alice.pk, bob.pk])
@@ -114,7 +114,7 @@ def test_a_broadcast_that_loses_redis_is_stored_and_the_command_says_what_happen
     finally:
         server.stop()
         reset_clients()
-        redis_outage.reset()
+        redis_outage.recovered()
     assert counts == (1, 1)
 
 
