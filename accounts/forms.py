@@ -5,7 +5,7 @@ from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from accounts.models import UsernameSkeleton
 from accounts.usernames import username_skeleton
-from chatsite.text import strip_bidi_controls
+from chatsite.text import has_visible_text, strip_bidi_controls
 
 
 class SignupUsernameField(UsernameField):
@@ -21,6 +21,8 @@ class SignupForm(UserCreationForm):
 
     def clean_username(self):
         username = super().clean_username()  # also refuses one differing from a user's name only in case
+        if username and not has_visible_text(username):
+            raise forms.ValidationError("A name needs visible characters.", code="invisible_username")
         if username and UsernameSkeleton.objects.filter(skeleton=username_skeleton(username)).exists():
             raise forms.ValidationError(
                 "That name looks too much like someone else's here; please choose one that is clearly different.",

@@ -1,9 +1,12 @@
 """Rooms, memberships and messages in the admin, with moderation that live clients see."""
 
 from django.contrib import admin, messages
+from django.db import transaction
 
+from chat.membership import membership_gone_on_commit
 from chat.models import Attachment, Membership, Message, Reaction, Room
 from chat.services import message_delete, reaction_remove
+from chatsite.realtime import recheck_room_access_on_commit
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,6 +26,30 @@ class RoomAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
     prepopulated_fields = {"slug": ["title"]}
 
+    # Access taken away here takes effect at once, as through the site: the sockets re-check (4403).
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and "kind" in form.changed_data and obj.kind != Room.Kind.PUBLIC:
+            recheck_room_access_on_commit(obj.pk)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for deleted in getattr(formset, "deleted_objects", ()):
+            if isinstance(deleted, Membership):
+                membership_gone_on_commit(membership=deleted)
+
+    def delete_model(self, request, obj):
+        room_id = obj.pk
+        super().delete_model(request, obj)
+        recheck_room_access_on_commit(room_id)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        room_ids = list(queryset.values_list("pk", flat=True))
+        super().delete_queryset(request, queryset)
+        for room_id in room_ids:
+            recheck_room_access_on_commit(room_id)
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
@@ -30,6 +57,17 @@ class MembershipAdmin(admin.ModelAdmin):
     list_filter = ["role", "muted", "room__kind"]
     search_fields = ["user__username", "room__slug", "room__title"]
     autocomplete_fields = ["user", "room"]
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        membership_gone_on_commit(membership=obj)
+
+    @transaction.atomic
+    def delete_queryset(self, request, queryset):
+        gone = list(queryset.select_related("room"))
+        super().delete_queryset(request, queryset)
+        for membership in gone:
+            membership_gone_on_commit(membership=membership)
 
 
 class ReactionInline(admin.TabularInline):

@@ -247,7 +247,7 @@ class RoomConsumer(JsonSocketConsumer):
         state = field(frame, "state", str)
         if state not in presence.STATES:
             raise FrameError("invalid_frame", "The field “state” must be “active” or “away”.")
-        if not await self.check_rate("chat.presence", str(self.user.pk), quiet=True):
+        if not await self.check_rate("chat.presence", str(self.user.pk), quiet=True) or not await self.still_allowed():
             return
         try:
             await self.update_presence(presence.apresence_set_state, announce_only=True, state=state)
@@ -256,7 +256,8 @@ class RoomConsumer(JsonSocketConsumer):
 
     async def frame_typing(self, frame: dict) -> None:
         active = field(frame, "active", bool)
-        if not await self.check_rate("chat.typing", str(self.user.pk), quiet=True):
+        # Typing and presence reach the whole room: the database decides, as for sync (a close push can be lost).
+        if not await self.check_rate("chat.typing", str(self.user.pk), quiet=True) or not await self.still_allowed():
             return
         typing = frames.typing(
             room_slug=self.room.slug, user_id=self.user.pk, username=self.user.username, active=active

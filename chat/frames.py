@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from chat.models import Message
+from chat.models import Message, Room
 from chat.selectors import message_reply_count, reaction_summaries
 from chat.uploads import attachments_data
 
@@ -123,6 +123,19 @@ def room_added(room, *, item: dict) -> dict:
 
 def room_removed(room) -> dict:
     return {"type": "room.removed", "room": room.slug}
+
+
+def room_item(*, user, slug: str) -> dict | None:
+    """`room.item`: one room of the user's lists re-rendered by the page's own template after its newest
+    message changed (preview, time, count, place); None when the room is not in the user's list."""
+    from chat.room_list import room_list_item  # renders templates: loaded only where a list is kept live
+
+    room = Room.objects.filter(slug=slug).first()
+    try:
+        item = room_list_item(user=user, room=room) if room is not None else None
+    except StopIteration:  # not (or no longer) one of the user's rooms
+        item = None
+    return {"type": "room.item", "room": slug, **item} if item is not None else None
 
 
 def member_changed(membership, *, room_slug: str, change: str) -> dict:

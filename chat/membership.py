@@ -86,8 +86,15 @@ def membership_remove(*, room: Room, actor, user) -> None:
     elif membership.role == Membership.Role.OWNER and _last_owner(room, membership):
         raise UserError("You are the last owner: make another member an owner before leaving.", code="last_owner")
     membership.delete()
-    close_member_sockets_on_commit(room.pk, user.pk, code=CLOSE_FORBIDDEN)
-    push_room_access_on_commit(user.pk, room.pk, frames.room_removed(room), member=False)
+    membership_gone_on_commit(membership=membership)
+
+
+def membership_gone_on_commit(*, membership: Membership) -> None:
+    """A membership was deleted (by membership_remove, or in the admin): after commit the user's sockets on
+    the room close (4403), their room lists drop it and the room's members panel hears of it."""
+    room, user_id = membership.room, membership.user_id
+    close_member_sockets_on_commit(room.pk, user_id, code=CLOSE_FORBIDDEN)
+    push_room_access_on_commit(user_id, room.pk, frames.room_removed(room), member=False)
     broadcast_to_room_on_commit(room.pk, frames.member_changed(membership, room_slug=room.slug, change="removed"))
 
 

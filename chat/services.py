@@ -16,7 +16,7 @@ from chat.selectors import message_reply_count, room_can_access, room_can_modera
 from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
-from chatsite.text import strip_bidi_controls
+from chatsite.text import has_visible_text, strip_bidi_controls
 from redis_toolkit.events.outbox import publish_event
 
 MAX_BODY_CHARS = 4000
@@ -27,8 +27,10 @@ RESERVED_SLUG_PREFIX = "dm-"
 
 
 def _clean_body(body: str) -> str:
-    if not isinstance(body, str) or not body.strip():
-        raise UserError("A message needs some text.", code="empty_body")
+    if not isinstance(body, str) or not has_visible_text(body):
+        raise UserError(
+            "A message needs some visible text (spaces and invisible characters alone do not count).", code="empty_body"
+        )
     if len(body) > MAX_BODY_CHARS:
         raise UserError(f"A message may be at most {MAX_BODY_CHARS:,} characters long.", code="body_too_long")
     return body.strip("\n\r ")
@@ -67,7 +69,7 @@ def message_build(
     *, room: Room, author, body: str, client_id: str = "", reply_to: int | None = None, attachments=()
 ) -> Message:
     """An unsaved message, validated and rendered (its HTML once, here): every posting path builds with this."""
-    files_only = bool(attachments) and isinstance(body, str) and not body.strip()
+    files_only = bool(attachments) and isinstance(body, str) and not has_visible_text(body)
     body = "" if files_only else _clean_body(body)
     client_id = client_id or ""
     if len(client_id) > MAX_CLIENT_ID_CHARS:
@@ -124,7 +126,11 @@ def message_post(
 
 
 def _message_for_change(*, room: Room, message_id: int, user) -> Message:
-    if not room_can_access(room=room, user=user):
+    # Read the room again: a socket's copy is from when it connected, and the room may have gone private since.
+    current = Room.objects.filter(pk=room.pk).first()
+    if current is None:
+        raise NotFound("This room no longer exists.")
+    if not room_can_access(room=current, user=user):
         raise Forbidden("You are no longer a member of this room.")
     try:
         return (
@@ -291,8 +297,10 @@ MAX_TOPIC_CHARS = 300
 def room_clean_text(*, title: str, topic: str = "") -> tuple[str, str]:
     """A room's title and topic as stored: no direction controls, trimmed, within their lengths."""
     title, topic = strip_bidi_controls(title or "").strip(), strip_bidi_controls(topic or "").strip()
-    if not title:
-        raise UserError("A room needs a name.", code="invalid_title")
+    if not has_visible_text(title):
+        raise UserError("A room needs a name with visible characters.", code="invalid_title")
+    if not has_visible_text(topic):
+        topic = ""
     if len(title) > MAX_TITLE_CHARS:
         raise UserError(f"A room title may be at most {MAX_TITLE_CHARS} characters.", code="invalid_title")
     if len(topic) > MAX_TOPIC_CHARS:

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from chat.image_metadata import ORIENTATION, image_without_metadata
 from chat.models import Attachment, Message, Room
 from chat.selectors import room_can_access
 from chatsite.errors import Forbidden, NotFound, UserError
@@ -117,8 +118,12 @@ def _refused_type_detail(content_type: str) -> str:
     )
 
 
-def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, bytes, str]:
-    """Decode the whole image (refusing bombs and broken files); returns width, height, thumbnail, its suffix."""
+def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, bytes, str, bytes]:
+    """Decode the whole image (refusing bombs and broken files).
+
+    Returns width, height, thumbnail, its suffix, and the file to store: the upload without its metadata
+    (EXIF with the GPS location, XMP, comments), which the thumbnail never has either.
+    """
     broken = UserError("This image is damaged or not really an image; it cannot be shared.", code="broken_image")
     try:
         with warnings.catch_warnings():
@@ -132,10 +137,13 @@ def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, b
             upload.seek(0)
             with Image.open(upload) as image:
                 image.load()  # every pixel: truncated data that verify() lets through fails here
+                orientation = image.getexif().get(ORIENTATION, 1)
                 # Shrink first, then turn: turning the full image first copied it (twice the memory of a
                 # 40-megapixel decode for a file of a few hundred KiB).
                 image.thumbnail(THUMBNAIL_SIZE)
                 thumbnail = ImageOps.exif_transpose(image)
+                # Pillow writes some of the original's info back on save (a JPEG's comment): keep only colours.
+                thumbnail.info = {k: v for k, v in thumbnail.info.items() if k == "icc_profile"}
                 out = io.BytesIO()
                 if thumbnail.mode in ("RGBA", "LA", "P", "PA"):
                     thumbnail.convert("RGBA").save(out, "PNG", optimize=True)
@@ -143,6 +151,8 @@ def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, b
                 else:
                     thumbnail.convert("RGB").save(out, "JPEG", quality=85)
                     suffix = ".thumb.jpg"
+            upload.seek(0)
+            stripped = image_without_metadata(upload.read(), IMAGE_TYPES[content_type], orientation=orientation)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UserError(
             f"This image is too large in pixels; images may have at most {MAX_IMAGE_PIXELS:,} pixels.",
@@ -152,7 +162,7 @@ def _inspect_image(upload: UploadedFile, content_type: str) -> tuple[int, int, b
         raise broken from None
     finally:
         upload.seek(0)
-    return width, height, out.getvalue(), suffix
+    return width, height, out.getvalue(), suffix, stripped
 
 
 def _clean_name(name: str) -> str:
@@ -182,8 +192,10 @@ def attachment_create(*, room: Room, uploader, upload: UploadedFile) -> Attachme
         raise UserError(_refused_type_detail(content_type), code="refused_type")
     width = height = None
     thumbnail = suffix = None
+    stored_file: UploadedFile | ContentFile = upload
     if content_type in IMAGE_TYPES:
-        width, height, thumbnail, suffix = _inspect_image(upload, content_type)
+        width, height, thumbnail, suffix, stripped = _inspect_image(upload, content_type)
+        stored_file, size = ContentFile(stripped), len(stripped)
     attachment = Attachment(
         id=uuid.uuid4(),
         room=room,
@@ -207,7 +219,7 @@ def attachment_create(*, room: Room, uploader, upload: UploadedFile) -> Attachme
                     f" ({_size(used)} used). Delete messages with files you no longer need.",
                     code="over_quota",
                 )
-            attachment.file.save(_suffix(content_type), upload, save=False)
+            attachment.file.save(_suffix(content_type), stored_file, save=False)
             stored.append(attachment.file.name)
             if thumbnail is not None:
                 attachment.thumbnail.save(suffix, ContentFile(thumbnail), save=False)

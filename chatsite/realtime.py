@@ -1,4 +1,10 @@
-"""The one way to push frames to sockets: channel-layer group names, encode-once sends, on-commit forms."""
+"""The one way to push frames to sockets: channel-layer group names, encode-once sends, on-commit forms.
+
+Pushes that take access away (a removal, a sign-out, a password change) are also recorded in the
+outbox as a re-check: Pub/Sub drops what it cannot deliver, and a process that dies with its push in
+hand, during a blip its subscribers never noticed, would leave a socket open on a room or a session it
+lost. The stream workers deliver the re-check (the socket asks the database) once Redis answers.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,10 @@ from functools import partial
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from redis_toolkit.events.outbox import publish_event
+from redis_toolkit.events.registry import InvalidEvent, event_handler
 
 
 def room_group(room_id: int) -> str:
@@ -107,22 +117,53 @@ def push_room_access_on_commit(user_id: int, room_id: int, frame: dict, *, membe
     """
     event = {"type": "user.room_access", "room_id": room_id, "member": member, "text": encode(frame)}
     _send_on_commit(user_group(user_id), event)
+    if not member:  # a room list that missed this would go on hearing the room: it re-reads its rooms
+        recheck_durably(user_group(user_id), "room.access")
 
 
 # ------------------------------------------------------------------------ access lost
+RECHECK_EVENT = "realtime.recheck"
+# What a durable re-check may ask of a socket: both re-read the database, so a late or repeated one is
+# harmless (a member removed, then invited back, stays).
+RECHECKS = {"room.access", "session.check"}
+
+
+def recheck_durably(group: str, check: str) -> None:
+    """Record, with the current change (or at once), that the sockets of `group` must run `check`."""
+    if check not in RECHECKS:
+        raise ValueError(f"check must be one of {sorted(RECHECKS)}")
+    with transaction.atomic():
+        publish_event(RECHECK_EVENT, {"group": group, "check": check})
+
+
+@event_handler(RECHECK_EVENT, group="realtime", fields={"group": str, "check": str})
+def recheck_deliver(event) -> None:
+    """Stream handler (every app's handlers module imports this one): push the re-check; retried if Redis refused it."""
+    if event.payload["check"] not in RECHECKS:
+        raise InvalidEvent(f"unknown check {event.payload['check']!r}")
+    layer = get_channel_layer()
+    failures = getattr(layer, "publish_failures", 0)
+    async_to_sync(layer.group_send)(event.payload["group"], {"type": event.payload["check"]})
+    if getattr(layer, "publish_failures", 0) != failures:  # chatsite.layer counts what Redis refused
+        raise RedisConnectionError("the channel layer could not publish the re-check")
+
+
 def close_member_sockets_on_commit(room_id: int, user_id: int, *, code: int) -> None:
     """After commit, close every room socket of `user_id` on `room_id`, on every server process."""
     _send_on_commit(member_group(room_id, user_id), {"type": "socket.close", "code": code})
+    recheck_durably(member_group(room_id, user_id), "room.access")
 
 
 def recheck_room_access_on_commit(room_id: int) -> None:
     """After commit, make every socket on a room check again that its user may be there (e.g. it went private)."""
     _send_on_commit(room_group(room_id), {"type": "room.access"})
+    recheck_durably(room_group(room_id), "room.access")
 
 
 def recheck_account_on_commit(user_id: int) -> None:
     """After commit, make every socket of a user check its session again (password change, deactivation)."""
     _send_on_commit(account_group(user_id), {"type": "session.check"})
+    recheck_durably(account_group(user_id), "session.check")
 
 
 # --------------------------------------------------------------------------- sessions
@@ -133,3 +174,5 @@ def push_to_session(session_key: str, event: dict) -> None:
 
 def push_to_session_on_commit(session_key: str, event: dict) -> None:
     transaction.on_commit(partial(push_to_session, session_key, event))
+    if event["type"] == "session.revoked":  # the session is gone from the database: a re-check closes too
+        recheck_durably(session_group(session_key), "session.check")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+
 from channels.db import database_sync_to_async
 
+from chat.frames import room_item
 from chat.selectors import room_ids_for_user
 from chatsite.realtime import encode, room_group, user_group
 from chatsite.ws import JsonSocketConsumer
@@ -11,7 +16,10 @@ from notifications import frames
 from notifications.selectors import notification_newest_id, notifications_after
 from notifications.unread import unread_rebuild
 
+logger = logging.getLogger(__name__)
+
 WATCHED_FRAMES = {"message.new", "message.deleted"}
+ITEM_DELAY = 1.0  # seconds: a burst of messages in one room re-renders its list item once per watcher
 RESYNC_LIMIT = 10  # the bell shows the ten newest; older missed ones are on the notifications page
 
 
@@ -31,6 +39,7 @@ class NotificationConsumer(JsonSocketConsumer):
 
     async def on_connect(self) -> None:
         """Join the user's group: every tab of the user receives the same pushes."""
+        self.items_due: set[str] = set()  # room slugs whose list item is about to be sent again
         await self.join(user_group(self.user.pk))
         self.sent_id = await database_sync_to_async(notification_newest_id)(user=self.user)
 
@@ -83,9 +92,29 @@ class NotificationConsumer(JsonSocketConsumer):
         """A room event of a watched room; typing and presence are not the room list's business."""
         if event.get("frame") in WATCHED_FRAMES:
             await self.send(text_data=event["text"])
+            frame = json.loads(event["text"])
+            slug = frame["message"]["room"] if frame["type"] == "message.new" else frame["room"]
+            if slug not in self.items_due:
+                self.items_due.add(slug)
+                self.spawn(self.send_item(slug))
+
+    async def send_item(self, slug: str) -> None:
+        """The room's list item as the page renders it (`room.item`), so a live list never drifts from a reload."""
+        await asyncio.sleep(ITEM_DELAY)
+        self.items_due.discard(slug)
+        try:
+            item = await database_sync_to_async(room_item)(user=self.user, slug=slug)
+        except Exception:  # the database failed: the list keeps its item until the next message or reload
+            logger.warning("room list item for %s not rendered", slug, exc_info=True)
+            return
+        if item is not None:
+            await self.send_json(item)
 
     async def room_access(self, event: dict) -> None:
-        """A watched room changed who may be in it; a member losing access is told by user_room_access."""
+        """Who may read a room changed (a re-check after a removal whose push may have been lost): watch
+        exactly the user's rooms again."""
+        if self.watching:
+            await self.watch_rooms()
 
     async def user_room_access(self, event: dict) -> None:
         """The user joined or left a room: watch it or stop, then tell the page (its room list changes)."""

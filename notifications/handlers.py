@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from notifications import rules
 from notifications.models import Notification
+from notifications.unread import STALE_EVENT, unread_forget
 from redis_toolkit.events.periodic import periodic_task
 from redis_toolkit.events.registry import event_handler
 
@@ -32,6 +33,12 @@ def member_added(event) -> None:
 @event_handler("notifications.broadcast.requested", group=GROUP, fields={"broadcast_id": int})
 def broadcast_requested(event) -> None:
     rules.send_broadcast(broadcast_id=event.payload["broadcast_id"])
+
+
+@event_handler(STALE_EVENT, group=GROUP, fields={"user_ids": list})
+def unread_stale(event) -> None:
+    """Bell counts that missed changes while Redis was unreachable: rebuilt from the database at their next read."""
+    unread_forget(event.payload["user_ids"])
 
 
 @event_handler("chat.message.edited", group=GROUP)

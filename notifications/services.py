@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chatsite.errors import NotFound, UserError
 from chatsite.realtime import push_to_user, push_to_users
+from chatsite.text import has_visible_text
 from notifications import frames
 from notifications.models import Broadcast, Notification
 from notifications.unread import unread_add, unread_add_many, unread_remove
@@ -87,8 +88,8 @@ def broadcast_audience(*, room=None, usernames: Iterable[str] | None = None) -> 
 def broadcast_create(*, text: str, created_by, room=None, usernames: Iterable[str] | None = None) -> Broadcast:
     """Validate and record a broadcast (sending is broadcast_send, usually in a worker)."""
     text = (text or "").strip()
-    if not text:
-        raise UserError("A broadcast needs some text.", code="empty_text")
+    if not has_visible_text(text):
+        raise UserError("A broadcast needs some visible text.", code="empty_text")
     if len(text) > MAX_TEXT:
         raise UserError(f"A broadcast may be at most {MAX_TEXT} characters.", code="text_too_long")
     usernames = sorted(set(usernames or []))

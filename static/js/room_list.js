@@ -3,8 +3,6 @@
 
 import { setTitleCount } from "./title.js";
 
-const me = Number(document.body.dataset.userId);
-
 function itemFor(slug) {
   return document.querySelector(`ul.rooms li[data-room="${CSS.escape(slug)}"][data-joined]`);
 }
@@ -25,39 +23,22 @@ function totalUnread() {
   setTitleCount("rooms", total);
 }
 
-function preview(item, message) {
-  const line = item.querySelector(".preview");
-  if (line) line.textContent = `${message.author ?? "deleted user"}: ${message.body.replace(/\s+/g, " ").slice(0, 100)}`;
-  const time = item.querySelector("time.activity");
-  if (time) { time.dateTime = message.created_at; time.textContent = "just now"; }
-  item.dataset.activity = message.created_at;
-  item.parentElement.prepend(item);   // most recently active first
-}
-
 window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
   if (frame.type === "rooms.watching") {
     document.body.dataset.watching = frame.count;   // live from here on (tests wait for this)
     return;
   }
-  if (frame.type === "unread") {
-    const item = itemFor(frame.room);
-    if (item) show(item, frame.count);
-  } else if (frame.type === "message.new" && !frame.message.deleted) {
-    const item = itemFor(frame.message.room);
-    if (!item) return;
-    preview(item, frame.message);
-    if (frame.message.author_id !== me && !item.classList.contains("current")) {
-      show(item, Number(item.querySelector(".unread-count").textContent) + 1);
-    }
-  } else {
-    return;
-  }
+  if (frame.type !== "unread") return;
+  const item = itemFor(frame.room);
+  if (item) show(item, frame.count);
   totalUnread();
 });
 
 totalUnread();
-// Invited: the room appears at once, rendered by the server as the page renders every item (chat/_room_item.html),
-// in each room list of the page, in order of activity. Removed (or left in another tab): it disappears.
+// Items are rendered by the server as the page renders every item (chat/_room_item.html), never built here:
+// invited, the room appears at once (`room.added`); a new or deleted message re-renders it (`room.item`:
+// preview, time, count), each in its place by activity, in each room list of the page. Removed (or left
+// in another tab): it disappears.
 function itemHtml(room, list) {
   const template = document.createElement("template");
   template.innerHTML = list.dataset.compact === undefined ? room.html : room.html_compact;
@@ -79,6 +60,20 @@ window.addEventListener("chatsite:notification-frame", ({ detail: frame }) => {
   } else if (frame.type === "room.added") {
     for (const list of document.querySelectorAll("ul.rooms")) {
       if (!list.querySelector(`li[data-room="${CSS.escape(frame.room.slug)}"][data-joined]`)) add(list, itemHtml(frame.room, list));
+    }
+    totalUnread();
+  } else if (frame.type === "room.item") {
+    for (const list of document.querySelectorAll("ul.rooms")) {
+      const old = list.querySelector(`:scope > li[data-room="${CSS.escape(frame.room)}"]`);
+      if (!old) continue;
+      const item = itemHtml(frame, list);
+      old.remove();
+      if (old.classList.contains("current")) {   // the open room (the server cannot know which page this is):
+        old.dataset.activity = item.dataset.activity;   // read here, so only its place changes
+        add(list, old);
+      } else {
+        add(list, item);
+      }
     }
     totalUnread();
   }

@@ -100,6 +100,43 @@ def test_a_photo_taken_sideways_gets_an_upright_thumbnail(alice_client, alice, l
     assert thumbnail.size == (240, 480)
 
 
+def _photo_with_location(fmt: str) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation, the one tag kept (the photo would show sideways without it)
+    exif[0x010F] = "Phone Maker"
+    gps = exif.get_ifd(0x8825)  # GPSInfo: where the photo was taken
+    gps.update({1: "N", 2: (52.0, 22.0, 12.0), 3: "E", 4: (4.0, 53.0, 0.0)})
+    out = io.BytesIO()
+    extra = {"comment": b"at home"} if fmt == "JPEG" else {}
+    Image.new("RGB", (800, 400), "teal").save(out, fmt, exif=exif, **extra)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_a_photo_s_location_and_other_metadata_are_removed_on_upload(alice_client, alice, lobby, fmt):
+    original = _photo_with_location(fmt)
+    assert Image.open(io.BytesIO(original)).getexif().get_ifd(0x8825)  # the test photo does carry a location
+
+    data = upload(alice_client, "lobby", f"photo.{fmt.lower()}", original).json()
+    send_with(lobby, alice, [data["id"]])
+    served = b"".join(alice_client.get(data["url"]).streaming_content)
+    thumb = b"".join(alice_client.get(data["thumbnail_url"]).streaming_content)
+
+    for stored in (served, thumb):
+        with Image.open(io.BytesIO(stored)) as image:
+            image.load()
+            exif = image.getexif()
+            assert not exif.get_ifd(0x8825), "GPS location kept"
+            assert 0x010F not in exif
+            assert "comment" not in image.info
+    assert b"Phone Maker" not in served
+    assert b"at home" not in served
+    with Image.open(io.BytesIO(served)) as image:
+        assert image.size == (800, 400)
+        assert image.getexif().get(0x0112, 6) == 6  # JPEG keeps its orientation; the others had none that shows
+    assert Attachment.objects.get(pk=data["id"]).size == len(served)
+
+
 def test_the_type_is_read_from_the_content_not_the_name(alice_client):
     room_create(slug="lobby", title="Lobby")
 

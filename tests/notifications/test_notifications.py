@@ -135,7 +135,7 @@ def test_every_page_shows_the_bell_count(client, make_user):
 def test_broadcast_with_empty_text_or_unknown_user_is_refused_and_nothing_is_stored(make_user):
     admin = make_user("root", is_staff=True)
 
-    with pytest.raises(UserError, match="needs some text"):
+    with pytest.raises(UserError, match="needs some visible text"):
         broadcast_create(text="  ", created_by=admin)
     with pytest.raises(UserError, match="No such user: ghost"):
         broadcast_create(text="hi", created_by=admin, usernames=["root", "ghost"])
@@ -212,6 +212,31 @@ async def test_room_list_watch_receives_new_messages_of_my_rooms_but_not_typing(
     assert frame["type"] == "message.new"
     assert frame["message"]["room"] == "team"
     assert await socket.quiet("message.new")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_burst_of_messages_is_followed_by_one_server_rendered_list_item(make_user, monkeypatch):
+    from chat.services import message_post, room_join
+    from notifications import consumers
+
+    monkeypatch.setattr(consumers, "ITEM_DELAY", 0.2)
+    alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+    room = await sync_to_async(room_create)(slug="team", title="Team")
+    await sync_to_async(room_join)(room=room, user=bob)
+    socket = await _notification_socket(bob)
+    await socket.send({"type": "rooms.watch"})
+    await socket.expect("rooms.watching")
+
+    for n in range(3):
+        await sync_to_async(message_post)(room=room, author=alice, body=f"news <{n}>", client_id="")
+
+    item = await socket.expect("room.item")
+    assert item["room"] == "team"
+    assert 'data-room="team"' in item["html"]
+    assert "alice: news &lt;2&gt;" in item["html"]  # the newest, escaped by the template
+    assert 'aria-label="3 unread"' in item["html"]
+    assert 'class="preview"' not in item["html_compact"]
+    assert await socket.quiet("room.item", timeout=0.5)  # once for the burst
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -10,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 from chat.models import Room
 from chatsite.errors import UserError
 from notifications.services import broadcast_audience, broadcast_create, broadcast_send
-from redis_toolkit.locks import LockTimeout, LockUnavailable, redis_lock
+from redis_toolkit.client import redis_outage
+from redis_toolkit.locks import LockLost, LockTimeout, LockUnavailable, redis_lock
 
 
 def progress_bar(out, width: int = 30):
@@ -52,6 +54,7 @@ class Command(BaseCommand):
             created_by = get_user_model().objects.filter(username=sender).first()
             if created_by is None:
                 raise CommandError(f"No such user: {sender}. Nothing was sent.")
+        sent, started = None, time.monotonic()
         try:
             with redis_lock(BROADCAST_LOCK, ttl=30, blocking=False, watchdog=True):
                 broadcast = broadcast_create(text=text, created_by=created_by, room=target_room, usernames=usernames)
@@ -64,6 +67,16 @@ class Command(BaseCommand):
             raise CommandError(
                 "Another broadcast is being sent right now; try again when it has finished. Nothing was sent."
             ) from None
-        except LockUnavailable as exc:
-            raise CommandError(f"Redis is not answering, so nothing was sent: {exc}") from None
+        except (LockUnavailable, LockLost) as exc:
+            if sent is None:  # the lock could not be taken
+                raise CommandError(f"Redis is not answering, so nothing was sent: {exc}") from None
+            # Sent; only keeping or freeing the lock failed (Redis went away): it expires by itself.
         self.stdout.write(self.style.SUCCESS(f"Sent “{broadcast.text}” to {sent:,} of {total:,} users."))
+        if redis_outage.last_failure >= started:
+            self.stdout.write(
+                self.style.WARNING(
+                    "Redis was unreachable during the broadcast: every notification is stored and shows on the "
+                    "users' pages; open bells and unread counts catch up once Redis is back (the stream workers "
+                    "rebuild the counts)."
+                )
+            )
