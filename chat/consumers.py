@@ -11,11 +11,11 @@ from redis.exceptions import RedisError
 
 from chat import frames, presence
 from chat.models import Room
+from chat.posting import apost_message
 from chat.selectors import message_history, room_can_access, room_get_for_user, room_unread_count
 from chat.services import (
     message_delete,
     message_edit,
-    message_post,
     reaction_add,
     reaction_remove,
     room_join,
@@ -171,8 +171,7 @@ class RoomConsumer(JsonSocketConsumer):
         reply_to = field(frame, "reply_to", int) if frame.get("reply_to") is not None else None
         if not await self.check_rate("chat.message", str(self.user.pk)):
             return
-        failures = self.channel_layer.publish_failures
-        message, created = await database_sync_to_async(message_post)(
+        posted = await apost_message(
             room=self.room,
             author=self.user,
             body=body,
@@ -180,11 +179,12 @@ class RoomConsumer(JsonSocketConsumer):
             reply_to=reply_to,
             attachments=attachments,
         )
+        message, created = posted.message, posted.created
         if created:
             metrics.MESSAGES_POSTED.inc()
         # A retried send, or a broadcast Redis refused (the message is stored; the others get it
         # through their resync): acknowledge to this socket only.
-        if not created or self.channel_layer.publish_failures != failures:
+        if not created or not posted.published:
             if message.seq > self.sent_seq:
                 await self.catch_up(until=message.seq - 1)
                 self.sent_seq = message.seq
