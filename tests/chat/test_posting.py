@@ -61,7 +61,9 @@ async def test_a_repeated_client_id_gets_the_first_message_back_even_in_one_batc
     )
     later = await apost_message(room=room, author=alice, body="hello (late retry)", client_id="same")
 
-    assert first.created and not again.created and not later.created
+    assert first.created
+    assert not again.created
+    assert not later.created
     assert first.message.pk == again.message.pk == later.message.pk
     assert await Message.objects.filter(room=room).acount() == 1
     assert (await Room.objects.aget(pk=room.pk)).last_seq == 1
@@ -81,12 +83,17 @@ def test_a_failing_post_in_a_batch_does_not_fail_the_others(room, alice, bob, ma
     )
 
     ok, attachment, second, outsider, inside, empty = results
-    assert isinstance(ok, Posted) and ok.created and ok.message.seq == 1
+    assert isinstance(ok, Posted)
+    assert ok.created
+    assert ok.message.seq == 1
     assert isinstance(attachment, UserError)
-    assert isinstance(second, Posted) and second.message.seq == 2  # no gap where the failed one was
+    assert isinstance(second, Posted)
+    assert second.message.seq == 2
     assert isinstance(outsider, Forbidden)
-    assert isinstance(inside, Posted) and inside.message.seq == 1
-    assert isinstance(empty, UserError) and empty.code == "empty_body"
+    assert isinstance(inside, Posted)
+    assert inside.message.seq == 1
+    assert isinstance(empty, UserError)
+    assert empty.code == "empty_body"
     assert list(Message.objects.filter(room=room).values_list("seq", "body")) == [(1, "first"), (2, "second")]
     assert Room.objects.get(pk=room.pk).last_seq == 2
     assert OutboxEvent.objects.filter(type="chat.message.posted").count() == 3
