@@ -159,7 +159,7 @@ class RoomConsumer(JsonSocketConsumer):
         async with self.seq_lock:
             if seq <= self.sent_seq:
                 return  # already sent (by a catch-up, or as the sender's own acknowledgement)
-            if seq > self.sent_seq + 1 or self.held:
+            if seq > self.sent_seq + 1:
                 # A gap: usually the missing one was posted by another process and is a moment behind.
                 # Hold this one briefly instead of asking the database at once (fill_gap does, if needed).
                 self.held[seq] = event["text"]
@@ -168,6 +168,8 @@ class RoomConsumer(JsonSocketConsumer):
                 return
             self.sent_seq = seq
             await self.send(text_data=event["text"])
+            if self.held:  # the late one came: what waited behind it follows at once
+                await self.send_held()
 
     async def send_held(self) -> None:
         """Send the held frames that now follow sent_seq; drop those already sent (caller holds seq_lock)."""
