@@ -10,6 +10,9 @@ while the connection was down. This layer:
   every group whose publish failed, so consumers re-read from the database what Pub/Sub dropped;
 - bounds each socket's queue (`MAX_QUEUED` frames): a socket whose client does not keep up gets one
   `layer.overflow` event instead of an ever-growing backlog, and is closed with 1013.
+
+For the hot path it also decodes a group message once per process (its sockets share the dict) and
+sends a batch of group messages in one pipelined round trip (`group_send_many`).
 """
 
 from __future__ import annotations
