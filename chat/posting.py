@@ -46,7 +46,7 @@ class Post:
     body: str
     client_id: str = ""
     reply_to: int | None = None
-    attachments: Sequence[str] = ()
+    attachments: Sequence[str] = ()  # as given: attachments_claim refuses what is not a list of ids
 
 
 @dataclass
@@ -260,7 +260,7 @@ async def apost_message(
     sender acknowledges to itself, the others get it through their resync).
     """
     loop = asyncio.get_running_loop()
-    post = Post(room, author, body, client_id or "", reply_to, tuple(attachments or ()))
+    post = Post(room, author, body, client_id or "", reply_to, attachments or ())
     job = _Job(post, loop, loop.create_future())
     _queue_for(room.pk).put(job)
     return await job.future

@@ -81,7 +81,7 @@ def message_post(
     """
     from chat.posting import Post, message_post_many  # it builds on this module
 
-    (result,) = message_post_many([Post(room, author, body, client_id or "", reply_to, tuple(attachments or ()))])
+    (result,) = message_post_many([Post(room, author, body, client_id or "", reply_to, attachments or ())])
     if isinstance(result, Exception):
         raise result
     for frame in result.frames:
