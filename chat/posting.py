@@ -106,44 +106,55 @@ def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int
     room = posts[items[0][0]].room
     out: dict[int, Posted | Exception] = {}
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            # The room's row lock, taken first: seqs and the client_id check below are race-free
-            # against every other poster to this room, in any process.
-            cursor.execute("UPDATE chat_room SET last_seq = last_seq WHERE id = %s RETURNING last_seq, kind", [room.pk])
-            row = cursor.fetchone()
-        if row is None:
-            return {i: NotFound("This room no longer exists.") for i, _ in items}
-        last_seq, kind = row
-        if kind != Room.Kind.PUBLIC:  # a member removed while their socket was open posts nothing
-            authors = {message.author_id for _, message in items}
-            members = Membership.objects.filter(room_id=room.pk, user_id__in=authors)
-            allowed = set(members.values_list("user_id", flat=True))
-            for i, message in items:
-                if message.author_id not in allowed:
-                    out[i] = Forbidden("You are no longer a member of this room.")
-        wanted = {message.client_id for i, message in items if message.client_id and i not in out}
+        # Read before the room's lock (one round trip less while it is held): a post of the same
+        # client_id committed in between makes the INSERT below fail on the unique constraint, and
+        # message_post_many retries post by post, which then finds it here.
+        wanted = {message.client_id for _, message in items if message.client_id}
         seen: dict[tuple[int, str], Message] = {}
         if wanted:
             earlier = Message.objects.filter(room_id=room.pk, client_id__in=wanted)
             seen = {(m.author_id, m.client_id): m for m in earlier}
         new: list[tuple[int, Message]] = []
         for i, message in items:
-            if i in out:
-                continue
             key = (message.author_id, message.client_id)
             if message.client_id and key in seen:
                 out[i] = Posted(seen[key], created=False)
                 continue
-            last_seq += 1
-            message.seq = last_seq
             new.append((i, message))
             if message.client_id:
                 seen[key] = message
         if not new:
             return out
-        Message.objects.bulk_create([message for _, message in new])
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE chat_room SET last_seq = %s WHERE id = %s", [last_seq, room.pk])
+            # One statement takes the room's row lock and its next seqs: gapless and ordered per room,
+            # whatever the process; the lock is held until commit.
+            cursor.execute(
+                "UPDATE chat_room SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq, kind",
+                [len(new), room.pk],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return {i: NotFound("This room no longer exists.") for i, _ in items}
+            last_seq, kind = row
+            first = last_seq - len(new) + 1
+            if kind != Room.Kind.PUBLIC:
+                # Read under the lock that a removal takes too: a member removed while their socket was
+                # open posts nothing, whichever commits first.
+                authors = {message.author_id for _, message in items}
+                members = Membership.objects.filter(room_id=room.pk, user_id__in=authors)
+                allowed = set(members.values_list("user_id", flat=True))
+                for i, message in items:
+                    if message.author_id not in allowed:
+                        out[i] = Forbidden("You are no longer a member of this room.")
+                new = [(i, message) for i, message in new if i not in out]
+                if first + len(new) - 1 != last_seq:  # give back the seqs of the refused ones
+                    last_seq = first + len(new) - 1
+                    cursor.execute("UPDATE chat_room SET last_seq = %s WHERE id = %s", [last_seq, room.pk])
+        if not new:
+            return out
+        for seq, (_, message) in enumerate(new, start=first):
+            message.seq = seq
+        Message.objects.bulk_create([message for _, message in new])
         for i, message in new:
             ids, author = posts[i].attachments, message.author
             message.claimed_attachments = attachments_claim(message=message, ids=ids, user=author)
