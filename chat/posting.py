@@ -204,22 +204,31 @@ def _run(jobs: queue.SimpleQueue) -> None:
                 batch.append(jobs.get_nowait())
             except queue.Empty:
                 break
+        rooms: dict[int, list[_Job]] = {}
+        for job in batch:
+            rooms.setdefault(job.post.room.pk, []).append(job)
         # As database_sync_to_async does around each call: a connection past CONN_MAX_AGE or broken
-        # (CONN_HEALTH_CHECKS) is replaced before the batch, and closed after it when it should be.
+        # (CONN_HEALTH_CHECKS) is replaced before the round, and closed after it when it should be.
         close_old_connections()
         try:
-            results: list = message_post_many([job.post for job in batch])
-        except Exception as exc:  # message_post_many answers per post; this is a bug or the database gone
-            logger.exception("posting a batch of %d messages failed", len(batch))
-            results = [exc] * len(batch)
+            for room_jobs in rooms.values():  # each room's messages go out as soon as they are committed
+                _post_and_settle(room_jobs)
         finally:
             close_old_connections()
-        by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-        for job, result in zip(batch, results, strict=True):
-            by_loop.setdefault(job.loop, []).append((job, result))
-        for loop, done in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits for these any more
-                loop.call_soon_threadsafe(_settle, done)
+
+
+def _post_and_settle(batch: list[_Job]) -> None:
+    try:
+        results: list = message_post_many([job.post for job in batch])
+    except Exception as exc:  # message_post_many answers per post; this is a bug or the database gone
+        logger.exception("posting a batch of %d messages failed", len(batch))
+        results = [exc] * len(batch)
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for job, result in zip(batch, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job, result))
+    for loop, done in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits for these any more
+            loop.call_soon_threadsafe(_settle, done)
 
 
 _SETTLING: set[asyncio.Task] = set()
