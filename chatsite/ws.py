@@ -208,10 +208,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         """Call the handler of one event: AsyncConsumer.dispatch without its aclose_old_connections().
 
         Channels hops into its one shared database thread to close stale connections before every
-        event, each room frame of each member included: under load that queue was most of a message's
-        latency (a p50 of ~12 ms at low load). These consumers touch the database only inside
-        database_sync_to_async and chat.posting's threads, which close stale connections around each
-        call themselves (CONN_MAX_AGE, CONN_HEALTH_CHECKS), in the thread that holds them.
+        event, each room frame of each member included: every delivery queued behind that thread's
+        database work (the hops were 7% of a loaded server's py-spy samples). These consumers touch
+        the database only inside database_sync_to_async and chat.posting's threads, which close stale
+        connections around each call themselves (CONN_MAX_AGE, CONN_HEALTH_CHECKS), in the thread that
+        holds them.
         """
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
