@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -13,7 +13,6 @@ from chat.formatting import render_body
 from chat.models import DirectRoom, Membership, Message, Reaction, Room
 from chat.reaction_emoji import emoji_normalize
 from chat.selectors import message_reply_count, room_can_access, room_can_moderate, room_title_taken
-from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.realtime import broadcast_to_room_on_commit
 from chatsite.text import has_visible_text, strip_bidi_controls
@@ -34,24 +33,6 @@ def _clean_body(body: str) -> str:
     if len(body) > MAX_BODY_CHARS:
         raise UserError(f"A message may be at most {MAX_BODY_CHARS:,} characters long.", code="body_too_long")
     return body.strip("\n\r ")
-
-
-def _next_seq(room_id: int, author_id: int) -> int:
-    # One statement takes the row lock until commit: seqs are gapless and ordered per room. It also
-    # checks that the author may post (public room, or a member): a member removed while their socket
-    # was still open posts nothing, whatever the order in which removal and post commit.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE chat_room SET last_seq = last_seq + 1 WHERE id = %s AND (kind = %s OR EXISTS ("
-            "SELECT 1 FROM chat_membership WHERE room_id = %s AND user_id = %s)) RETURNING last_seq",
-            [room_id, Room.Kind.PUBLIC, room_id, author_id],
-        )
-        row = cursor.fetchone()
-    if row is None:
-        if Room.objects.filter(pk=room_id).exists():
-            raise Forbidden("You are no longer a member of this room.")
-        raise NotFound("This room no longer exists.")
-    return row[0]
 
 
 def _reply_original(*, room: Room, reply_to: int | None) -> Message | None:
@@ -97,32 +78,17 @@ def message_post(
     message instead of a duplicate, so clients can retry safely. `reply_to` (a message id of the
     same room, not deleted) makes it a reply; the original's new reply count is pushed too.
     `attachments` are ids of the author's unsent uploads to this room; a bad one refuses the whole message.
+    Sockets post through chat.posting.apost_message instead (many posts per transaction); both store
+    with chat.posting.message_post_many.
     """
-    message = message_build(
-        room=room, author=author, body=body, client_id=client_id, reply_to=reply_to, attachments=attachments
-    )
-    client_id = message.client_id
-    try:
-        with transaction.atomic():
-            seq = _next_seq(room.pk, author.pk)
-            message.seq = seq
-            message.save(force_insert=True)
-            message.claimed_attachments = attachments_claim(message=message, ids=attachments, user=author)
-            room.last_seq = seq
-            publish_event(
-                "chat.message.posted",
-                {"message_id": message.pk, "room_id": room.pk, "seq": seq, "author_id": author.pk},
-            )
-            frame = frames.message_new(message, room_slug=room.slug, author_name=author.username)
-            broadcast_to_room_on_commit(room.pk, frame)
-            if message.reply_to is not None:
-                _push_reply_count(room=room, original=message.reply_to)
-    except IntegrityError:
-        if not client_id:
-            raise
-        existing = Message.objects.get(room=room, author=author, client_id=client_id)
-        return existing, False
-    return message, True
+    from chat.posting import Post, message_post_many  # it builds on this module
+
+    (result,) = message_post_many([Post(room, author, body, client_id or "", reply_to, attachments or ())])
+    if isinstance(result, Exception):
+        raise result
+    for frame in result.frames:
+        broadcast_to_room_on_commit(room.pk, frame)
+    return result.message, result.created
 
 
 def _message_for_change(*, room: Room, message_id: int, user) -> Message:

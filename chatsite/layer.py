@@ -10,6 +10,9 @@ while the connection was down. This layer:
   every group whose publish failed, so consumers re-read from the database what Pub/Sub dropped;
 - bounds each socket's queue (`MAX_QUEUED` frames): a socket whose client does not keep up gets one
   `layer.overflow` event instead of an ever-growing backlog, and is closed with 1013.
+
+For the hot path it also decodes a group message once per process (its sockets share the dict) and
+sends a batch of group messages in one pipelined round trip (`group_send_many`).
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ class ResilientShard(RedisSingleShardConnection):
     async def publish(self, channel, message):
         try:
             await super().publish(channel, message)
+        except REDIS_DOWN as exc:
+            self._failed(exc)
+            raise
+
+    async def publish_many(self, channel, messages):
+        """PUBLISH each message to one channel, in order, in one pipelined round trip."""
+        try:
+            async with self._lock:
+                self._ensure_redis()
+                pipe = self._redis.pipeline(transaction=False)
+                for message in messages:
+                    pipe.publish(channel, message)
+                await pipe.execute()
         except REDIS_DOWN as exc:
             self._failed(exc)
             raise
@@ -141,8 +157,11 @@ class ResilientShard(RedisSingleShardConnection):
         if name in layer.channels:
             layer.deliver(name, message["data"])
         elif name in layer.groups:
+            # Decoded once for all the group's sockets of this process (receive() passes a dict through):
+            # consumers only read their events, so they can share one.
+            event = layer.channel_layer.deserialize(message["data"])
             for channel_name in layer.groups[name]:
-                layer.deliver(channel_name, message["data"])
+                layer.deliver(channel_name, event)
 
 
 class ResilientLoopLayer(RedisPubSubLoopLayer):
@@ -153,7 +172,7 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         self._shards = [ResilientShard(shard.host, self) for shard in self._shards]
         self.overflowed: set[str] = set()
 
-    def deliver(self, channel: str, data: bytes) -> None:
+    def deliver(self, channel: str, data: bytes | dict) -> None:
         queue = self.channels.get(channel)
         if queue is None or channel in self.overflowed:
             return
@@ -184,9 +203,21 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         try:
             await super().group_send(group, message)
         except REDIS_DOWN:
-            self.channel_layer.publish_failures += 1
-            group_channel = self._get_group_channel_name(group)
-            self._get_shard(group_channel)._resync_groups.add(group_channel)
+            self._group_send_failed(group)
+
+    async def group_send_many(self, group, messages):
+        """group_send of several messages, in order, in one round trip (a batch of posted messages)."""
+        group_channel = self._get_group_channel_name(group)
+        serialize = self.channel_layer.serialize
+        try:
+            await self._get_shard(group_channel).publish_many(group_channel, [serialize(m) for m in messages])
+        except REDIS_DOWN:
+            self._group_send_failed(group)
+
+    def _group_send_failed(self, group) -> None:
+        self.channel_layer.publish_failures += 1
+        group_channel = self._get_group_channel_name(group)
+        self._get_shard(group_channel)._resync_groups.add(group_channel)
 
     async def receive(self, channel):
         self.overflowed.discard(channel)  # a new receive after overflow means the consumer lives on
@@ -208,6 +239,9 @@ class ResilientPubSubChannelLayer(RedisPubSubChannelLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.publish_failures = 0  # grows with each publish Redis refused (senders compare before/after)
+
+    def deserialize(self, message):
+        return message if isinstance(message, dict) else super().deserialize(message)  # decoded once already
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

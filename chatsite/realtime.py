@@ -76,6 +76,19 @@ async def abroadcast_to_room(room_id: int, frame: dict) -> None:
     await get_channel_layer().group_send(room_group(room_id), _room_event(frame))
 
 
+async def abroadcast_many_to_room(room_id: int, frames: list[dict]) -> bool:
+    """Send frames, in order, to every socket watching a room, in one round trip; False when Redis refused them."""
+    layer = get_channel_layer()
+    failures = getattr(layer, "publish_failures", 0)
+    events = [_room_event(frame) for frame in frames]
+    if hasattr(layer, "group_send_many"):  # chatsite.layer: one pipeline
+        await layer.group_send_many(room_group(room_id), events)
+    else:
+        for event in events:
+            await layer.group_send(room_group(room_id), event)
+    return getattr(layer, "publish_failures", 0) == failures
+
+
 def broadcast_to_room(room_id: int, frame: dict) -> None:
     async_to_sync(abroadcast_to_room)(room_id, frame)
 

@@ -157,6 +157,10 @@ else:
     # drop each other's; server processes started by tests are given its name (tests/conftest.py).
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
+# Threads that write chat messages, off Channels' one shared database thread (chat/posting.py). SQLite has
+# one writer at a time: more threads would only wait for each other's lock.
+POSTING_THREADS = env_int("POSTING_THREADS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4, minimum=1)
+
 # -------------------------------------------------------------------------- redis
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Sentinel instead of REDIS_URL for every Redis use: REDIS_SENTINELS=h1:26379,h2:26379,h3:26379.

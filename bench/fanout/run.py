@@ -312,13 +312,10 @@ def one_process_figures(kind: str, args, world: World) -> dict:
 # --------------------------------------------------------------------------- persistence
 def persist_figure(args, world: World) -> dict:
     """Messages persisted per second by the consumer's posting call alone, many posters across the rooms."""
-    from channels.db import database_sync_to_async
     from django.contrib.auth import get_user_model
 
     from chat.models import Message, Room
-    from chat.services import message_post
-
-    apost_message = database_sync_to_async(message_post)  # what RoomConsumer.frame_message_send calls
+    from chat.posting import apost_message  # what RoomConsumer.frame_message_send calls
 
     User = get_user_model()
     rooms = list(Room.objects.filter(slug__in=world.rooms))

@@ -58,6 +58,24 @@ def publish_event(type: str, payload: dict) -> OutboxEvent:
     return event
 
 
+def publish_events(type: str, payloads: list[dict]) -> list[OutboxEvent]:
+    """publish_event for many events of one type: one INSERT for the rows, one pipeline after commit."""
+    if not transaction.get_connection().in_atomic_block:
+        raise TransactionRequired(
+            f"publish_events({type!r}) must be called inside transaction.atomic(), with its change"
+        )
+    stream = stream_of(type, None, argument="type")
+    try:
+        encoded = [json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")) for payload in payloads]
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"publish_events(payloads=...) is not JSON-serialisable: {exc}") from None
+    events = OutboxEvent.objects.bulk_create([OutboxEvent(type=type, stream=stream, payload=p) for p in payloads])
+    if events and events[0].pk is None:  # a database that returns no ids from a bulk insert
+        raise RuntimeError("publish_events needs a database that returns ids from a bulk insert")
+    transaction.on_commit(lambda: _push_many_after_commit(list(zip(events, encoded, strict=True))), robust=True)
+    return events
+
+
 def pushed_key() -> str:
     """Ids the fast path sent, until the relay marks them sent (a sorted set by id)."""
     return redis_key("outbox", "pushed")
@@ -76,12 +94,17 @@ def _fields(row: OutboxEvent, payload_json: str | None = None) -> dict[str, str]
 
 def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
     """The fast path: XADD now and note the id in pushed_key() (no second commit); on failure the relay sends it."""
-    if redis_outage.recently_failed(FAST_PATH_PAUSE):
+    _push_many_after_commit([(event, payload_json)])
+
+
+def _push_many_after_commit(events: list[tuple[OutboxEvent, str]]) -> None:
+    if not events or redis_outage.recently_failed(FAST_PATH_PAUSE):
         return
     try:
         pipe = get_redis("streams").pipeline(transaction=True)
-        stream_append(pipe, event.stream, _fields(event, payload_json))
-        pipe.zadd(pushed_key(), {str(event.pk): event.pk})
+        for event, payload_json in events:
+            stream_append(pipe, event.stream, _fields(event, payload_json))
+        pipe.zadd(pushed_key(), {str(event.pk): event.pk for event, _ in events})
         # Bounded: if no relay confirms for a long time, the oldest notes go and those events are sent twice.
         pipe.zremrangebyrank(pushed_key(), 0, -PUSHED_CAP - 1)
         pipe.execute()
@@ -89,7 +112,7 @@ def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
         redis_outage.failed(exc, then="events wait in the outbox; the relay sends them when Redis answers")
         return
     except RedisError:
-        logger.exception("could not push %s to its stream; the relay will send it", event)
+        logger.exception("could not push %s to its stream; the relay will send it", [e for e, _ in events])
         return
     redis_outage.recovered()
 

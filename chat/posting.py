@@ -1,0 +1,286 @@
+"""Posting chat messages: many posts per transaction (group commit), on a few threads of their own.
+
+Room sockets hand their `message.send` to `apost_message`. Posts queued meanwhile, from every socket of
+the process, are taken together: one transaction per room for all of them (one row lock, one INSERT of
+the messages, one of their outbox rows), so the database's commit rate stops being the message rate.
+The posting threads are not Channels' single shared database thread, so reads of other sockets do not
+queue behind writes, and PostgreSQL gets several transactions at once (one room is always written by
+the same thread, so its posts batch up instead of waiting for each other's row lock).
+The room hears the new messages from the event loop after commit, in one pipelined publish per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+from chat import frames
+from chat.models import Membership, Message, Room
+from chat.selectors import message_reply_count
+from chat.services import message_build
+from chat.uploads import attachments_claim
+from chatsite.errors import Forbidden, NotFound
+from chatsite.realtime import abroadcast_many_to_room
+from redis_toolkit.events.outbox import publish_events
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 200  # posts per round of one posting thread (all rooms together)
+
+
+@dataclass(frozen=True)
+class Post:
+    """One `message.send`, as message_post takes it."""
+
+    room: Room
+    author: Any
+    body: str
+    client_id: str = ""
+    reply_to: int | None = None
+    attachments: Sequence[str] = ()  # as given: attachments_claim refuses what is not a list of ids
+
+
+@dataclass
+class Posted:
+    """What a post became: the message (the first one, for a repeated client_id) and what the room hears."""
+
+    message: Message
+    created: bool
+    frames: list[dict] = field(default_factory=list)  # room frames to push after commit, in order
+    published: bool = False  # apost_message: the frames went out to Redis
+
+
+def message_post_many(posts: Sequence[Post]) -> list[Posted | Exception]:
+    """Persist many posts, one transaction per room; each post's result (or its error) in the posts' order.
+
+    Each room's new messages take its next seqs in the posts' order (gapless, under the room's row
+    lock, as message_post). A client_id the author already used in the room (before, or earlier in the
+    batch) gives the first message back, created=False. A post that fails (bad input, a member removed
+    meanwhile, an attachment already sent) fails alone: the others are posted.
+    """
+    results: list[Posted | Exception | None] = [None] * len(posts)
+    by_room: dict[int, list[tuple[int, Message]]] = {}
+    for i, post in enumerate(posts):
+        try:
+            message = message_build(
+                room=post.room,
+                author=post.author,
+                body=post.body,
+                client_id=post.client_id,
+                reply_to=post.reply_to,
+                attachments=post.attachments,
+            )
+        except Exception as exc:
+            results[i] = exc
+            continue
+        by_room.setdefault(post.room.pk, []).append((i, message))
+    for items in by_room.values():
+        try:
+            outcome = _commit(posts, items)
+        except Exception as exc:
+            if len(items) == 1:
+                outcome = {items[0][0]: exc}
+            else:  # one post broke the transaction: each on its own, so only that one fails
+                outcome = {}
+                for item in items:
+                    try:
+                        outcome.update(_commit(posts, [item]))
+                    except Exception as exc:
+                        outcome[item[0]] = exc
+        for i, result in outcome.items():
+            results[i] = result
+    return results  # type: ignore[return-value]
+
+
+def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int, Posted | Exception]:
+    """Store the messages of one room in one transaction (all, or none and raise)."""
+    room = posts[items[0][0]].room
+    out: dict[int, Posted | Exception] = {}
+    with transaction.atomic():
+        # Read before the room's lock (one round trip less while it is held): a post of the same
+        # client_id committed in between makes the INSERT below fail on the unique constraint, and
+        # message_post_many retries post by post, which then finds it here.
+        wanted = {message.client_id for _, message in items if message.client_id}
+        seen: dict[tuple[int, str], Message] = {}
+        if wanted:
+            earlier = Message.objects.filter(room_id=room.pk, client_id__in=wanted)
+            seen = {(m.author_id, m.client_id): m for m in earlier}
+        new: list[tuple[int, Message]] = []
+        for i, message in items:
+            key = (message.author_id, message.client_id)
+            if message.client_id and key in seen:
+                out[i] = Posted(seen[key], created=False)
+                continue
+            new.append((i, message))
+            if message.client_id:
+                seen[key] = message
+        if not new:
+            return out
+        with connection.cursor() as cursor:
+            # One statement takes the room's row lock and its next seqs: gapless and ordered per room,
+            # whatever the process; the lock is held until commit.
+            cursor.execute(
+                "UPDATE chat_room SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq, kind",
+                [len(new), room.pk],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return {i: NotFound("This room no longer exists.") for i, _ in items}
+            last_seq, kind = row
+            first = last_seq - len(new) + 1
+            if kind != Room.Kind.PUBLIC:
+                # Read under the lock that a removal takes too: a member removed while their socket was
+                # open posts nothing, whichever commits first.
+                authors = {message.author_id for _, message in items}
+                members = Membership.objects.filter(room_id=room.pk, user_id__in=authors)
+                allowed = set(members.values_list("user_id", flat=True))
+                for i, message in items:
+                    if message.author_id not in allowed:
+                        out[i] = Forbidden("You are no longer a member of this room.")
+                new = [(i, message) for i, message in new if i not in out]
+                if first + len(new) - 1 != last_seq:  # give back the seqs of the refused ones
+                    last_seq = first + len(new) - 1
+                    cursor.execute("UPDATE chat_room SET last_seq = %s WHERE id = %s", [last_seq, room.pk])
+        if not new:
+            return out
+        for seq, (_, message) in enumerate(new, start=first):
+            message.seq = seq
+        Message.objects.bulk_create([message for _, message in new])
+        for i, message in new:
+            ids, author = posts[i].attachments, message.author
+            message.claimed_attachments = attachments_claim(message=message, ids=ids, user=author)
+        publish_events(
+            "chat.message.posted",
+            [{"message_id": m.pk, "room_id": room.pk, "seq": m.seq, "author_id": m.author_id} for _, m in new],
+        )
+        for i, message in new:
+            pushed = [frames.message_new(message, room_slug=room.slug, author_name=message.author.username)]
+            if message.reply_to is not None:
+                count = message_reply_count(message_id=message.reply_to.pk)
+                pushed.append(frames.replies(message.reply_to, room_slug=room.slug, count=count))
+            out[i] = Posted(message, created=True, frames=pushed)
+    room.last_seq = max(room.last_seq, last_seq)
+    return out
+
+
+# ------------------------------------------------------------------------ the posting threads
+@dataclass
+class _Job:
+    post: Post
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future
+
+
+_queues: list[queue.SimpleQueue] = []
+_start_lock = threading.Lock()
+
+
+def _queue_for(room_id: int) -> queue.SimpleQueue:
+    if not _queues:
+        with _start_lock:
+            if not _queues:
+                threads = settings.POSTING_THREADS
+                for n in range(threads):
+                    jobs: queue.SimpleQueue = queue.SimpleQueue()
+                    threading.Thread(target=_run, args=(jobs,), name=f"chat-posting-{n}", daemon=True).start()
+                    _queues.append(jobs)
+    return _queues[room_id % len(_queues)]
+
+
+def _run(jobs: queue.SimpleQueue) -> None:
+    while True:
+        batch = [jobs.get()]
+        while len(batch) < MAX_BATCH:
+            try:
+                batch.append(jobs.get_nowait())
+            except queue.Empty:
+                break
+        rooms: dict[int, list[_Job]] = {}
+        for job in batch:
+            rooms.setdefault(job.post.room.pk, []).append(job)
+        # As database_sync_to_async does around each call: a connection past CONN_MAX_AGE or broken
+        # (CONN_HEALTH_CHECKS) is replaced before the round, and closed after it when it should be.
+        close_old_connections()
+        try:
+            for room_jobs in rooms.values():  # each room's messages go out as soon as they are committed
+                _post_and_settle(room_jobs)
+        finally:
+            close_old_connections()
+
+
+def _post_and_settle(batch: list[_Job]) -> None:
+    try:
+        results: list = message_post_many([job.post for job in batch])
+    except Exception as exc:  # message_post_many answers per post; this is a bug or the database gone
+        logger.exception("posting a batch of %d messages failed", len(batch))
+        results = [exc] * len(batch)
+    by_loop: dict[asyncio.AbstractEventLoop, list] = {}
+    for job, result in zip(batch, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job, result))
+    for loop, done in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits for these any more
+            loop.call_soon_threadsafe(_settle, done)
+
+
+_SETTLING: set[asyncio.Task] = set()
+
+
+def _settle(done: list[tuple[_Job, Posted | Exception]]) -> None:
+    task = asyncio.get_running_loop().create_task(_publish(done))
+    _SETTLING.add(task)  # held until done: the loop keeps only weak references
+    task.add_done_callback(_SETTLING.discard)
+
+
+async def _publish(done: list[tuple[_Job, Posted | Exception]]) -> None:
+    """Push each room's new messages in one pipelined publish, then answer the posters."""
+    by_room: dict[int, list[Posted]] = {}
+    for job, result in done:
+        if isinstance(result, Posted) and result.frames:
+            by_room.setdefault(job.post.room.pk, []).append(result)
+
+    async def push(room_id: int, posted: list[Posted]) -> None:
+        ok = await abroadcast_many_to_room(room_id, [frame for p in posted for frame in p.frames])
+        for p in posted:
+            p.published = ok
+
+    try:
+        await asyncio.gather(*(push(room_id, posted) for room_id, posted in by_room.items()))
+    except Exception:  # the layer lost them: each sender acknowledges to itself, the others resync
+        logger.exception("publishing posted messages failed")
+    for job, result in done:
+        if job.future.done():
+            continue
+        if isinstance(result, Exception):
+            job.future.set_exception(result)
+        else:
+            job.future.set_result(result)
+
+
+async def apost_message(
+    *,
+    room: Room,
+    author,
+    body: str,
+    client_id: str = "",
+    reply_to: int | None = None,
+    attachments: Sequence[str] = (),
+) -> Posted:
+    """message_post for a socket: queued for the posting threads, answered once stored and published.
+
+    `Posted.published` is False when Redis refused the room's frames (the message is stored: the
+    sender acknowledges to itself, the others get it through their resync).
+    """
+    loop = asyncio.get_running_loop()
+    post = Post(room, author, body, client_id or "", reply_to, attachments or ())
+    job = _Job(post, loop, loop.create_future())
+    _queue_for(room.pk).put(job)
+    return await job.future

@@ -1,0 +1,126 @@
+"""Group commit (chat.posting): many posts per transaction, still gapless, exactly-once, each failing alone."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chat.models import Message, Room
+from chat.posting import Post, Posted, apost_message, message_post_many
+from chat.services import room_create
+from chatsite.errors import Forbidden, UserError
+from redis_toolkit.models import OutboxEvent
+from tests.conftest import cookie_header
+from tests.faults.conftest import Client
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_concurrent_posts_from_several_sockets_get_gapless_seqs_in_every_room(make_user):
+    rooms = [await sync_to_async(room_create)(slug=f"busy{n}", title=f"Busy {n}") for n in range(2)]
+    authors = [await sync_to_async(make_user)() for _ in range(6)]
+
+    async def sender(author, room, n: int) -> list[int]:
+        return [
+            (await apost_message(room=room, author=author, body=f"m{i}", client_id=f"{author.pk}-{i}")).message.seq
+            for i in range(n)
+        ]
+
+    seqs = await asyncio.gather(*(sender(a, rooms[i % 2], 10) for i, a in enumerate(authors)))
+
+    for n, room in enumerate(rooms):
+        mine = sorted(seq for i, s in enumerate(seqs) if i % 2 == n for seq in s)
+        assert mine == list(range(1, 31))
+        stored = await sync_to_async(list)(Message.objects.filter(room=room).values_list("seq", flat=True))
+        assert sorted(stored) == list(range(1, 31))
+        assert (await Room.objects.aget(pk=room.pk)).last_seq == 30
+    events = await OutboxEvent.objects.filter(type="chat.message.posted").acount()
+    assert events == 60  # each message's outbox row, in its transaction
+
+
+async def test_posting_through_the_socket_gives_every_member_every_message_once_in_order(join, room, make_user):
+    members = [await sync_to_async(make_user)() for _ in range(3)]
+    sockets = [await join(user, room) for user in members]
+    for i in range(5):  # no waiting between sends: they share transactions
+        for n, socket in enumerate(sockets):
+            await socket.send({"type": "message.send", "body": f"{n}:{i}", "client_id": f"{n}-{i}"})
+    for socket in sockets:
+        seqs = [(await socket.expect("message.new"))["message"]["seq"] for _ in range(15)]
+        assert seqs == list(range(1, 16))
+        assert await socket.quiet("message.new")
+        await socket.close()
+
+
+async def test_a_repeated_client_id_gets_the_first_message_back_even_in_one_batch(room, alice):
+    first, again = await asyncio.gather(
+        apost_message(room=room, author=alice, body="hello", client_id="same"),
+        apost_message(room=room, author=alice, body="hello (retried)", client_id="same"),
+    )
+    later = await apost_message(room=room, author=alice, body="hello (late retry)", client_id="same")
+
+    assert first.created
+    assert not again.created
+    assert not later.created
+    assert first.message.pk == again.message.pk == later.message.pk
+    assert await Message.objects.filter(room=room).acount() == 1
+    assert (await Room.objects.aget(pk=room.pk)).last_seq == 1
+
+
+def test_a_failing_post_in_a_batch_does_not_fail_the_others(room, alice, bob, make_user):
+    secret = room_create(slug="secret", title="Secret", private=True, created_by=alice)
+    results = message_post_many(
+        [
+            Post(room, alice, "first", "a1"),
+            Post(room, alice, "with a bad attachment", "a2", attachments=(str(uuid.uuid4()),)),
+            Post(room, bob, "second", "b1"),
+            Post(secret, bob, "not a member", "b2"),
+            Post(secret, alice, "in the secret room", "a3"),
+            Post(room, bob, "   ", "b3"),  # empty
+        ]
+    )
+
+    ok, attachment, second, outsider, inside, empty = results
+    assert isinstance(ok, Posted)
+    assert ok.created
+    assert ok.message.seq == 1
+    assert isinstance(attachment, UserError)
+    assert isinstance(second, Posted)
+    assert second.message.seq == 2
+    assert isinstance(outsider, Forbidden)
+    assert isinstance(inside, Posted)
+    assert inside.message.seq == 1
+    assert isinstance(empty, UserError)
+    assert empty.code == "empty_body"
+    assert list(Message.objects.filter(room=room).values_list("seq", "body")) == [(1, "first"), (2, "second")]
+    assert Room.objects.get(pk=room.pk).last_seq == 2
+    assert OutboxEvent.objects.filter(type="chat.message.posted").count() == 3
+
+
+@pytest.mark.slow
+def test_redis_down_during_a_batch_loses_no_message(asgi_server, spare_redis, make_user):
+    users = [make_user(f"user{i}") for i in range(3)]
+    room_create(slug="lobby", title="Lobby")
+    server = asgi_server(REDIS_URL=spare_redis.url)
+    sockets = [Client(server, "/ws/rooms/lobby/", cookie_header(user)) for user in users]
+    for socket in sockets:
+        socket.expect_type("presence")
+
+    spare_redis.stop()
+    for i in range(5):  # back to back from every socket: batched together, published while Redis is gone
+        for n, socket in enumerate(sockets):
+            socket.send({"type": "message.send", "body": f"down {n}:{i}", "client_id": f"{n}-{i}"})
+    for n, socket in enumerate(sockets):
+        for i in range(5):  # each sender's own acknowledgement, though the broadcast failed
+            socket.expect(lambda f, c=f"{n}-{i}": f["type"] == "message.new" and f["message"]["client_id"] == c)
+    assert sorted(Message.objects.values_list("seq", flat=True)) == list(range(1, 16))
+    assert OutboxEvent.objects.filter(type="chat.message.posted").count() == 15  # the workers get them later
+
+    spare_redis.start()
+    for socket in sockets:  # what each member did not get yet comes with the resync after the outage
+        if 15 not in socket.messages():
+            socket.expect(lambda f: f["type"] == "message.new" and f["message"]["seq"] == 15, timeout=20)
+        socket.drain(0.5)
+        assert socket.messages() == list(range(1, 16))  # once each, in order
