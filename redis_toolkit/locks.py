@@ -10,8 +10,7 @@ import secrets
 import threading
 import time
 
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.transaction import TransactionManagementError
+from django.db import transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -310,16 +309,16 @@ def fencing_counter_raise(name: str, token: int) -> None:
         raise _unavailable("repair the fencing counter of", name, exc) from exc
 
 
-def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -> None:
+def fence_advance(resource: str, token: int) -> None:
     """Record `token` for `resource`, or raise StaleFencingToken if a newer one was (an equal one passes: the
     same lease writing again). Call it inside the transaction.atomic() of the write it guards."""
     if not isinstance(resource, str) or not resource or len(resource) > 200:
         raise ValueError(f"resource must be a non-empty string of at most 200 characters, got {resource!r}")
     if isinstance(token, bool) or not isinstance(token, int) or not 0 < token <= _MAX_TOKEN:
         raise ValueError(f"token must be a positive fencing token (lease.fencing_token), got {token!r}")
-    connection = connections[using]
+    connection = transaction.get_connection()
     if not connection.in_atomic_block:
-        raise TransactionManagementError(
+        raise transaction.TransactionManagementError(
             "fence_advance() must run inside transaction.atomic() together with the write it guards"
         )
     table = connection.ops.quote_name(Fence._meta.db_table)
@@ -335,7 +334,7 @@ def fence_advance(resource: str, token: int, *, using: str = DEFAULT_DB_ALIAS) -
         cursor.execute(sql, [resource, token, now])
         if cursor.rowcount == 1:
             return
-    last = Fence.objects.using(using).filter(resource=resource).values_list("last_token", flat=True).first()
+    last = Fence.objects.filter(resource=resource).values_list("last_token", flat=True).first()
     error = StaleFencingToken(
         f"stale fencing token {token} for {resource!r}: a newer lock holder already wrote with {last}"
     )

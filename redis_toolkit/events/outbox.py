@@ -41,38 +41,28 @@ class TransactionRequired(RuntimeError):
 
 def publish_event(type: str, payload: dict) -> OutboxEvent:
     """Record an event (a small JSON dict: ids, not objects) in the transaction of its change; sent after commit."""
-    if not transaction.get_connection().in_atomic_block:
-        raise TransactionRequired(
-            f"publish_event({type!r}) must be called inside transaction.atomic(), with its change"
-        )
-    stream = stream_of(type, argument="type")
-    if not isinstance(payload, dict):
-        raise TypeError(f"publish_event(payload=...) takes a dict, not {payload.__class__.__name__}")
-    try:
-        payload_json = json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"publish_event(payload=...) is not JSON-serialisable: {exc}") from None
-    event = OutboxEvent.objects.create(type=type, stream=stream, payload=payload)
-    # Django drops this callback if the transaction (or the savepoint around it) rolls back.
-    transaction.on_commit(lambda: _push_after_commit(event, payload_json), robust=True)
-    return event
+    return publish_events(type, [payload])[0]
 
 
 def publish_events(type: str, payloads: list[dict]) -> list[OutboxEvent]:
     """publish_event for many events of one type: one INSERT for the rows, one pipeline after commit."""
     if not transaction.get_connection().in_atomic_block:
         raise TransactionRequired(
-            f"publish_events({type!r}) must be called inside transaction.atomic(), with its change"
+            f"publish_event({type!r}) must be called inside transaction.atomic(), with its change"
         )
-    stream = stream_of(type, None, argument="type")
+    stream = stream_of(type, argument="type")
+    for payload in payloads:
+        if not isinstance(payload, dict):
+            raise TypeError(f"publish_event(payload=...) takes a dict, not {payload.__class__.__name__}")
     try:
         encoded = [json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")) for payload in payloads]
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"publish_events(payloads=...) is not JSON-serialisable: {exc}") from None
+        raise TypeError(f"publish_event(payload=...) is not JSON-serialisable: {exc}") from None
     events = OutboxEvent.objects.bulk_create([OutboxEvent(type=type, stream=stream, payload=p) for p in payloads])
     if events and events[0].pk is None:  # a database that returns no ids from a bulk insert
-        raise RuntimeError("publish_events needs a database that returns ids from a bulk insert")
-    transaction.on_commit(lambda: _push_many_after_commit(list(zip(events, encoded, strict=True))), robust=True)
+        raise RuntimeError("publish_event needs a database that returns ids from a bulk insert")
+    # Django drops this callback if the transaction (or the savepoint around it) rolls back.
+    transaction.on_commit(lambda: _push_after_commit(list(zip(events, encoded, strict=True))), robust=True)
     return events
 
 
@@ -92,12 +82,8 @@ def _fields(row: OutboxEvent, payload_json: str | None = None) -> dict[str, str]
     return encode_entry(event_id=row.pk, event_type=row.type, payload_json=payload_json, occurred_at=row.occurred_at)
 
 
-def _push_after_commit(event: OutboxEvent, payload_json: str) -> None:
-    """The fast path: XADD now and note the id in pushed_key() (no second commit); on failure the relay sends it."""
-    _push_many_after_commit([(event, payload_json)])
-
-
-def _push_many_after_commit(events: list[tuple[OutboxEvent, str]]) -> None:
+def _push_after_commit(events: list[tuple[OutboxEvent, str]]) -> None:
+    """The fast path: XADD now and note the ids in pushed_key() (no second commit); on failure the relay sends them."""
     if not events or redis_outage.recently_failed(FAST_PATH_PAUSE):
         return
     try:
