@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from chat import frames, presence
 from chat.models import Room
-from chat.selectors import message_history, room_can_access, room_get_for_user, room_unread_count
+from chat.selectors import message_history, room_can_access, room_for_socket, room_unread_count
 from chat.services import (
     message_delete,
     message_edit,
@@ -22,9 +22,8 @@ from chat.services import (
     room_mark_read,
 )
 from chatsite import metrics
-from chatsite.errors import Forbidden, NotFound
 from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, member_group, room_group
-from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, FrameError, JsonSocketConsumer, field
+from chatsite.ws import CLOSE_FORBIDDEN, FrameError, JsonSocketConsumer, field
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +33,8 @@ RETRY_AFTER = 2  # seconds a client waits before asking again while Redis is unr
 
 
 def _open_room(slug: str, user) -> Room:
-    room = room_get_for_user(slug=slug, user=user)
-    if room.is_public:
+    room, member = room_for_socket(slug=slug, user=user)
+    if not member:  # a public room's first visit (room_for_socket refused private rooms to non-members)
         room_join(room=room, user=user)
     return room
 
@@ -56,17 +55,13 @@ class RoomConsumer(JsonSocketConsumer):
     heartbeat: asyncio.Task | None = None
     sent_seq = 0  # highest message seq this socket was sent: frames at or below it are duplicates
 
-    async def on_connect(self) -> None:
-        """Authorize, join the room's group and its presence list."""
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        try:
-            self.room = await database_sync_to_async(_open_room)(slug, self.user)
-        except NotFound:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        except Forbidden:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+    def authorize(self, user) -> Room:
+        """The room, joined when public; NotFound (4404) or Forbidden (4403) otherwise."""
+        return _open_room(self.scope["url_route"]["kwargs"]["slug"], user)
+
+    async def on_connect(self, room: Room) -> None:
+        """Join the room's group and its presence list."""
+        self.room = room
         self.sent_seq = self.room.last_seq
         await self.join(room_group(self.room.pk))
         await self.join(member_group(self.room.pk, self.user.pk))  # closed at once if they lose access

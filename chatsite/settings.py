@@ -157,6 +157,9 @@ else:
     # drop each other's; server processes started by tests are given its name (tests/conftest.py).
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
+# Threads (each with its own connection) for the database work of socket handshakes (chatsite.socket_db).
+SOCKET_DB_THREADS = env_int("SOCKET_DB_THREADS", 4, minimum=1)
+
 # -------------------------------------------------------------------------- redis
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Sentinel instead of REDIS_URL for every Redis use: REDIS_SENTINELS=h1:26379,h2:26379,h3:26379.

@@ -11,15 +11,14 @@ import weakref
 from functools import partial
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chatsite import metrics
+from chatsite import metrics, socket_db
 from chatsite.client_input import MAX_JSON_DEPTH, depth_ok, storable
-from chatsite.errors import UserError
+from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
-from chatsite.sessions import session_expiry, session_still_valid
+from chatsite.sessions import session_expiry, session_sign_in, session_still_valid
 from redis_toolkit.ratelimit.core import RateLimitUnavailable, arate_limit, seconds
 
 logger = logging.getLogger(__name__)
@@ -33,6 +32,7 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_FRAME_DEPTH = MAX_JSON_DEPTH  # objects and lists inside each other, as for HTTP bodies
 MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
 SEND_STALL_SECONDS = 10.0  # a send still waiting for the client after this long: it stopped reading (uvicorn)
+EXPIRY_RECHECK_SECONDS = 60.0  # a session past its stored expiry that still signs in is looked at again after this
 SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
 ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
 
@@ -139,6 +139,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.backlog = False  # backlog_probe(), looked up at the first send
         self.sending_since = 0.0  # time.monotonic() when the send in progress began; 0: none
         self.cut = False
+        self.expiry: asyncio.TimerHandle | None = None
+        self.user = None  # signed in by connect()
 
     async def __call__(self, scope, receive, send):
         """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
@@ -167,6 +169,9 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
         if self.accepted:
             self.accepted = False
             OPEN_SOCKETS.discard(self)
@@ -243,23 +248,47 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             abort()
 
     async def connect(self) -> None:
-        """Close with 4401 for anonymous users, then let the subclass authorize."""
-        self.user = self.scope.get("user")
-        await self.accept()
-        if self.user is None or not self.user.is_authenticated:
+        """Sign in from the session and let the subclass authorize, in one database call; then the checks' verdict.
+
+        4401 for anonymous users, 4403 / 4404 for what authorize() refuses, 4429 over the connect rate.
+        """
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        await self.accept()  # first, so that a refusal below reaches the browser as a close code
+        try:
+            self.user, expires_in, access = await socket_db.arun(self._open_in_db, key, self.scope.get("user"))
+        except (Forbidden, NotFound) as exc:
+            self.user = None
+            await self.close(code=CLOSE_FORBIDDEN if isinstance(exc, Forbidden) else CLOSE_NOT_FOUND)
+            return
+        if self.user is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
-        session = self.scope.get("session")
-        if session is not None and session.session_key:
+        if key:
             # Logout and "sign out" push to the session's group, password change and deactivation to
             # the account's; expiry is noticed by a timer set to the session's expiry time.
-            await self.join(session_group(session.session_key))
+            await self.join(session_group(key))
             await self.join(account_group(self.user.pk))
-            self.spawn(self.watch_session_expiry(session.session_key))  # ends with the socket
-        await self.on_connect()
+            self.expire_in(expires_in)
+        await self.on_connect(access)
 
-    async def on_connect(self) -> None:
-        """Subclasses authorize and join their groups here; close() refuses the socket."""
+    def _open_in_db(self, session_key: str | None, user) -> tuple[Any, float | None, Any]:
+        """On the socket pool: (user or None, seconds until the session expires, what authorize() returned)."""
+        expires_in = None
+        if user is None:  # no middleware signed the scope in: the browser session decides
+            user, expires_in = session_sign_in(session_key)
+        elif session_key:
+            expires_in = session_expiry(session_key)
+        if user is None or not user.is_authenticated:
+            return None, None, None
+        return user, expires_in, self.authorize(user)
+
+    def authorize(self, user) -> Any:
+        """Subclasses check access here, on the socket pool (the ORM works); raise Forbidden or NotFound to refuse.
+        The result goes to on_connect()."""
+
+    async def on_connect(self, access: Any) -> None:
+        """Subclasses join their groups here with what authorize() returned; close() refuses the socket."""
 
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -366,22 +395,32 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         """The user changed (password, deactivation): close with 4401 unless this socket's session still holds."""
         session = self.scope.get("session")
         key = session.session_key if session is not None else None
-        if key and await database_sync_to_async(session_still_valid)(key, self.user.pk):
+        if key and await socket_db.arun(session_still_valid, key, self.user.pk):
             return True
         await self.close(code=CLOSE_NOT_SIGNED_IN)
         return False
 
-    async def watch_session_expiry(self, session_key: str) -> None:
-        """Sleep until the session's expiry time, then check it (HTTP use may have pushed it later)."""
+    def expire_in(self, seconds: float | None) -> None:
+        """Check the session again when it is due to expire (a timer on the loop, no task per socket)."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+        delay = 0.0 if seconds is None else min(max(seconds, 0.0), 86400) + 0.05  # None: gone already
+        self.expiry = asyncio.get_running_loop().call_later(delay, self._expiry_due)
+
+    def _expiry_due(self) -> None:
+        self.expiry = None
+        if self.accepted and not self.closing:
+            self.spawn(self.check_expiry())
+
+    async def check_expiry(self) -> None:
+        """The session's expiry time came: HTTP use may have moved it later; else the session check decides."""
+        session = self.scope.get("session")
         try:
-            while True:
-                expires_in = await database_sync_to_async(session_expiry)(session_key)  # None: gone already
-                if expires_in is not None and expires_in > 0:
-                    await asyncio.sleep(min(expires_in, 86400) + 0.05)
-                if not await self.session_check():
-                    return
-        except asyncio.CancelledError:
-            raise
+            expires_in = await socket_db.arun(session_expiry, session.session_key)
+            if expires_in is not None and expires_in > 0:
+                self.expire_in(expires_in)
+            elif await self.session_check():
+                self.expire_in(EXPIRY_RECHECK_SECONDS)  # still signed in (a backend's own rule): look again later
         except Exception:  # a database outage: keep the socket; the next push or reconnect checks again
             logger.warning("session expiry check failed", exc_info=True)
 
