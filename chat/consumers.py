@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
+from functools import partial
 
 from channels.db import database_sync_to_async
 from redis.exceptions import RedisError
@@ -50,9 +50,13 @@ def _read(room: Room, user, seq: int) -> dict:
     return frames.unread(room_slug=room.slug, count=count, last_read_seq=membership.last_read_seq)
 
 
+async def _announce_presence(slug: str, room_id: int, online: list[dict]) -> None:
+    """A heartbeat found the list changed (a crashed process's users expired): tell the room."""
+    await abroadcast_to_room(room_id, frames.presence(room_slug=slug, online=online))
+
+
 class RoomConsumer(JsonSocketConsumer):
     room: Room | None = None
-    heartbeat: asyncio.Task | None = None
     sent_seq = 0  # highest message seq this socket was sent: frames at or below it are duplicates
 
     def authorize(self, user) -> Room:
@@ -70,43 +74,32 @@ class RoomConsumer(JsonSocketConsumer):
         except RedisError as exc:  # degraded: chat from the database works, live extras wait
             logger.warning("presence unavailable for room %s: %s", self.room.slug, exc)
             await self.send_error("unavailable", LIVE_PAUSED, retry_after=RETRY_AFTER)
-        # Tied to this socket's life (JsonSocketConsumer.end cancels it on every way out).
-        self.heartbeat = self.spawn(self.keep_presence())
+        # Refreshed by the process's one keeper until end(), whichever way the socket ends.
+        presence.presence_keep(partial(_announce_presence, self.room.slug), **self.who())
+
+    def end(self) -> None:
+        presence.presence_forget(self.channel_name)
+        super().end()
+
+    def who(self) -> dict:
+        return {"room_id": self.room.pk, "user_id": self.user.pk, "username": self.user.username,
+                "socket_id": self.channel_name}  # fmt: skip
 
     async def disconnect(self, code: int) -> None:
         """Stop the heartbeat and leave the presence list and groups."""
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
         if self.room is not None:
+            presence.presence_forget(self.channel_name)
             with contextlib.suppress(RedisError):
                 await self.update_presence(presence.apresence_leave, announce_only=True)
         await super().disconnect(code)
 
     async def update_presence(self, operation, *, announce_only: bool = False, **extra) -> None:
-        changed, online = await operation(
-            room_id=self.room.pk,
-            user_id=self.user.pk,
-            username=self.user.username,
-            socket_id=self.channel_name,
-            **extra,
-        )
+        changed, online = await operation(**self.who(), **extra)
         frame = frames.presence(room_slug=self.room.slug, online=online)
         if changed:
             await abroadcast_to_room(self.room.pk, frame)
         elif not announce_only:
             await self.send_json(frame)
-
-    async def keep_presence(self) -> None:
-        while True:
-            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
-            try:
-                changed, online = await presence.apresence_heartbeat(
-                    room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
-                )
-                if changed:
-                    await abroadcast_to_room(self.room.pk, frames.presence(room_slug=self.room.slug, online=online))
-            except RedisError as exc:
-                logger.warning("presence heartbeat failed for room %s: %s", self.room.slug, exc)
 
     async def room_frame(self, event: dict) -> None:
         """A room event, already encoded once for every member."""

@@ -11,6 +11,7 @@ import weakref
 from functools import partial
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from chatsite import metrics, socket_db
@@ -197,7 +198,13 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def dispatch(self, message):
         if message["type"] != "websocket.receive":
-            return await super().dispatch(message)
+            # Channels' own dispatch first hops to its DB thread to close old connections, for every
+            # message (handshake, disconnect, each group event): these consumers never touch the ORM on
+            # the loop, and every thread that does closes its own (database_sync_to_async, socket_db).
+            handler = getattr(self, get_handler_name(message), None)
+            if handler is None:
+                raise ValueError(f"No handler for message type {message['type']}")
+            return await handler(message)
         if self.stopping:
             return None
         # A client frame runs shielded, so a shutdown lets it finish (its reply included) before 1012.
