@@ -307,6 +307,10 @@ RATE_LIMITS = rate_limits_from_env(
         "notifications.read": {"limits": "60/1m", "fail": "open"},  # per user: marking notifications read
         "notifications.watch": {"limits": "10/1m", "fail": "open"},  # per user: rooms.watch frames
         "accounts.sessions": {"limits": "30/1m", "fail": "open"},  # per user: signing sessions out
+        # Socket opens (room and notification sockets, reconnects included), refused with 4429. Open: with
+        # Redis down sockets still open. A page holds two; a restart's reconnects come once per socket.
+        "sockets.connect": {"limits": "30/10s, 300/10m", "fail": "open"},  # per user
+        "sockets.connect.ip": {"limits": "120/10s, 1200/10m", "fail": "open"},  # per address (NAT: many users)
         # Open: signing in must keep working while Redis is down (sessions fall back to the database);
         # the price is no brute-force limit during an outage (docs/security.md).
         "auth.login": {"limits": "10/1m, 50/1h", "fail": "open"},  # per IP: brute force from one address

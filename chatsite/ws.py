@@ -9,6 +9,7 @@ import logging
 import time
 import weakref
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -20,13 +21,16 @@ from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
 from chatsite.sessions import session_expiry, session_sign_in, session_still_valid
-from redis_toolkit.ratelimit.core import RateLimitUnavailable, arate_limit, seconds
+from redis_toolkit.client import aget_redis
+from redis_toolkit.ratelimit.core import PURPOSE, REDIS_DOWN, RateLimitUnavailable, arate_limit, rate_limiting, seconds
+from redis_toolkit.ratelimit.http import key_ip
 
 logger = logging.getLogger(__name__)
 
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_CONNECTS = 4429  # over the connect rate (per user or per address): come back after retry_after
 CLOSE_SERVICE_RESTART = 1012  # graceful shutdown: come back at once (to another process)
 CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
@@ -96,6 +100,54 @@ async def _cut_stalled_sends() -> None:
         for consumer in list(OPEN_SOCKETS):
             if 0 < consumer.sending_since < stalled:
                 consumer.cut_stalled()
+
+
+CONNECT_RULES = ("sockets.connect", "sockets.connect.ip")  # per user, per address
+
+
+async def connect_refusal(scope: dict, user_id: int) -> float:
+    """Count one socket open against its user's and its address's rules, both in one round trip (a pipeline);
+    0 when both allow, else seconds until they would. The rules fail open: with Redis down sockets open."""
+    headers = dict(scope.get("headers", ()))
+    address = {"REMOTE_ADDR": (scope.get("client") or ("",))[0], "HTTP_X_FORWARDED_FOR": ""}
+    address["HTTP_X_FORWARDED_FOR"] = headers.get(b"x-forwarded-for", b"").decode("latin1")
+    checks = [
+        rate_limiting(CONNECT_RULES[0], f"user:{user_id}"),
+        rate_limiting(CONNECT_RULES[1], key_ip(SimpleNamespace(META=address))),
+    ]
+    try:
+        results = await _adrive_together(checks)
+    except RateLimitUnavailable as exc:  # an operator made a rule fail closed, and Redis is unreachable
+        return exc.retry_after
+    for result in results:
+        if not result.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(result.rule).inc()
+    return max(result.retry_after for result in results)
+
+
+async def _adrive_together(checks: list) -> list:
+    """Run several one-script rate-limit checks (toolkit steps) in one pipeline; each gets its own reply."""
+    results: list = [None] * len(checks)
+    pipe, pending = aget_redis(PURPOSE).pipeline(transaction=False), []
+    for i, steps in enumerate(checks):
+        try:
+            script, keys, args = next(steps)
+        except StopIteration as done:  # decided without Redis (it failed a moment ago)
+            results[i] = done.value
+            continue
+        script.queue(pipe, keys, args)
+        pending.append(i)
+    if pending:
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except REDIS_DOWN as exc:
+            replies = [exc] * len(pending)
+        for i, reply in zip(pending, replies, strict=True):
+            try:
+                checks[i].throw(reply) if isinstance(reply, BaseException) else checks[i].send(reply)
+            except StopIteration as done:
+                results[i] = done.value
+    return results
 
 
 class FrameError(UserError):
@@ -270,6 +322,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             return
         if self.user is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
+            return
+        if wait := await connect_refusal(self.scope, self.user.pk):
+            detail = f"Too many connections; try again in {max(1, seconds(wait))} seconds."
+            await self.send_error("rate_limited", detail, retry_after=round(wait, 3))
+            await self.close(code=CLOSE_TOO_MANY_CONNECTS)
             return
         if key:
             # Logout and "sign out" push to the session's group, password change and deactivation to
