@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.db import connection
 from django.db.models import (
     CharField,
@@ -48,7 +50,8 @@ def room_get_for_user(*, slug: str, user) -> Room:
     return room
 
 
-def _room_and_membership_sql() -> tuple[str, list]:
+@functools.cache  # per database vendor: the quoting differs
+def _room_and_membership_sql(vendor: str) -> tuple[str, list]:
     # The room and the user's membership of it in one statement (a socket open makes one DB call).
     quote = connection.ops.quote_name
     fields = list(Room._meta.concrete_fields)
@@ -67,7 +70,7 @@ def room_for_socket(*, slug: str, user) -> tuple[Room, bool]:
 
     NotFound / Forbidden as room_get_for_user; (room, is_member) otherwise.
     """
-    sql, fields = _room_and_membership_sql()
+    sql, fields = _room_and_membership_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, slug])
         row = cursor.fetchone()

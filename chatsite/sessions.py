@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import import_module
 from types import SimpleNamespace
 
@@ -43,7 +44,8 @@ def session_expiry(session_key: str) -> float | None:
     return (expires - timezone.now()).total_seconds()
 
 
-def _user_and_expiry_sql() -> tuple[str, list[str], list]:
+@functools.cache  # per database vendor: the quoting differs
+def _user_and_expiry_sql(vendor: str) -> tuple[str, list[str], list]:
     # The user's row and its session's stored expiry in one statement (a handshake makes one DB call).
     User = get_user_model()
     fields = [*User._meta.concrete_fields, Session._meta.get_field("expire_date")]
@@ -74,7 +76,7 @@ def session_sign_in(session_key: str | None) -> tuple[object | None, float | Non
         return None, None
     if backend_path not in settings.AUTHENTICATION_BACKENDS:
         return None, None
-    sql, attnames, fields = _user_and_expiry_sql()
+    sql, attnames, fields = _user_and_expiry_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [store.session_key, user_id])
         row = cursor.fetchone()

@@ -11,6 +11,7 @@ once a second, or at once after an error.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -62,9 +63,18 @@ def row_values(fields, row) -> list:
     """A hand-written query's row as the ORM would give it (SQLite's booleans and dates; PostgreSQL's as is)."""
     connection = connections["default"]
     values = []
-    for field, value in zip(fields, row, strict=True):
-        col = field.get_col(field.model._meta.db_table)
-        for converter in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
+    for (col, converters), value in zip(_converters(tuple(fields), connection.vendor), row, strict=True):
+        for converter in converters:
             value = converter(value, col, connection)
         values.append(value)
     return values
+
+
+@functools.cache
+def _converters(fields: tuple, vendor: str) -> list[tuple[Any, list]]:
+    connection = connections["default"]
+    out = []
+    for field in fields:
+        col = field.get_col(field.model._meta.db_table)
+        out.append((col, connection.ops.get_db_converters(col) + field.get_db_converters(connection)))
+    return out
