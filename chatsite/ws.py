@@ -314,6 +314,10 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         key = session.session_key if session is not None else None
         await self.accept()  # first, so that a refusal below reaches the browser as a close code
+        if key:
+            # Logout and "sign out" push to the session's group: joined before the session is read, so a
+            # sign-out is either seen by the read or pushed to this socket, never lost in between.
+            await self.join(session_group(key))
         try:
             self.user, expires_in, access = await socket_db.arun(self._open_in_db, key, self.scope.get("user"))
         except (Forbidden, NotFound) as exc:
@@ -329,9 +333,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY_CONNECTS)
             return
         if key:
-            # Logout and "sign out" push to the session's group, password change and deactivation to
-            # the account's; expiry is noticed by a timer set to the session's expiry time.
-            await self.join(session_group(key))
+            # Password change and deactivation push to the account's group; expiry is noticed by a timer
+            # set to the session's expiry time.
             await self.join(account_group(self.user.pk))
             self.expire_in(expires_in)
         await self.on_connect(access)
