@@ -313,16 +313,20 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         """
         session = self.scope.get("session")
         key = session.session_key if session is not None else None
-        await self.accept()  # first, so that a refusal below reaches the browser as a close code
         if key:
             # Logout and "sign out" push to the session's group: joined before the session is read, so a
             # sign-out is either seen by the read or pushed to this socket, never lost in between.
             await self.join(session_group(key))
         try:
             self.user, expires_in, access = await socket_db.arun(self._open_in_db, key, self.scope.get("user"))
+            refusal = None
         except (Forbidden, NotFound) as exc:
-            self.user = None
-            await self.close(code=CLOSE_FORBIDDEN if isinstance(exc, Forbidden) else CLOSE_NOT_FOUND)
+            self.user, refusal = None, CLOSE_FORBIDDEN if isinstance(exc, Forbidden) else CLOSE_NOT_FOUND
+        # Accepted once signed in (a client's "open" then means the checks are done); a refusal is
+        # accepted too, so that its close code reaches the browser.
+        await self.accept()
+        if refusal is not None:
+            await self.close(code=refusal)
             return
         if self.user is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
