@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 
 from channels.db import database_sync_to_async
 from redis.exceptions import RedisError
@@ -12,7 +13,7 @@ from redis.exceptions import RedisError
 from chat import frames, presence
 from chat.models import Room
 from chat.posting import apost_message
-from chat.selectors import message_history, room_can_access, room_get_for_user, room_unread_count
+from chat.selectors import message_history, room_can_access, room_for_socket, room_unread_count
 from chat.services import (
     message_delete,
     message_edit,
@@ -22,9 +23,8 @@ from chat.services import (
     room_mark_read,
 )
 from chatsite import metrics
-from chatsite.errors import Forbidden, NotFound
 from chatsite.realtime import abroadcast_to_room, apush_to_user, encode, member_group, room_group
-from chatsite.ws import CLOSE_FORBIDDEN, CLOSE_NOT_FOUND, FrameError, JsonSocketConsumer, field
+from chatsite.ws import CLOSE_FORBIDDEN, FrameError, JsonSocketConsumer, field
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ GAP_WAIT_SECONDS = 0.02  # a frame after a gap in seq waits this long for the mi
 
 
 def _open_room(slug: str, user) -> Room:
-    room = room_get_for_user(slug=slug, user=user)
-    if room.is_public:
+    room, member = room_for_socket(slug=slug, user=user)
+    if not member:  # a public room's first visit (room_for_socket refused private rooms to non-members)
         room_join(room=room, user=user)
     return room
 
@@ -81,9 +81,13 @@ async def shared_history(room: Room, *, after_seq: int, until: int) -> list[tupl
     return await asyncio.shield(fill)
 
 
+async def _announce_presence(slug: str, room_id: int, online: list[dict]) -> None:
+    """A heartbeat found the list changed (a crashed process's users expired): tell the room."""
+    await abroadcast_to_room(room_id, frames.presence(room_slug=slug, online=online))
+
+
 class RoomConsumer(JsonSocketConsumer):
     room: Room | None = None
-    heartbeat: asyncio.Task | None = None
     sent_seq = 0  # highest message seq this socket was sent: frames at or below it are duplicates
     gap_filler: asyncio.Task | None = None
 
@@ -94,17 +98,13 @@ class RoomConsumer(JsonSocketConsumer):
         # gap filler's task, the sender's acknowledgement, resync and sync keep one order between them.
         self.seq_lock = asyncio.Lock()
 
-    async def on_connect(self) -> None:
-        """Authorize, join the room's group and its presence list."""
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        try:
-            self.room = await database_sync_to_async(_open_room)(slug, self.user)
-        except NotFound:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        except Forbidden:
-            await self.close(code=CLOSE_FORBIDDEN)
-            return
+    def authorize(self, user) -> Room:
+        """The room, joined when public; NotFound (4404) or Forbidden (4403) otherwise."""
+        return _open_room(self.scope["url_route"]["kwargs"]["slug"], user)
+
+    async def on_connect(self, room: Room) -> None:
+        """Join the room's group and its presence list."""
+        self.room = room
         self.sent_seq = self.room.last_seq
         await self.join(room_group(self.room.pk))
         await self.join(member_group(self.room.pk, self.user.pk))  # closed at once if they lose access
@@ -113,43 +113,32 @@ class RoomConsumer(JsonSocketConsumer):
         except RedisError as exc:  # degraded: chat from the database works, live extras wait
             logger.warning("presence unavailable for room %s: %s", self.room.slug, exc)
             await self.send_error("unavailable", LIVE_PAUSED, retry_after=RETRY_AFTER)
-        # Tied to this socket's life (JsonSocketConsumer.end cancels it on every way out).
-        self.heartbeat = self.spawn(self.keep_presence())
+        # Refreshed by the process's one keeper until end(), whichever way the socket ends.
+        presence.presence_keep(partial(_announce_presence, self.room.slug), **self.who())
+
+    def end(self) -> None:
+        presence.presence_forget(self.channel_name)
+        super().end()
+
+    def who(self) -> dict:
+        return {"room_id": self.room.pk, "user_id": self.user.pk, "username": self.user.username,
+                "socket_id": self.channel_name}  # fmt: skip
 
     async def disconnect(self, code: int) -> None:
         """Stop the heartbeat and leave the presence list and groups."""
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
         if self.room is not None:
+            presence.presence_forget(self.channel_name)
             with contextlib.suppress(RedisError):
                 await self.update_presence(presence.apresence_leave, announce_only=True)
         await super().disconnect(code)
 
     async def update_presence(self, operation, *, announce_only: bool = False, **extra) -> None:
-        changed, online = await operation(
-            room_id=self.room.pk,
-            user_id=self.user.pk,
-            username=self.user.username,
-            socket_id=self.channel_name,
-            **extra,
-        )
+        changed, online = await operation(**self.who(), **extra)
         frame = frames.presence(room_slug=self.room.slug, online=online)
         if changed:
             await abroadcast_to_room(self.room.pk, frame)
         elif not announce_only:
             await self.send_json(frame)
-
-    async def keep_presence(self) -> None:
-        while True:
-            await asyncio.sleep(presence.HEARTBEAT_SECONDS)
-            try:
-                changed, online = await presence.apresence_heartbeat(
-                    room_id=self.room.pk, user_id=self.user.pk, username=self.user.username, socket_id=self.channel_name
-                )
-                if changed:
-                    await abroadcast_to_room(self.room.pk, frames.presence(room_slug=self.room.slug, online=online))
-            except RedisError as exc:
-                logger.warning("presence heartbeat failed for room %s: %s", self.room.slug, exc)
 
     async def room_frame(self, event: dict) -> None:
         """A room event, already encoded once for every member."""

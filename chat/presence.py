@@ -2,14 +2,19 @@
 
 Each socket is an entry with an expiry in a per-(room, user) sorted set, and a state ("active" or
 "away", from the page's visibility and idle time) in a hash beside it; the user stays listed while any
-of their sockets is alive, and is "active" while any of them is. Sockets refresh their entry every
-HEARTBEAT seconds, so the entries of a crashed process expire after TTL and are pruned by the next
-join, leave or heartbeat in the room.
+of their sockets is alive, and is "active" while any of them is. One keeper per process refreshes the
+entries of all its sockets every HEARTBEAT seconds (one pipelined round trip), so the entries of a
+crashed process expire after TTL and are pruned by the next join, leave or heartbeat in the room.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from django.conf import settings
+from redis.exceptions import NoScriptError, RedisError
 
 from redis_toolkit.client import aget_redis, get_redis, redis_key
 from redis_toolkit.scripts import LuaScript
@@ -20,6 +25,9 @@ TTL_SECONDS = settings.PRESENCE_TTL_SECONDS
 HEARTBEAT_SECONDS = max(1, TTL_SECONDS // 3)
 
 STATES = ("active", "away")
+KEEP_BATCH = 1000  # heartbeats per pipeline: one round trip each, none too long for Redis to answer
+
+logger = logging.getLogger(__name__)
 
 # KEYS: users zset, this user's sockets zset, this user's socket states hash, the room's user states hash.
 # ARGV: user member, socket id, ttl ms, mode (join/heartbeat/leave/state), state (join/state).
@@ -92,22 +100,106 @@ def _decode(members: list[bytes], states: list[bytes | None]) -> list[dict]:
     return sorted(online, key=lambda entry: entry["username"].lower())
 
 
-async def _run(
-    mode: str, *, room_id: int, user_id: int, username: str, socket_id: str, state: str = "active"
-) -> tuple[bool, list[dict]]:
-    args = [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode, state]
-    changed, members, states = await _SCRIPT.acall(aget_redis(), _keys(room_id, user_id), args)
+def _args(mode: str, *, room_id: int, user_id: int, username: str, socket_id: str, state: str = "active") -> list:
+    return [f"{user_id}:{username}", socket_id, TTL_SECONDS * 1000, mode, state]
+
+
+async def _run(mode: str, **who) -> tuple[bool, list[dict]]:
+    args = _args(mode, **who)
+    changed, members, states = await _SCRIPT.acall(aget_redis(), _keys(who["room_id"], who["user_id"]), args)
     return bool(changed), _decode(members, states)
+
+
+Announce = Callable[[int, list[dict]], Awaitable[None]]
+
+
+class _Keeper:
+    """The heartbeats of every socket of one event loop: one pipelined round trip per KEEP_BATCH sockets
+    every HEARTBEAT_SECONDS, instead of a task (and a round trip) per socket."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[str, dict] = {}  # socket id -> presence_keep's `who`
+        self.announce: dict[str, Announce] = {}
+        self.task: asyncio.Task | None = None
+
+    def add(self, who: dict, announce: Announce) -> None:
+        self.sockets[who["socket_id"]], self.announce[who["socket_id"]] = who, announce
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.run())
+
+    def discard(self, socket_id: str) -> None:
+        self.sockets.pop(socket_id, None)
+        self.announce.pop(socket_id, None)
+
+    async def run(self) -> None:
+        while self.sockets:
+            await asyncio.sleep(HEARTBEAT_SECONDS)
+            try:
+                await self.beat()
+            except RedisError as exc:  # entries live TTL seconds: the next round refreshes them
+                logger.warning("presence heartbeats failed for %d sockets: %s", len(self.sockets), exc)
+            except Exception:
+                logger.exception("presence heartbeats failed")
+
+    async def beat(self) -> None:
+        sockets = list(self.sockets.values())
+        changed: dict[int, tuple[Announce, list[dict]]] = {}
+        for start in range(0, len(sockets), KEEP_BATCH):
+            batch = sockets[start : start + KEEP_BATCH]
+            for who, (was_changed, online) in zip(batch, await apresence_heartbeats(batch), strict=True):
+                if was_changed:  # the room's newest list, announced once per room
+                    changed[who["room_id"]] = (self.announce.get(who["socket_id"]), online)
+        for room_id, (announce, online) in changed.items():
+            if announce is not None:
+                await announce(room_id, online)
+
+
+async def apresence_heartbeats(whos: list[dict]) -> list[tuple[bool, list[dict]]]:
+    """Refresh sockets' entries and prune expired ones, in one round trip; per socket, what join returns."""
+    client = aget_redis()
+    for attempt in (1, 2):
+        pipe = client.pipeline(transaction=False)
+        for who in whos:
+            keys, args = _keys(who["room_id"], who["user_id"]), _args("heartbeat", **who)
+            pipe.execute_command("EVALSHA", _SCRIPT.sha, len(keys), *keys, *args)
+        replies = await pipe.execute(raise_on_error=False)
+        if attempt == 1 and any(isinstance(reply, NoScriptError) for reply in replies):
+            await client.script_load(_SCRIPT.source)  # Redis restarted empty: load it once, then all again
+            continue
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+        return [(bool(changed), _decode(members, states)) for changed, members, states in replies]
+    raise AssertionError("unreachable")
+
+
+_keepers: dict[asyncio.AbstractEventLoop, _Keeper] = {}
+
+
+def _keeper() -> _Keeper:
+    loop = asyncio.get_running_loop()
+    if (keeper := _keepers.get(loop)) is None:
+        for old in [other for other in _keepers if other.is_closed()]:
+            del _keepers[old]
+        keeper = _keepers[loop] = _Keeper()
+    return keeper
+
+
+def presence_keep(announce: Announce, **who) -> None:
+    """Refresh a socket's entry until presence_forget (room_id, user_id, username, socket_id as for join);
+    `announce(room_id, online)` is awaited when a heartbeat changed the room's list (expired entries)."""
+    _keeper().add(who, announce)
+
+
+def presence_forget(socket_id: str) -> None:
+    """Stop refreshing a socket's entry (before presence_leave, or when it is gone)."""
+    for keeper in _keepers.values():  # one per event loop: a server has one, tests a few
+        keeper.discard(socket_id)
 
 
 async def apresence_join(**who) -> tuple[bool, list[dict]]:
     """Add a socket; returns (list changed, online users). Keyword args: room_id, user_id, username, socket_id."""
     return await _run("join", **who)
-
-
-async def apresence_heartbeat(**who) -> tuple[bool, list[dict]]:
-    """Refresh a socket's entry and prune expired ones; same arguments and result as join."""
-    return await _run("heartbeat", **who)
 
 
 async def apresence_leave(**who) -> tuple[bool, list[dict]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+
+from django.db import connection
 from django.db.models import (
     CharField,
     Count,
@@ -20,6 +23,7 @@ from django.db.models.functions import Coalesce, Substr
 from chat.formatting import mentioned_usernames
 from chat.models import Membership, Message, Reaction, Room
 from chatsite.errors import Forbidden, NotFound
+from chatsite.socket_db import row_values
 
 HISTORY_LIMIT = 50
 MAX_PAGE = 200
@@ -44,6 +48,39 @@ def room_get_for_user(*, slug: str, user) -> Room:
     if not room_can_access(room=room, user=user):
         raise Forbidden("This room is private; ask a member to add you.")
     return room
+
+
+@functools.cache  # per database vendor: the quoting differs
+def _room_and_membership_sql(vendor: str) -> tuple[str, list]:
+    # The room and the user's membership of it in one statement (a socket open makes one DB call).
+    quote = connection.ops.quote_name
+    fields = list(Room._meta.concrete_fields)
+    select = ", ".join(f"r.{quote(field.column)}" for field in fields)
+    member, room_fk, user_fk = Membership._meta, quote("room_id"), quote("user_id")
+    sql = (
+        f"SELECT {select}, m.{quote(member.pk.column)} FROM {quote(Room._meta.db_table)} r"
+        f" LEFT JOIN {quote(member.db_table)} m ON m.{room_fk} = r.{quote(Room._meta.pk.column)} AND m.{user_fk} = %s"
+        f" WHERE r.{quote('slug')} = %s"
+    )
+    return sql, fields
+
+
+def room_for_socket(*, slug: str, user) -> tuple[Room, bool]:
+    """What room_get_for_user decides, and whether the user is a member, in one query (every socket open).
+
+    NotFound / Forbidden as room_get_for_user; (room, is_member) otherwise.
+    """
+    sql, fields = _room_and_membership_sql(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk, slug])
+        row = cursor.fetchone()
+    if row is None:
+        raise NotFound(f"There is no room called “{slug}”.")
+    *values, membership_id = row
+    room = Room.from_db(connection.alias, [field.attname for field in fields], row_values(fields, values))
+    if not room.is_public and membership_id is None:
+        raise Forbidden("This room is private; ask a member to add you.")
+    return room, membership_id is not None
 
 
 PREVIEW_CHARS = 120

@@ -18,12 +18,12 @@ try:
 except ConfigError as exc:
     sys.exit(f"chatsite: configuration error: {exc}")
 
-from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
 
 from chatsite.origin import SameOriginValidator
 from chatsite.routing import websocket_urlpatterns
+from chatsite.sessions import SocketSessionMiddleware
 
 logger = logging.getLogger("chatsite.asgi")
 
@@ -100,7 +100,8 @@ def _under_uvicorn() -> bool:
 _router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # No AuthMiddleware: the consumer signs in from the session in the same DB call that authorizes it.
+        "websocket": SameOriginValidator(SocketSessionMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
 _signals_installed = False

@@ -161,6 +161,9 @@ else:
 # one writer at a time: more threads would only wait for each other's lock.
 POSTING_THREADS = env_int("POSTING_THREADS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 4, minimum=1)
 
+# Threads (each with its own connection) for the database work of socket handshakes (chatsite.socket_db).
+SOCKET_DB_THREADS = env_int("SOCKET_DB_THREADS", 4, minimum=1)
+
 # -------------------------------------------------------------------------- redis
 REDIS_URL = env_redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Sentinel instead of REDIS_URL for every Redis use: REDIS_SENTINELS=h1:26379,h2:26379,h3:26379.
@@ -308,6 +311,10 @@ RATE_LIMITS = rate_limits_from_env(
         "notifications.read": {"limits": "60/1m", "fail": "open"},  # per user: marking notifications read
         "notifications.watch": {"limits": "10/1m", "fail": "open"},  # per user: rooms.watch frames
         "accounts.sessions": {"limits": "30/1m", "fail": "open"},  # per user: signing sessions out
+        # Socket opens (room and notification sockets, reconnects included), refused with 4429. Open: with
+        # Redis down sockets still open. A page holds two; a restart's reconnects come once per socket.
+        "sockets.connect": {"limits": "30/10s, 300/10m", "fail": "open"},  # per user
+        "sockets.connect.ip": {"limits": "120/10s, 1200/10m", "fail": "open"},  # per address (NAT: many users)
         # Open: signing in must keep working while Redis is down (sessions fall back to the database);
         # the price is no brute-force limit during an outage (docs/security.md).
         "auth.login": {"limits": "10/1m, 50/1h", "fail": "open"},  # per IP: brute force from one address

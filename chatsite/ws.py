@@ -9,31 +9,35 @@ import logging
 import time
 import weakref
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from chatsite import metrics
+from chatsite import metrics, socket_db
 from chatsite.client_input import MAX_JSON_DEPTH, depth_ok, storable
-from chatsite.errors import UserError
+from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
-from chatsite.sessions import session_expiry, session_still_valid
-from redis_toolkit.ratelimit.core import RateLimitUnavailable, arate_limit, seconds
+from chatsite.sessions import session_expiry, session_sign_in, session_still_valid
+from redis_toolkit.client import aget_redis
+from redis_toolkit.ratelimit.core import PURPOSE, REDIS_DOWN, RateLimitUnavailable, arate_limit, rate_limiting, seconds
+from redis_toolkit.ratelimit.http import key_ip
 
 logger = logging.getLogger(__name__)
 
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
+CLOSE_TOO_MANY_CONNECTS = 4429  # over the connect rate (per user or per address): come back after retry_after
 CLOSE_SERVICE_RESTART = 1012  # graceful shutdown: come back at once (to another process)
 CLOSE_TRY_AGAIN_LATER = 1013  # fell too far behind: reconnect and resync
 MAX_FRAME_BYTES = 64 * 1024
 MAX_FRAME_DEPTH = MAX_JSON_DEPTH  # objects and lists inside each other, as for HTTP bodies
 MAX_SEND_BACKLOG = 1024 * 1024  # bytes written to a socket and not yet taken by its client
 SEND_STALL_SECONDS = 10.0  # a send still waiting for the client after this long: it stopped reading (uvicorn)
+EXPIRY_RECHECK_SECONDS = 60.0  # a session past its stored expiry that still signs in is looked at again after this
 SHUTDOWN_GRACE_SECONDS = 5.0  # a frame being handled when the server stops gets this long to finish
 ECHO_SECONDS = 0.5  # then the frames it broadcast get this long to come back through Redis
 
@@ -98,6 +102,54 @@ async def _cut_stalled_sends() -> None:
                 consumer.cut_stalled()
 
 
+CONNECT_RULES = ("sockets.connect", "sockets.connect.ip")  # per user, per address
+
+
+async def connect_refusal(scope: dict, user_id: int) -> float:
+    """Count one socket open against its user's and its address's rules, both in one round trip (a pipeline);
+    0 when both allow, else seconds until they would. The rules fail open: with Redis down sockets open."""
+    headers = dict(scope.get("headers", ()))
+    address = {"REMOTE_ADDR": (scope.get("client") or ("",))[0], "HTTP_X_FORWARDED_FOR": ""}
+    address["HTTP_X_FORWARDED_FOR"] = headers.get(b"x-forwarded-for", b"").decode("latin1")
+    checks = [
+        rate_limiting(CONNECT_RULES[0], f"user:{user_id}"),
+        rate_limiting(CONNECT_RULES[1], key_ip(SimpleNamespace(META=address))),
+    ]
+    try:
+        results = await _adrive_together(checks)
+    except RateLimitUnavailable as exc:  # an operator made a rule fail closed, and Redis is unreachable
+        return exc.retry_after
+    for result in results:
+        if not result.allowed:
+            metrics.RATE_LIMIT_REFUSALS.labels(result.rule).inc()
+    return max(result.retry_after for result in results)
+
+
+async def _adrive_together(checks: list) -> list:
+    """Run several one-script rate-limit checks (toolkit steps) in one pipeline; each gets its own reply."""
+    results: list = [None] * len(checks)
+    pipe, pending = aget_redis(PURPOSE).pipeline(transaction=False), []
+    for i, steps in enumerate(checks):
+        try:
+            script, keys, args = next(steps)
+        except StopIteration as done:  # decided without Redis (it failed a moment ago)
+            results[i] = done.value
+            continue
+        script.queue(pipe, keys, args)
+        pending.append(i)
+    if pending:
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        except REDIS_DOWN as exc:
+            replies = [exc] * len(pending)
+        for i, reply in zip(pending, replies, strict=True):
+            try:
+                checks[i].throw(reply) if isinstance(reply, BaseException) else checks[i].send(reply)
+            except StopIteration as done:
+                results[i] = done.value
+    return results
+
+
 class FrameError(UserError):
     """Bad input in a client frame: becomes an `error {code, detail}` frame; the socket stays open."""
 
@@ -140,6 +192,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.backlog = False  # backlog_probe(), looked up at the first send
         self.sending_since = 0.0  # time.monotonic() when the send in progress began; 0: none
         self.cut = False
+        self.expiry: asyncio.TimerHandle | None = None
+        self.user = None  # signed in by connect()
 
     async def __call__(self, scope, receive, send):
         """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
@@ -168,6 +222,9 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         for task in self.tasks:
             task.cancel()
         self.tasks.clear()
+        if self.expiry is not None:
+            self.expiry.cancel()
+            self.expiry = None
         if self.accepted:
             self.accepted = False
             OPEN_SOCKETS.discard(self)
@@ -210,7 +267,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         Channels hops into its one shared database thread to close stale connections before every
         event, each room frame of each member included: every delivery queued behind that thread's
         database work (the hops were 7% of a loaded server's py-spy samples). These consumers touch
-        the database only inside database_sync_to_async and chat.posting's threads, which close stale
+        the database only inside database_sync_to_async, socket_db and chat.posting's threads, which close stale
         connections around each call themselves (CONN_MAX_AGE, CONN_HEALTH_CHECKS), in the thread that
         holds them.
         """
@@ -259,23 +316,59 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             abort()
 
     async def connect(self) -> None:
-        """Close with 4401 for anonymous users, then let the subclass authorize."""
-        self.user = self.scope.get("user")
+        """Sign in from the session and let the subclass authorize, in one database call; then the checks' verdict.
+
+        4401 for anonymous users, 4403 / 4404 for what authorize() refuses, 4429 over the connect rate.
+        """
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        if key:
+            # Logout and "sign out" push to the session's group: joined before the session is read, so a
+            # sign-out is either seen by the read or pushed to this socket, never lost in between.
+            await self.join(session_group(key))
+        try:
+            self.user, expires_in, access = await socket_db.arun(self._open_in_db, key, self.scope.get("user"))
+            refusal = None
+        except (Forbidden, NotFound) as exc:
+            self.user, refusal = None, CLOSE_FORBIDDEN if isinstance(exc, Forbidden) else CLOSE_NOT_FOUND
+        # Accepted once signed in (a client's "open" then means the checks are done); a refusal is
+        # accepted too, so that its close code reaches the browser.
         await self.accept()
-        if self.user is None or not self.user.is_authenticated:
+        if refusal is not None:
+            await self.close(code=refusal)
+            return
+        if self.user is None:
             await self.close(code=CLOSE_NOT_SIGNED_IN)
             return
-        session = self.scope.get("session")
-        if session is not None and session.session_key:
-            # Logout and "sign out" push to the session's group, password change and deactivation to
-            # the account's; expiry is noticed by a timer set to the session's expiry time.
-            await self.join(session_group(session.session_key))
+        if wait := await connect_refusal(self.scope, self.user.pk):
+            detail = f"Too many connections; try again in {max(1, seconds(wait))} seconds."
+            await self.send_error("rate_limited", detail, retry_after=round(wait, 3))
+            await self.close(code=CLOSE_TOO_MANY_CONNECTS)
+            return
+        if key:
+            # Password change and deactivation push to the account's group; expiry is noticed by a timer
+            # set to the session's expiry time.
             await self.join(account_group(self.user.pk))
-            self.spawn(self.watch_session_expiry(session.session_key))  # ends with the socket
-        await self.on_connect()
+            self.expire_in(expires_in)
+        await self.on_connect(access)
 
-    async def on_connect(self) -> None:
-        """Subclasses authorize and join their groups here; close() refuses the socket."""
+    def _open_in_db(self, session_key: str | None, user) -> tuple[Any, float | None, Any]:
+        """On the socket pool: (user or None, seconds until the session expires, what authorize() returned)."""
+        expires_in = None
+        if user is None:  # no middleware signed the scope in: the browser session decides
+            user, expires_in = session_sign_in(session_key)
+        elif session_key:
+            expires_in = session_expiry(session_key)
+        if user is None or not user.is_authenticated:
+            return None, None, None
+        return user, expires_in, self.authorize(user)
+
+    def authorize(self, user) -> Any:
+        """Subclasses check access here, on the socket pool (the ORM works); raise Forbidden or NotFound to refuse.
+        The result goes to on_connect()."""
+
+    async def on_connect(self, access: Any) -> None:
+        """Subclasses join their groups here with what authorize() returned; close() refuses the socket."""
 
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -382,22 +475,32 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         """The user changed (password, deactivation): close with 4401 unless this socket's session still holds."""
         session = self.scope.get("session")
         key = session.session_key if session is not None else None
-        if key and await database_sync_to_async(session_still_valid)(key, self.user.pk):
+        if key and await socket_db.arun(session_still_valid, key, self.user.pk):
             return True
         await self.close(code=CLOSE_NOT_SIGNED_IN)
         return False
 
-    async def watch_session_expiry(self, session_key: str) -> None:
-        """Sleep until the session's expiry time, then check it (HTTP use may have pushed it later)."""
+    def expire_in(self, seconds: float | None) -> None:
+        """Check the session again when it is due to expire (a timer on the loop, no task per socket)."""
+        if self.expiry is not None:
+            self.expiry.cancel()
+        delay = 0.0 if seconds is None else min(max(seconds, 0.0), 86400) + 0.05  # None: gone already
+        self.expiry = asyncio.get_running_loop().call_later(delay, self._expiry_due)
+
+    def _expiry_due(self) -> None:
+        self.expiry = None
+        if self.accepted and not self.closing:
+            self.spawn(self.check_expiry())
+
+    async def check_expiry(self) -> None:
+        """The session's expiry time came: HTTP use may have moved it later; else the session check decides."""
+        session = self.scope.get("session")
         try:
-            while True:
-                expires_in = await database_sync_to_async(session_expiry)(session_key)  # None: gone already
-                if expires_in is not None and expires_in > 0:
-                    await asyncio.sleep(min(expires_in, 86400) + 0.05)
-                if not await self.session_check():
-                    return
-        except asyncio.CancelledError:
-            raise
+            expires_in = await socket_db.arun(session_expiry, session.session_key)
+            if expires_in is not None and expires_in > 0:
+                self.expire_in(expires_in)
+            elif await self.session_check():
+                self.expire_in(EXPIRY_RECHECK_SECONDS)  # still signed in (a backend's own rule): look again later
         except Exception:  # a database outage: keep the socket; the next push or reconnect checks again
             logger.warning("session expiry check failed", exc_info=True)
 

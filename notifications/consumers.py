@@ -37,11 +37,15 @@ class NotificationConsumer(JsonSocketConsumer):
     room_groups: frozenset[str] = frozenset()  # the room groups joined for rooms.watch
     sent_id = 0  # the newest notification this socket has shown (at connect: the newest stored)
 
-    async def on_connect(self) -> None:
+    def authorize(self, user) -> int:
+        """Every signed-in user has a bell: the newest notification, read in the handshake's DB call."""
+        return notification_newest_id(user=user)
+
+    async def on_connect(self, newest_id: int) -> None:
         """Join the user's group: every tab of the user receives the same pushes."""
+        self.sent_id = newest_id
         self.items_due: set[str] = set()  # room slugs whose list item is about to be sent again
         await self.join(user_group(self.user.pk))
-        self.sent_id = await database_sync_to_async(notification_newest_id)(user=self.user)
 
     async def user_frame(self, event: dict) -> None:
         """A frame for this user, already encoded."""

@@ -237,14 +237,9 @@ class AsgiServer:
         return self.url
 
     def start(self) -> None:
-        # The way docs/operations.md runs them: daphne through chatsite.serve, uvicorn with --ws-max-size.
-        if self.kind == "uvicorn":
-            from chatsite.ws import MAX_FRAME_BYTES
-
-            cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(self.port)]
-            cmd += ["--ws-max-size", str(MAX_FRAME_BYTES), "--log-level", "warning", "--lifespan", "off"]
-        else:
-            cmd = [sys.executable, "-m", "chatsite.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(self.port)]
+        # The way docs/operations.md runs them: chatsite.serve, uvicorn (its default) or daphne.
+        cmd = [sys.executable, "-m", "chatsite.serve", "--server", self.kind, "-v", "0", "-b", "127.0.0.1"]
+        cmd += ["-p", str(self.port)]
         cmd.append("chatsite.asgi:application")
         self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env)
         wait_for_port(self.port, self.proc)

@@ -29,7 +29,10 @@ export class ReconnectingSocket {
     this.ws.addEventListener("message", (event) => {
       let frame;
       try { frame = JSON.parse(event.data); } catch { return; }
-      if (frame.type === "error" && frame.code === "unavailable" && frame.retry_after) this.retryAfter = frame.retry_after;
+      // `unavailable` (Redis is down) and `rate_limited` (too many connects: the close 4429 follows) say when to retry.
+      if (frame.type === "error" && ["unavailable", "rate_limited"].includes(frame.code) && frame.retry_after) {
+        this.retryAfter = frame.retry_after;
+      }
       this.onFrame(frame);
     });
     this.ws.addEventListener("close", (event) => this.closed(event));
@@ -59,6 +62,7 @@ export class ReconnectingSocket {
     if (code === 1012 || code === 1013) return Math.round(100 + Math.random() * 900);
     const hinted = this.retryAfter ? this.retryAfter * 1000 : 0;
     this.retryAfter = 0;
+    if (code === 4429) return Math.round(Math.max(hinted, 1000) + Math.random() * 1000);  // not before the limit allows
     const cap = Math.max(hinted, Math.min(MAX_BACKOFF_MS, 250 * 2 ** this.attempt));
     return Math.round(Math.random() * cap);  // full jitter
   }

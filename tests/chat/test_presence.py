@@ -32,7 +32,7 @@ async def test_entries_of_a_crashed_process_expire(monkeypatch):
 
     await asyncio.sleep(1.2)
     monkeypatch.setattr(presence, "TTL_SECONDS", 40)
-    changed, online = await presence.apresence_heartbeat(**who(2, "live-socket", room_id=902))
+    [(changed, online)] = await presence.apresence_heartbeats([who(2, "live-socket", room_id=902)])
 
     assert changed
     assert online == [{"id": 2, "username": "user2", "state": "active"}]
@@ -71,7 +71,7 @@ async def test_the_state_of_a_crashed_socket_stops_counting(monkeypatch):
     await presence.apresence_set_state(state="away", **who(1, "live-tab", room_id=904))
 
     await asyncio.sleep(1.2)
-    changed, online = await presence.apresence_heartbeat(**who(1, "live-tab", room_id=904))
+    [(changed, online)] = await presence.apresence_heartbeats([who(1, "live-tab", room_id=904)])
 
     assert changed
     assert online == [{"id": 1, "username": "user1", "state": "away"}]
@@ -81,3 +81,29 @@ async def test_the_state_of_a_crashed_socket_stops_counting(monkeypatch):
 async def test_an_unknown_state_is_refused():
     with pytest.raises(ValueError):
         await presence.apresence_set_state(state="busy", **who(1, "tab", room_id=905))
+
+
+async def test_one_keeper_refreshes_every_socket_of_the_process_and_announces_expired_users(monkeypatch):
+    monkeypatch.setattr(presence, "TTL_SECONDS", 1)
+    monkeypatch.setattr(presence, "HEARTBEAT_SECONDS", 0.2)
+    announced = []
+
+    async def announce(room_id, online):
+        announced.append((room_id, [entry["id"] for entry in online]))
+
+    for user_id in (1, 2):
+        await presence.apresence_join(**who(user_id, f"kept-tab-{user_id}", room_id=906))
+        presence.presence_keep(announce, **who(user_id, f"kept-tab-{user_id}", room_id=906))
+    await presence.apresence_join(**who(3, "crashed-tab", room_id=906))  # nobody keeps it
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while not announced and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    assert announced[0] == (906, [1, 2])  # the crashed socket's user expired; the kept ones did not
+
+    [(_, online)] = await presence.apresence_heartbeats([who(1, "kept-tab-1", room_id=906)])
+    assert [entry["id"] for entry in online] == [1, 2]  # refreshed well past their 1 s TTL
+    for user_id in (1, 2):
+        presence.presence_forget(f"kept-tab-{user_id}")
+        await presence.apresence_leave(**who(user_id, f"kept-tab-{user_id}", room_id=906))

@@ -1,5 +1,7 @@
 """Rate limits on the room socket: a message over the limit is refused, not stored, and the socket stays open."""
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -27,3 +29,40 @@ async def test_message_over_the_limit_gets_an_error_frame_and_is_not_stored(room
     await socket.send({"type": "sync", "after_seq": 0})  # the socket is still open and answering
     assert (await socket.expect("sync.done"))["last_seq"] == 2
     await socket.close()
+
+
+async def _refused_connect(user, path: str) -> tuple[dict, dict]:
+    from tests.chat.conftest import open_socket
+
+    connected, _, socket = await open_socket(user, path)
+    assert connected
+    error = json.loads((await socket.communicator.receive_output(timeout=2))["text"])
+    return error, await socket.communicator.receive_output(timeout=2)
+
+
+async def test_socket_opens_over_the_users_limit_are_refused_with_4429(room, make_user, join, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sockets.connect": {"limits": "2/1m", "fail": "open"}}
+    mia = await sync_to_async(make_user)("mia")
+    first, second = await join(mia, room), await join(mia, room)
+
+    error, closed = await _refused_connect(mia, "/ws/notifications/")  # every socket of the user counts
+
+    assert error["code"] == "rate_limited"
+    assert 58 < error["retry_after"] <= 60
+    assert closed == {"type": "websocket.close", "code": 4429}
+    other = await join(await sync_to_async(make_user)("noa"), room)  # others are not affected
+    for socket in (first, second, other):
+        await socket.close()
+
+
+async def test_socket_opens_over_the_addresss_limit_are_refused_with_4429(room, make_user, join, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sockets.connect.ip": {"limits": "2/1m", "fail": "open"}}
+    users = [await sync_to_async(make_user)(name) for name in ("ann", "ben", "cat")]
+    first, second = await join(users[0], room), await join(users[1], room)
+
+    error, closed = await _refused_connect(users[2], f"/ws/rooms/{room.slug}/")  # same address, another user
+
+    assert error["code"] == "rate_limited"
+    assert closed == {"type": "websocket.close", "code": 4429}
+    for socket in (first, second):
+        await socket.close()

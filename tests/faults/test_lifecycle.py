@@ -47,8 +47,8 @@ async def test_a_consumer_that_ends_without_disconnect_stops_its_heartbeat_and_l
     frame = await bob_socket.expect("presence", timeout=5)
     assert online(frame) == {"bob"}
     await asyncio.sleep(0)
-    heartbeats = [t for t in asyncio.all_tasks() if "keep_presence" in repr(t.get_coro())]
-    assert len(heartbeats) == 1  # bob's only
+    kept = [who["username"] for keeper in presence._keepers.values() for who in keeper.sockets.values()]
+    assert kept == ["bob"]  # the process's heartbeats refresh bob's socket only
     await bob_socket.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import urllib.error
 import urllib.parse
@@ -116,7 +117,9 @@ class Sock:
         self.ws = ws
 
     async def send(self, frame: dict | str) -> None:
-        await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+        """Send a frame; one sent after the server closed the socket goes nowhere, as for a browser."""
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
 
     async def expect(self, *types: str, timeout: float = 5) -> dict:
         async with asyncio.timeout(timeout):  # TimeoutError when no such frame comes
