@@ -1,6 +1,7 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels (same origin, signed-in users)."""
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -105,6 +106,12 @@ _router = ProtocolTypeRouter(
     }
 )
 _signals_installed = False
+
+# A loaded server holds hundreds of thousands of long-lived objects (Django, the apps, their modules): a
+# full collection walked them all with the event loop stopped, 100-130 ms on this project's bench machine,
+# which was the fan-out bench's p99 at any load (docs/performance.md). Frozen here, collections skip them.
+gc.collect()
+gc.freeze()
 
 
 async def application(scope, receive, send):
