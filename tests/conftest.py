@@ -342,3 +342,12 @@ def clean_streams(redis_client) -> Iterator[None]:
     yield
     _delete_test_keys()
     redis_outage.recovered()
+
+
+@pytest.fixture
+def private_room(make_user):
+    """A private room of alice's with bob as its member: (room, alice, bob)."""
+    from chat.services import room_create
+
+    alice, bob = make_user("alice"), make_user("bob")
+    return room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob]), alice, bob

@@ -43,6 +43,13 @@ class Socket:
                 return False
         return True
 
+    async def closed_code(self, timeout: float = 3) -> int | None:
+        """The close code the server sends next, skipping the frames before it."""
+        while True:
+            message = await self.communicator.receive_output(timeout=timeout)
+            if message["type"] == "websocket.close":
+                return message.get("code")
+
     async def close(self) -> None:
         await self.communicator.disconnect()
 

@@ -8,17 +8,10 @@ import threading
 import pytest
 
 from chat.models import Membership
-from chat.services import room_create
 from tests.conftest import wait_until
 from tests.security.conftest import Client, in_room
 
 pytestmark = [pytest.mark.slow]
-
-
-@pytest.fixture
-def private_room(make_user):
-    alice, bob = make_user("alice"), make_user("bob")
-    return room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob]), alice, bob
 
 
 @pytest.mark.django_db(transaction=True)

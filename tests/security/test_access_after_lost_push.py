@@ -12,12 +12,6 @@ from tests.security.test_membership import _delete_membership
 pytestmark = [pytest.mark.slow]
 
 
-@pytest.fixture
-def private_room(make_user):
-    alice, bob = make_user("alice"), make_user("bob")
-    return room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob]), alice, bob
-
-
 def test_removed_member_sync_gets_no_history_and_the_socket_closes_4403(site, private_room):
     room, alice, bob = private_room
     member = Client(site, bob)

@@ -28,20 +28,6 @@ def _deliver_rechecks() -> None:
         recheck_deliver(Event(row.pk, row.type, row.payload, row.occurred_at, row.stream, "0-1"))
 
 
-async def _closed_with(sock, timeout: float = 3) -> int | None:
-    while True:
-        message = await sock.communicator.receive_output(timeout=timeout)
-        if message["type"] == "websocket.close":
-            return message.get("code")
-
-
-@pytest.fixture
-def private_room(make_user):
-    alice, bob = make_user("alice"), make_user("bob")
-    room = room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob])
-    return room, alice, bob
-
-
 def test_a_removal_records_re_checks_for_the_room_sockets_and_the_room_list(private_room):
     room, alice, bob = private_room
 
@@ -67,7 +53,7 @@ async def test_a_delivered_re_check_closes_a_removed_member_s_socket_and_his_roo
 
     await sync_to_async(_deliver_rechecks)()
 
-    assert await _closed_with(sock) == 4403
+    assert await sock.closed_code() == 4403
     await bell.send({"type": "rooms.watch"})
     assert (await bell.expect("rooms.watching"))["count"] == 0
 
@@ -91,7 +77,7 @@ async def test_a_delivered_re_check_closes_the_sockets_of_a_revoked_session(make
     await sync_to_async(user_session_revoke)(user=bob, session_key=session_key)
     await sync_to_async(_deliver_rechecks)()
 
-    assert await _closed_with(sock) == 4401
+    assert await sock.closed_code() == 4401
     assert [r["check"] for r in await sync_to_async(_rechecks)()] == ["session.check"]
 
 
@@ -129,7 +115,7 @@ async def test_a_membership_deleted_in_the_admin_closes_the_member_s_socket(priv
     response = await sync_to_async(staff_client.post)(url, {"post": "yes"})
 
     assert response.status_code == 302
-    assert await _closed_with(sock) == 4403
+    assert await sock.closed_code() == 4403
     assert {"group": f"chat.member.{room.pk}.{bob.pk}", "check": "room.access"} in await sync_to_async(_rechecks)()
 
 
@@ -156,4 +142,4 @@ async def test_a_room_made_private_in_the_admin_closes_the_sockets_of_non_member
     response = await sync_to_async(staff_client.post)(reverse("admin:chat_room_change", args=[room.pk]), form)
 
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert await _closed_with(sock) == 4403
+    assert await sock.closed_code() == 4403

@@ -18,20 +18,6 @@ async def _in_room(user, slug):
     return sock
 
 
-async def _closed_with(sock, timeout: float = 3) -> int | None:
-    while True:
-        message = await sock.communicator.receive_output(timeout=timeout)
-        if message["type"] == "websocket.close":
-            return message.get("code")
-
-
-@pytest.fixture
-def private_room(make_user):
-    alice, bob = make_user("alice"), make_user("bob")
-    room = room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob])
-    return room, alice, bob
-
-
 def _lose(room, user):
     """The removal commits, its 4403 push is lost (Redis refused it, the process died before sending)."""
     Membership.objects.filter(room=room, user=user).delete()
@@ -51,7 +37,7 @@ async def test_a_removed_member_s_typing_and_presence_reach_nobody_and_the_socke
 
     await member.send(frame)
 
-    assert await _closed_with(member) == 4403
+    assert await member.closed_code() == 4403
     assert await owner.quiet("typing", "presence", timeout=0.5)
 
 

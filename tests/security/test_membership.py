@@ -12,12 +12,6 @@ from tests.security.conftest import Client, Refused, connect, in_room
 pytestmark = [pytest.mark.slow]
 
 
-@pytest.fixture
-def private_room(make_user):
-    alice, bob = make_user("alice"), make_user("bob")
-    return room_create(slug="secret", title="Secret", private=True, created_by=alice, members=[bob]), alice, bob
-
-
 def test_removed_member_socket_is_closed_with_4403_on_another_server(asgi_server, redis_client, private_room):
     room, alice, bob = private_room
     first, second = asgi_server(), asgi_server()
