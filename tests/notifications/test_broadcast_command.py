@@ -49,7 +49,7 @@ def test_broadcast_to_everyone_and_to_a_room(make_user):
 
     assert Notification.objects.filter(text="Hello all").count() == 2
     assert list(Notification.objects.filter(text="Team only").values_list("recipient", flat=True)) == [alice.pk]
-    assert bob.pk
+    assert not Notification.objects.filter(recipient=bob, text="Team only").exists()  # not a member
 
 
 def test_a_second_broadcast_while_one_runs_is_refused(make_user):
