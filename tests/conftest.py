@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -58,6 +59,15 @@ def wait_until(condition: Callable[[], object], *, timeout: float = 10.0, why: C
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout:g}s" + (f":\n{why()}" if why else ""))
         time.sleep(0.05)
+
+
+async def await_until(condition: Callable[[], object], *, timeout: float = 10.0) -> None:
+    """wait_until for a test's event loop: polls without blocking the loop the code under test runs on."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            pytest.fail(f"condition not met within {timeout:g}s")
+        await asyncio.sleep(0.05)
 
 
 def session_cookie(user) -> str:

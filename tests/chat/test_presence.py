@@ -5,6 +5,7 @@ import asyncio
 import pytest
 
 from chat import presence
+from tests.conftest import await_until
 
 pytestmark = pytest.mark.usefixtures("redis_client")
 
@@ -96,10 +97,7 @@ async def test_one_keeper_refreshes_every_socket_of_the_process_and_announces_ex
         presence.presence_keep(announce, **who(user_id, f"kept-tab-{user_id}", room_id=906))
     await presence.apresence_join(**who(3, "crashed-tab", room_id=906))  # nobody keeps it
 
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5
-    while not announced and loop.time() < deadline:
-        await asyncio.sleep(0.05)
+    await await_until(lambda: announced, timeout=5)
     assert announced[0] == (906, [1, 2])  # the crashed socket's user expired; the kept ones did not
 
     [(_, online)] = await presence.apresence_heartbeats([who(1, "kept-tab-1", room_id=906)])
