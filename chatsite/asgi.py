@@ -36,11 +36,14 @@ if settings.DEBUG:
 
 def _let_daphne_send_restart_codes() -> None:
     """daphne's autobahn refuses close codes 1012 (restart) and 1013 (try again later), though both
-    are registered for servers to send (IANA): send their close frame directly instead."""
-    try:
-        from daphne.ws_protocol import WebSocketProtocol
-    except ImportError:  # uvicorn sends them as they are
+    are registered for servers to send (IANA): send their close frame directly instead.
+
+    Only under daphne (its server module is loaded before the application): importing its protocol
+    under uvicorn would load Twisted and autobahn into a process that never uses them.
+    """
+    if "daphne.server" not in sys.modules:  # uvicorn sends them as they are
         return
+    from daphne.ws_protocol import WebSocketProtocol
     server_close = WebSocketProtocol.serverClose
 
     def serverClose(self, code=None):

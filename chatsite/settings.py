@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from redis.backoff import ExponentialWithJitterBackoff
@@ -54,8 +55,12 @@ for _origin in CSRF_TRUSTED_ORIGINS:
             f"CSRF_TRUSTED_ORIGINS has {_origin!r}; each origin needs its scheme, e.g. https://chat.example.com."
         )
 
+# daphne's app exists to make `manage.py runserver` serve WebSockets; it imports Twisted and its reactor
+# into the process that loads it. Only runserver gets it: uvicorn servers, workers and commands do not.
+_RUNSERVER = sys.argv[1:2] == ["runserver"]
+
 INSTALLED_APPS = [
-    "daphne",
+    *(["daphne"] if _RUNSERVER else []),
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,8 +1,8 @@
 """`make chaos`: chat load on two server processes while Redis, a server and a worker are knocked over.
 
 Everything runs here with its own Redis (AOF on), SQLite file and key prefix under var/chaos/:
-two daphne processes, one `run_workers`, and CLIENTS sockets that each send a message (mentioning
-the next user, so each one makes a notification) every SEND_EVERY seconds, resending an
+two server processes (`chatsite.serve`: uvicorn), one `run_workers`, and CLIENTS sockets that each
+send a message (mentioning the next user, so each one makes a notification) every SEND_EVERY seconds, resending an
 unacknowledged one after reconnecting, and resyncing with `sync` like the page does. The faults,
 in order: Redis killed and restarted from its AOF, Redis restarted empty, a server process killed
 (its clients move to the other one), the worker killed and restarted. Then sending stops, clients
@@ -80,7 +80,7 @@ class Stack:
         self.redis = start_redis_server(port=self.redis_port, data_dir=VAR / "redis")
 
     def start_server(self, index: int) -> None:
-        cmd = [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(self.ports[index])]
+        cmd = [PYTHON, "-m", "chatsite.serve", "-v", "0", "-b", "127.0.0.1", "-p", str(self.ports[index])]
         self.servers[index] = subprocess.Popen(
             [*cmd, "chatsite.asgi:application"], cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log
         )
