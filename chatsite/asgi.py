@@ -44,6 +44,7 @@ def _let_daphne_send_restart_codes() -> None:
     if "daphne.server" not in sys.modules:  # uvicorn sends them as they are
         return
     from daphne.ws_protocol import WebSocketProtocol
+
     server_close = WebSocketProtocol.serverClose
 
     def serverClose(self, code=None):
