@@ -28,16 +28,23 @@ ORDER = LuaScript("""
 local cursor_key, held_key, channel = KEYS[1], KEYS[2], ARGV[1]
 local hold, held_ttl, cursor_ttl = tonumber(ARGV[2]), ARGV[3], ARGV[4]
 local cursor = tonumber(redis.call('GET', cursor_key))
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local held_here = 0
+local holding = redis.call('EXISTS', held_key) == 1  -- most calls: nothing held, nothing to look up
+local held_here, now = 0, nil
+
+local function clock()
+  if now == nil then
+    local time = redis.call('TIME')
+    now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+  end
+  return now
+end
 
 local function publish(frames)
   for _, frame in ipairs(frames) do redis.call('PUBLISH', channel, frame) end
 end
 
 local function follow()  -- what waited for the cursor goes out behind it
-  while true do
+  while holding do
     local next_seq = string.format('%d', cursor + 1)
     local packed = redis.call('HGET', held_key, next_seq)
     if not packed then return end
@@ -60,18 +67,18 @@ while i <= #ARGV do
     follow()
   else
     redis.call('HSET', held_key, ARGV[i], cmsgpack.pack(frames))
-    redis.call('HSETNX', held_key, 't', now)
+    redis.call('HSETNX', held_key, 't', clock())
     redis.call('PEXPIRE', held_key, held_ttl)
-    held_here = held_here + #frames
+    held_here, holding = held_here + #frames, true
   end
   i = i + 2 + n
 end
 
-local due = -1
-local since = tonumber(redis.call('HGET', held_key, 't'))
+local due, since = -1, nil
+if holding then since = tonumber(redis.call('HGET', held_key, 't')) end
 if since ~= nil and redis.call('HLEN', held_key) == 1 then
   redis.call('DEL', held_key)
-elseif since ~= nil and now - since >= hold then
+elseif since ~= nil and clock() - since >= hold then
   -- Waited long enough: the missing ones are not coming soon. Release everything in seq order.
   local all, seqs, packs = redis.call('HGETALL', held_key), {}, {}
   for j = 1, #all, 2 do
@@ -88,7 +95,7 @@ elseif since ~= nil and now - since >= hold then
   end
   redis.call('DEL', held_key)
 elseif since ~= nil then
-  due = since + hold - now
+  due = since + hold - clock()
 end
 if cursor ~= nil then
   redis.call('SET', cursor_key, string.format('%d', cursor), 'EX', cursor_ttl)
