@@ -187,3 +187,14 @@ async def test_redis_down_counts_the_failure_and_resyncs_the_room_later(own_redi
     assert a.publish_failures == failures + 1
     group_channel = a._get_layer()._get_group_channel_name(GROUP)
     assert group_channel in a._get_layer()._get_shard(group_channel)._resync_groups
+
+
+async def test_redis_gone_before_the_release_call_resyncs_the_room_later(own_redis):
+    a = _layer(own_redis.url)
+    await a.group_send_many(GROUP, [_frame(1)])
+    await a.group_send_many(GROUP, [_frame(3)])  # held; its release call is due after the bound
+    release = a._get_layer()._releases[GROUP]
+    own_redis.stop()
+    await release  # it meets the outage and leaves the held frames to the resync
+    group_channel = a._get_layer()._get_group_channel_name(GROUP)
+    assert group_channel in a._get_layer()._get_shard(group_channel)._resync_groups
