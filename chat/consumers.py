@@ -76,6 +76,7 @@ async def shared_history(room: Room, *, after_seq: int, until: int) -> list[tupl
     key = (asyncio.get_running_loop(), room.pk, after_seq, until)
     fill = _FILLS.get(key)
     if fill is None:
+        metrics.GAP_FILLS.inc()
         fill = _FILLS[key] = asyncio.ensure_future(database_sync_to_async(_history_frames)(room, after_seq, until))
         fill.add_done_callback(lambda _: _FILLS.pop(key, None))
     return await asyncio.shield(fill)

@@ -12,7 +12,9 @@ while the connection was down. This layer:
   `layer.overflow` event instead of an ever-growing backlog, and is closed with 1013.
 
 For the hot path it also decodes a group message once per process (its sockets share the dict) and
-sends a batch of group messages in one pipelined round trip (`group_send_many`).
+sends a batch of group messages in one round trip (`group_send_many`). Group messages with a `seq`
+(a room's message.new) go out through Redis in seq order, whichever process sends them
+(`chatsite.ordering`).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import random
 import time
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
-from chatsite import metrics
+from chatsite import metrics, ordering
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,18 @@ class ResilientShard(RedisSingleShardConnection):
                 for message in messages:
                     pipe.publish(channel, message)
                 await pipe.execute()
+        except REDIS_DOWN as exc:
+            self._failed(exc)
+            raise
+
+    async def publish_in_order(self, keys: list[str], args: list) -> list:
+        """Run the ordering script (chatsite.ordering.ORDER): its reply, [frames held, ms until due]."""
+        try:
+            async with self._lock:
+                self._ensure_redis()
+                return await ordering.ORDER.acall(self._redis, keys, args)
+        except ResponseError:
+            raise  # Redis answered: not an outage
         except REDIS_DOWN as exc:
             self._failed(exc)
             raise
@@ -220,6 +234,7 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         super().__init__(*args, **kwargs)
         self._shards = [ResilientShard(shard.host, self) for shard in self._shards]
         self.overflowed: set[str] = set()
+        self._releases: dict[str, asyncio.Task] = {}  # per group: the call that will release its held frames
 
     def deliver(self, channel: str, data: bytes | dict) -> None:
         queue = self.channels.get(channel)
@@ -249,19 +264,50 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
             self.channel_layer.publish_failures += 1
 
     async def group_send(self, group, message):
+        if ordering.event_seq(message) is not None:
+            await self.group_send_many(group, [message])
+            return
         try:
             await super().group_send(group, message)
         except REDIS_DOWN:
             self._group_send_failed(group)
 
     async def group_send_many(self, group, messages):
-        """group_send of several messages, in order, in one round trip (a batch of posted messages)."""
+        """group_send of several messages, in order, in one round trip (a batch of posted messages).
+
+        Messages with a seq reach the group in seq order across processes: one that comes before those
+        preceding it waits in Redis for them (at most ordering.HOLD_MS); the others keep their place.
+        """
         group_channel = self._get_group_channel_name(group)
+        shard = self._get_shard(group_channel)
         serialize = self.channel_layer.serialize
         try:
-            await self._get_shard(group_channel).publish_many(group_channel, [serialize(m) for m in messages])
+            if any(ordering.event_seq(m) is not None for m in messages):
+                try:
+                    await self._publish_in_order(group, shard, ordering.order_args(group_channel, messages, serialize))
+                    return
+                except ResponseError as exc:  # the script refused (a key of the wrong type, no scripting)
+                    logger.warning("channel layer: ordered publish to %s refused (%s), sent unordered", group, exc)
+            await shard.publish_many(group_channel, [serialize(m) for m in messages])
         except REDIS_DOWN:
             self._group_send_failed(group)
+
+    async def _publish_in_order(self, group, shard: ResilientShard, args: list, *, releasing: bool = False) -> None:
+        held, due = await shard.publish_in_order(ordering.order_keys(args[0]), args)
+        # What this call held goes out once the seqs before it come, or, should they never come, with the
+        # first call after the bound: this process makes one, in case the room stays quiet.
+        if (held or releasing) and due >= 0 and group not in self._releases:
+            self._releases[group] = asyncio.ensure_future(self._release(group, shard, args[:4], due / 1000))
+
+    async def _release(self, group, shard: ResilientShard, args: list, delay: float) -> None:
+        await asyncio.sleep(delay + 0.002)
+        del self._releases[group]
+        try:
+            await self._publish_in_order(group, shard, args, releasing=True)
+        except ResponseError as exc:
+            logger.warning("channel layer: releasing held frames of %s refused (%s)", group, exc)
+        except REDIS_DOWN:  # Redis lost them or keeps them: the group resyncs once it answers
+            shard._resync_groups.add(args[0])
 
     def _group_send_failed(self, group) -> None:
         self.channel_layer.publish_failures += 1

@@ -11,3 +11,4 @@ RATE_LIMIT_REFUSALS = Counter("chatsite_rate_limit_refusals", "Socket frames ref
 REDIS_ERRORS = Counter("chatsite_redis_errors", "Redis calls that failed in this process", ["client"])
 SLOW_CLIENTS_CLOSED = Counter("chatsite_slow_clients_closed", "Sockets closed with 1013 for falling behind")
 RESYNC_NUDGES = Counter("chatsite_resync_nudges", "Resync nudges sent to sockets after a Redis outage")
+GAP_FILLS = Counter("chatsite_gap_fills", "Database reads filling a gap in the message frames a room socket heard")

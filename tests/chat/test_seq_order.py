@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
 from chat import consumers
 from chat.posting import Post, message_post_many
-from chatsite.realtime import abroadcast_to_room
+from chatsite import ordering
+from chatsite.realtime import abroadcast_many_to_room, abroadcast_to_room
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,6 +37,24 @@ async def test_a_frame_overtaken_by_the_next_one_is_still_sent_first(join, room,
     assert await socket.quiet("message.new")
     await socket.close()
     assert reads == []  # the late one was waited for, not read from the database
+
+
+async def test_posts_published_out_of_order_reach_sockets_in_order_however_late_the_first(
+    join, room, alice, bob, monkeypatch
+):
+    monkeypatch.setattr(ordering, "HOLD_MS", 60_000)
+    socket = await join(bob, room)
+    reads = []
+    history = consumers._history_frames
+    monkeypatch.setattr(consumers, "_history_frames", lambda *a: reads.append(a) or history(*a))
+    first, second, third = await _stored_frames(room, alice, 3)
+    await abroadcast_many_to_room(room.pk, [first])
+    await abroadcast_many_to_room(room.pk, [third])  # another process committed it after `second`
+    await asyncio.sleep(consumers.GAP_WAIT_SECONDS * 5)  # `second`'s process is slow to publish
+    await abroadcast_many_to_room(room.pk, [second])
+    assert await _seqs(socket, 3) == [1, 2, 3]
+    await socket.close()
+    assert reads == []  # Redis held `third` for it: the socket never saw a gap
 
 
 async def test_a_frame_pubsub_lost_is_filled_from_the_database_once_per_process(
