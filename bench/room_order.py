@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import socket
 import time
 import uuid
 
 import redis
 
+from bench.fanout.run import free_port
 from chatsite.dev.embedded_redis import start_redis_server
 from chatsite.layer import ResilientPubSubChannelLayer
 
@@ -104,9 +104,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rate", type=float, default=300, help="messages/s, Poisson")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args(argv)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server, url = start_redis_server(port=port, data_dir=None), f"redis://127.0.0.1:{port}/0"
     random.seed(1)
     try:
