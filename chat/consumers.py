@@ -103,12 +103,14 @@ class RoomConsumer(JsonSocketConsumer):
         """The room, joined when public; NotFound (4404) or Forbidden (4403) otherwise."""
         return _open_room(self.scope["url_route"]["kwargs"]["slug"], user)
 
-    async def on_connect(self, room: Room) -> None:
-        """Join the room's group and its presence list."""
+    def groups_for(self, room: Room) -> list[str]:
+        """The room's group, and this member's on it (closed at once if they lose access)."""
         self.room = room
-        self.sent_seq = self.room.last_seq
-        await self.join(room_group(self.room.pk))
-        await self.join(member_group(self.room.pk, self.user.pk))  # closed at once if they lose access
+        self.sent_seq = room.last_seq  # frames pushed from the join on are sent after it: none is missed
+        return [room_group(room.pk), member_group(room.pk, self.user.pk)]
+
+    async def on_connect(self, room: Room) -> None:
+        """Join the room's presence list."""
         try:
             await self.update_presence(presence.apresence_join)
         except RedisError as exc:  # degraded: chat from the database works, live extras wait

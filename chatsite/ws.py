@@ -331,24 +331,26 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             refusal = None
         except (Forbidden, NotFound) as exc:
             self.user, refusal = None, CLOSE_FORBIDDEN if isinstance(exc, Forbidden) else CLOSE_NOT_FOUND
-        # Accepted once signed in (a client's "open" then means the checks are done); a refusal is
-        # accepted too, so that its close code reaches the browser.
-        await self.accept()
-        if refusal is not None:
-            await self.close(code=refusal)
-            return
-        if self.user is None:
-            await self.close(code=CLOSE_NOT_SIGNED_IN)
-            return
-        if wait := await connect_refusal(self.scope, self.user.pk):
+        # A refusal is accepted, so that its close code reaches the browser.
+        if refusal is None and self.user is None:
+            refusal = CLOSE_NOT_SIGNED_IN
+        if refusal is None and (wait := await connect_refusal(self.scope, self.user.pk)):
+            await self.accept()
             detail = f"Too many connections; try again in {max(1, seconds(wait))} seconds."
             await self.send_error("rate_limited", detail, retry_after=round(wait, 3))
             await self.close(code=CLOSE_TOO_MANY_CONNECTS)
             return
+        if refusal is not None:
+            await self.accept()
+            await self.close(code=refusal)
+            return
+        # Password change and deactivation push to the account's group; expiry is noticed by a timer set
+        # to the session's expiry time. Every group is joined before the accept: a client's "open" means
+        # the checks are done and nothing pushed from then on can pass the socket by.
+        for group in ([account_group(self.user.pk)] if key else []) + self.groups_for(access):
+            await self.join(group)
+        await self.accept()
         if key:
-            # Password change and deactivation push to the account's group; expiry is noticed by a timer
-            # set to the session's expiry time.
-            await self.join(account_group(self.user.pk))
             self.expire_in(expires_in)
         await self.on_connect(access)
 
@@ -365,7 +367,11 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     def authorize(self, user) -> Any:
         """Subclasses check access here, on the socket pool (the ORM works); raise Forbidden or NotFound to refuse.
-        The result goes to on_connect()."""
+        The result goes to groups_for() and on_connect()."""
+
+    def groups_for(self, access: Any) -> list[str]:
+        """The groups a subclass's socket hears, joined before it opens (from what authorize() returned)."""
+        return []
 
     async def on_connect(self, access: Any) -> None:
         """Subclasses join their groups here with what authorize() returned; close() refuses the socket."""

@@ -41,11 +41,11 @@ class NotificationConsumer(JsonSocketConsumer):
         """Every signed-in user has a bell: the newest notification, read in the handshake's DB call."""
         return notification_newest_id(user=user)
 
-    async def on_connect(self, newest_id: int) -> None:
-        """Join the user's group: every tab of the user receives the same pushes."""
+    def groups_for(self, newest_id: int) -> list[str]:
+        """The user's group: every tab of the user receives the same pushes."""
         self.sent_id = newest_id
         self.items_due: set[str] = set()  # room slugs whose list item is about to be sent again
-        await self.join(user_group(self.user.pk))
+        return [user_group(self.user.pk)]
 
     async def user_frame(self, event: dict) -> None:
         """A frame for this user, already encoded."""

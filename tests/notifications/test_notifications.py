@@ -258,3 +258,16 @@ async def test_a_resync_after_an_outage_sends_the_count_from_the_database_and_no
     assert await socket.expect("notification.read") == {"type": "notification.read", "ids": [], "unread_count": 0}
     assert await socket.quiet("notification.new")
     assert await sync_to_async(unread.unread_count)(bob.pk) == 0  # the set was rebuilt
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_is_subscribed_to_its_user_group_when_the_client_sees_it_open(make_user):
+    # A push made the moment the page's socket opens must reach it: every group is joined before the accept.
+    from chatsite.realtime import user_group
+
+    bob = await sync_to_async(make_user)("bob")
+    layer = get_channel_layer()
+    group_channel = layer._get_layer()._get_group_channel_name(user_group(bob.pk))
+    socket = await _notification_socket(bob)
+    assert dict(get_redis().pubsub_numsub(group_channel))[group_channel.encode()] == 1
+    await socket.close()
