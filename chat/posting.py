@@ -25,7 +25,7 @@ from django.db import close_old_connections, connection, transaction
 
 from chat import frames
 from chat.models import Membership, Message, Room
-from chat.selectors import message_reply_count
+from chat.selectors import message_mentioned_usernames, message_reply_count
 from chat.services import message_build
 from chat.uploads import attachments_claim
 from chatsite.errors import Forbidden, NotFound
@@ -158,10 +158,7 @@ def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int
         for i, message in new:
             ids, author = posts[i].attachments, message.author
             message.claimed_attachments = attachments_claim(message=message, ids=ids, user=author)
-        publish_events(
-            "chat.message.posted",
-            [{"message_id": m.pk, "room_id": room.pk, "seq": m.seq, "author_id": m.author_id} for _, m in new],
-        )
+        publish_events("chat.message.posted", [_posted_event(m, room) for _, m in new])
         for i, message in new:
             pushed = [frames.message_new(message, room_slug=room.slug, author_name=message.author.username)]
             if message.reply_to is not None:
@@ -170,6 +167,23 @@ def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int
             out[i] = Posted(message, created=True, frames=pushed)
     room.last_seq = max(room.last_seq, last_seq)
     return out
+
+
+def _posted_event(message: Message, room: Room) -> dict:
+    """The payload of "chat.message.posted": with what the notification rules need to tell it notifies nobody.
+
+    `mentions` counts the body's @names as notifications.rules reads them (no "@", no parse).
+    """
+    mentions = len(message_mentioned_usernames(body=message.body)) if "@" in message.body else 0
+    return {
+        "message_id": message.pk,
+        "room_id": room.pk,
+        "seq": message.seq,
+        "author_id": message.author_id,
+        "direct": room.kind == Room.Kind.DIRECT,
+        "reply_to": message.reply_to_id,
+        "mentions": mentions,
+    }
 
 
 # ------------------------------------------------------------------------ the posting threads

@@ -16,6 +16,8 @@ GROUP = "notifications"
 
 @event_handler("chat.message.posted", group=GROUP, fields={"message_id": int})
 def message_posted(event) -> None:
+    if rules.message_posted_notifies_nobody(event.payload):
+        return
     rules.notify_message_posted(event_id=str(event.id), message_id=event.payload["message_id"])
 
 

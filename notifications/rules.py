@@ -21,6 +21,17 @@ def _snippet(body: str) -> str:
     return body if len(body) <= SNIPPET else body[: SNIPPET - 1] + "…"
 
 
+def message_posted_notifies_nobody(payload: dict) -> bool:
+    """The event alone shows that no rule applies (not a DM, no reply, no @name): most messages, no database read.
+
+    Events published before the payload carried these hints (still in the outbox or a stream) lack them
+    and are read the full way.
+    """
+    missing = object()
+    hints = (payload.get("direct", missing), payload.get("reply_to", missing), payload.get("mentions", missing))
+    return hints == (False, None, 0)
+
+
 def notify_message_posted(*, event_id: str, message_id: int) -> int:
     """A reply and mentions in any room, or a direct-message notification in a DM; returns how many were made.
 
