@@ -98,7 +98,7 @@ def write_doc(report: dict) -> None:
         if "idle" in single:
             idle = single["idle"]
             facts.append(
-                f"| Idle memory per connection at {idle['connections']:,} connections, {label} |"
+                f"| Idle memory per connection at {idle['connections']:,} connections (fresh process), {label} |"
                 f" {idle['per_conn_kb']:.1f} KB ({idle['rss0_mb']:.0f} -> {idle['rss1_mb']:.0f} MB) |"
             )
     if report["persisted"]:
