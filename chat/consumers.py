@@ -88,12 +88,13 @@ async def _announce_presence(slug: str, room_id: int, online: list[dict]) -> Non
 
 
 class RoomConsumer(JsonSocketConsumer):
-    room: Room | None = None
-    sent_seq = 0  # highest message seq this socket was sent: frames at or below it are duplicates
-    gap_filler: asyncio.Task | None = None
+    __slots__ = ("gap_filler", "held", "room", "sent_seq", "seq_lock")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.room: Room | None = None
+        self.sent_seq = 0  # highest message seq this socket was sent: frames at or below it are duplicates
+        self.gap_filler: asyncio.Task | None = None
         self.held: dict[int, str] = {}  # message frames after a gap in seq, waiting for the missing ones
         # Taken by every path that sends message.new frames and moves sent_seq: the live frame, the
         # gap filler's task, the sender's acknowledgement, resync and sync keep one order between them.

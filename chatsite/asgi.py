@@ -24,7 +24,6 @@ from django.conf import settings
 
 from chatsite.origin import SameOriginValidator
 from chatsite.routing import websocket_urlpatterns
-from chatsite.sessions import SocketSessionMiddleware
 
 logger = logging.getLogger("chatsite.asgi")
 
@@ -105,8 +104,9 @@ def _under_uvicorn() -> bool:
 _router = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        # No AuthMiddleware: the consumer signs in from the session in the same DB call that authorizes it.
-        "websocket": SameOriginValidator(SocketSessionMiddleware(URLRouter(websocket_urlpatterns))),
+        # No session or auth middleware: the consumer reads the session cookie and signs in from it in the
+        # same DB call that authorizes it (chatsite.ws).
+        "websocket": SameOriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )
 _signals_installed = False

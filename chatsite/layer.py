@@ -28,6 +28,7 @@ from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer,
 from redis.exceptions import RedisError, ResponseError
 
 from chatsite import metrics, ordering
+from chatsite.socket_queue import SocketQueue
 
 logger = logging.getLogger(__name__)
 
@@ -35,55 +36,6 @@ REDIS_DOWN = (RedisError, OSError)
 RESYNC = {"type": "layer.resync"}
 OVERFLOW = {"type": "layer.overflow"}
 MAX_QUEUED = 1000  # frames waiting for one socket; the documented bound (docs/operations.md)
-
-
-class SocketQueue:
-    """The frames waiting for one socket: what the layer uses of asyncio.Queue, in a tenth of its memory.
-
-    An asyncio.Queue is about 3.3 KB (three deques and an Event) and every socket has one; this is a
-    list and, while a receive waits, a future. Unbounded like the layer's queues: deliver() bounds it.
-    """
-
-    __slots__ = ("items", "waiters")
-
-    def __init__(self) -> None:
-        self.items: list = []
-        self.waiters: list[asyncio.Future] | None = None
-
-    def qsize(self) -> int:
-        return len(self.items)
-
-    def empty(self) -> bool:
-        return not self.items
-
-    def put_nowait(self, item) -> None:
-        self.items.append(item)
-        self._wake()
-
-    def get_nowait(self):
-        if not self.items:
-            raise asyncio.QueueEmpty
-        return self.items.pop(0)
-
-    async def get(self):
-        while not self.items:
-            waiter = asyncio.get_running_loop().create_future()
-            self.waiters = [*(self.waiters or ()), waiter]
-            try:
-                await waiter
-            except BaseException:
-                if self.items and not waiter.cancelled():
-                    self._wake()  # woken, then cancelled: another receive takes the item
-                raise
-            finally:
-                self.waiters = [w for w in self.waiters if w is not waiter] or None
-        return self.items.pop(0)
-
-    def _wake(self) -> None:
-        for waiter in self.waiters or ():
-            if not waiter.done():
-                waiter.set_result(None)
-                return
 
 
 class ResilientShard(RedisSingleShardConnection):
@@ -317,6 +269,24 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
     async def receive(self, channel):
         self.overflowed.discard(channel)  # a new receive after overflow means the consumer lives on
         return await super().receive(channel)
+
+    def socket_queue(self, channel: str) -> SocketQueue | None:
+        """The queue of a channel of this process, for a consumer that waits on it itself (chatsite.ws)."""
+        return self.channels.get(channel)
+
+    def receive_nowait(self, channel: str) -> dict:
+        """receive() of an event already in the channel's queue (asyncio.QueueEmpty when there is none)."""
+        message = self.channels[channel].get_nowait()
+        self.overflowed.discard(channel)
+        return self.channel_layer.deserialize(message)
+
+    async def release(self, channel: str) -> None:
+        """What a cancelled receive() does for a consumer that waited itself: the queue and subscription go."""
+        if self.channels.pop(channel, None) is not None:
+            try:
+                await self._get_shard(channel).unsubscribe(channel)
+            except Exception:
+                logger.exception("channel layer: unsubscribing %s failed", channel)
 
     async def group_add(self, group, channel):
         if channel not in self.channels:  # subscribing failed when the channel was made; keep it local

@@ -96,22 +96,15 @@ def session_sign_in(session_key: str | None) -> tuple[object | None, float | Non
 
 
 def session_key_from_scope(scope: dict) -> str | None:
-    """The session cookie of a WebSocket handshake."""
+    """The session cookie of a WebSocket handshake.
+
+    A socket needs only the key: its handshake's database call signs in from it, and the later checks
+    (sign-out, expiry) read the session by it. A session store in the scope (Channels' SessionMiddleware,
+    then a middleware of chatsite's) stayed for the socket's whole life with a cache backend of its own
+    (Django's caches are per async context), and the middleware's scope copy beside it: about 2 KB of
+    every idle socket.
+    """
     for name, value in scope.get("headers", ()):
         if name == b"cookie":
             return parse_cookie(value.decode("latin1")).get(settings.SESSION_COOKIE_NAME)
     return None
-
-
-class SocketSessionMiddleware:
-    """ASGI middleware for sockets: `scope["session"]`, the browser's session store (loaded on first use).
-
-    Channels' SessionMiddleware also wraps every send to save a modified session; sockets never modify it
-    (a sign-out flushes it at once), so each frame is spared that check.
-    """
-
-    def __init__(self, application):
-        self.application = application
-
-    async def __call__(self, scope, receive, send):
-        return await self.application({**scope, "session": _store(session_key_from_scope(scope))}, receive, send)

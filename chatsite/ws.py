@@ -13,14 +13,18 @@ from types import SimpleNamespace
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.utils import await_many_dispatch
 
 from chatsite import metrics, socket_db
 from chatsite.client_input import MAX_JSON_DEPTH, depth_ok, storable
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.ids import in_db_range
 from chatsite.realtime import account_group, session_group
-from chatsite.sessions import session_expiry, session_sign_in, session_still_valid
+from chatsite.sessions import session_expiry, session_key_from_scope, session_sign_in, session_still_valid
+from chatsite.socket_queue import SocketQueue, await_any
 from redis_toolkit.client import aget_redis
 from redis_toolkit.ratelimit.core import PURPOSE, REDIS_DOWN, RateLimitUnavailable, arate_limit, rate_limiting, seconds
 from redis_toolkit.ratelimit.http import key_ip
@@ -85,21 +89,25 @@ def connection_abort(send):
 _watchdog: asyncio.Task | None = None
 
 
-def _watch_stalled_sends() -> None:
-    """One task per process looks at every open socket once a second (a send only notes when it began)."""
+def _watch_sockets() -> None:
+    """One task per process looks at every open socket once a second: a send only notes when it began, a
+    session when it expires (a timer per socket was about 0.7 KB of every idle one, uvloop's handle included)."""
     global _watchdog
     loop = asyncio.get_running_loop()
     if _watchdog is None or _watchdog.done() or _watchdog.get_loop() is not loop:
-        _watchdog = loop.create_task(_cut_stalled_sends())
+        _watchdog = loop.create_task(_look_at_sockets())
 
 
-async def _cut_stalled_sends() -> None:
+async def _look_at_sockets() -> None:
     while OPEN_SOCKETS:
         await asyncio.sleep(1.0)
-        stalled = time.monotonic() - SEND_STALL_SECONDS
+        now = time.monotonic()
+        stalled = now - SEND_STALL_SECONDS
         for consumer in list(OPEN_SOCKETS):
             if 0 < consumer.sending_since < stalled:
                 consumer.cut_stalled()
+            if 0 < consumer.expires_at <= now:
+                consumer.expiry_due()
 
 
 CONNECT_RULES = ("sockets.connect", "sockets.connect.ip")  # per user, per address
@@ -183,28 +191,69 @@ def field(frame: dict, name: str, kind: type | tuple[type, ...], *, required: bo
 class JsonSocketConsumer(AsyncWebsocketConsumer):
     """Accepts signed-in users only, dispatches `{"type": "a.b"}` frames to `frame_a_b` methods."""
 
+    # Thousands stay open on a process: slots, not a dict of some thirty attributes each (about 1 KB).
+    __slots__ = ("accepted", "backlog", "base_send", "channel_layer", "channel_name", "channel_receive",
+                 "closing", "cut", "ended", "expires_at", "inflight", "joined", "scope", "sending_since",
+                 "session_key", "stopping", "tasks", "user")  # fmt: skip
+    groups = ()  # Channels' groups to join on connect: join() here does it (a class attribute: no list per socket)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.joined: list[str] = []
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: set[asyncio.Task] | None = None  # spawn()'s, made with the first
         self.accepted = self.closing = self.stopping = self.ended = False
         self.inflight: asyncio.Future | None = None
         self.backlog = False  # backlog_probe(), looked up at the first send
         self.sending_since = 0.0  # time.monotonic() when the send in progress began; 0: none
         self.cut = False
-        self.expiry: asyncio.TimerHandle | None = None
+        self.expires_at = 0.0  # time.monotonic() when the session is due to expire; 0: not watched
         self.user = None  # signed in by connect()
+        self.session_key: str | None = None  # the browser session's, read by connect()
 
     async def __call__(self, scope, receive, send):
         """Run the consumer; whatever way it ends (disconnect, error, cancellation), clean up."""
         try:
-            await super().__call__(scope, receive, send)
+            await self.serve(scope, receive, send)
         except asyncio.CancelledError:
             # daphne cancels every consumer on SIGTERM: finish the frame in hand, then say 1012.
             await self.shut_down()
             raise
         finally:
             self.end()
+
+    async def serve(self, scope, receive, send) -> None:
+        """AsyncConsumer.__call__, in the server's task alone when both sources are SocketQueues.
+
+        Channels waits on the client and on the layer with a task each (await_many_dispatch), about 2 KB
+        per socket with their frames; under chatsite.serve's uvicorn protocol and chatsite's layer one
+        future in both queues does. Other servers and layers get Channels' way.
+        """
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = None
+        self.base_send = send
+        server = getattr(receive, "__self__", None)
+        client = getattr(server, "queue", None)
+        socket_queue = getattr(self.channel_layer, "socket_queue", None)  # chatsite.layer's
+        events = socket_queue(self.channel_name) if socket_queue is not None else None
+        try:
+            if not (isinstance(client, SocketQueue) and hasattr(server, "receive_nowait") and events is not None):
+                self.channel_receive = partial(self.channel_layer.receive, self.channel_name)
+                await await_many_dispatch([receive, self.channel_receive], self.dispatch)
+                return
+            try:
+                while True:
+                    if client.items:  # the client first: its disconnect ends the socket at once
+                        await self.dispatch(server.receive_nowait())
+                    elif events.items:
+                        await self.dispatch(self.channel_layer.receive_nowait(self.channel_name))
+                    else:
+                        await await_any(client, events)
+            finally:
+                await self.channel_layer.release(self.channel_name)
+        except StopConsumer:
+            pass
 
     async def shut_down(self) -> None:
         """Let the frame in hand finish (its reply included), then close with 1012."""
@@ -219,12 +268,10 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     def end(self) -> None:
         """Stop every task of this socket; when disconnect() never ran, run its clean-up detached."""
-        for task in self.tasks:
+        for task in self.tasks or ():
             task.cancel()
-        self.tasks.clear()
-        if self.expiry is not None:
-            self.expiry.cancel()
-            self.expiry = None
+        self.tasks = None
+        self.expires_at = 0.0
         if self.accepted:
             self.accepted = False
             OPEN_SOCKETS.discard(self)
@@ -244,6 +291,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
     def spawn(self, coro) -> asyncio.Task:
         """A background task that lives exactly as long as this socket."""
         task = asyncio.get_running_loop().create_task(coro)
+        if self.tasks is None:
+            self.tasks = set()
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -281,7 +330,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         self.accepted = True
         OPEN_SOCKETS.add(self)
         metrics.SOCKETS_OPEN.inc()
-        _watch_stalled_sends()
+        _watch_sockets()
 
     async def close(self, code=None, reason=None) -> None:
         self.closing = True
@@ -320,8 +369,7 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
         4401 for anonymous users, 4403 / 4404 for what authorize() refuses, 4429 over the connect rate.
         """
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
+        self.session_key = key = session_key_from_scope(self.scope)
         if key:
             # Logout and "sign out" push to the session's group: joined before the session is read, so a
             # sign-out is either seen by the read or pushed to this socket, never lost in between.
@@ -344,8 +392,8 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             await self.accept()
             await self.close(code=refusal)
             return
-        # Password change and deactivation push to the account's group; expiry is noticed by a timer set
-        # to the session's expiry time. Every group is joined before the accept: a client's "open" means
+        # Password change and deactivation push to the account's group; expiry is noticed by the watchdog
+        # at the session's expiry time. Every group is joined before the accept: a client's "open" means
         # the checks are done and nothing pushed from then on can pass the socket by.
         for group in ([account_group(self.user.pk)] if key else []) + self.groups_for(access):
             await self.join(group)
@@ -479,30 +527,26 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
 
     async def session_check(self, event: dict | None = None) -> bool:
         """The user changed (password, deactivation): close with 4401 unless this socket's session still holds."""
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
+        key = self.session_key
         if key and await socket_db.arun(session_still_valid, key, self.user.pk):
             return True
         await self.close(code=CLOSE_NOT_SIGNED_IN)
         return False
 
     def expire_in(self, seconds: float | None) -> None:
-        """Check the session again when it is due to expire (a timer on the loop, no task per socket)."""
-        if self.expiry is not None:
-            self.expiry.cancel()
+        """Check the session again when it is due to expire (the watchdog's round after then, within a second)."""
         delay = 0.0 if seconds is None else min(max(seconds, 0.0), 86400) + 0.05  # None: gone already
-        self.expiry = asyncio.get_running_loop().call_later(delay, self._expiry_due)
+        self.expires_at = time.monotonic() + delay
 
-    def _expiry_due(self) -> None:
-        self.expiry = None
+    def expiry_due(self) -> None:
+        self.expires_at = 0.0
         if self.accepted and not self.closing:
             self.spawn(self.check_expiry())
 
     async def check_expiry(self) -> None:
         """The session's expiry time came: HTTP use may have moved it later; else the session check decides."""
-        session = self.scope.get("session")
         try:
-            expires_in = await socket_db.arun(session_expiry, session.session_key)
+            expires_in = await socket_db.arun(session_expiry, self.session_key)
             if expires_in is not None and expires_in > 0:
                 self.expire_in(expires_in)
             elif await self.session_check():

@@ -33,9 +33,14 @@ def _bell_state(user, after_id: int) -> list[dict]:
 
 
 class NotificationConsumer(JsonSocketConsumer):
-    watching = False
-    room_groups: frozenset[str] = frozenset()  # the room groups joined for rooms.watch
-    sent_id = 0  # the newest notification this socket has shown (at connect: the newest stored)
+    __slots__ = ("items_due", "room_groups", "sent_id", "watching")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.watching = False
+        self.room_groups: frozenset[str] = frozenset()  # the room groups joined for rooms.watch
+        self.sent_id = 0  # the newest notification this socket has shown (at connect: the newest stored)
+        self.items_due: set[str] = set()  # room slugs whose list item is about to be sent again
 
     def authorize(self, user) -> int:
         """Every signed-in user has a bell: the newest notification, read in the handshake's DB call."""
@@ -44,7 +49,6 @@ class NotificationConsumer(JsonSocketConsumer):
     def groups_for(self, newest_id: int) -> list[str]:
         """The user's group: every tab of the user receives the same pushes."""
         self.sent_id = newest_id
-        self.items_due: set[str] = set()  # room slugs whose list item is about to be sent again
         return [user_group(self.user.pk)]
 
     async def user_frame(self, event: dict) -> None:

@@ -66,6 +66,8 @@ def server_env(args) -> dict[str, str]:
 
 
 def server_command(app: str, server: str, port: int) -> list[str]:
+    if server == "uvicorn-sansio" and app.startswith("chatsite"):  # what `make run` and production run
+        return [sys.executable, "-m", "chatsite.serve", "-b", "127.0.0.1", "-p", str(port), "-v", "0", app]
     if server.startswith("uvicorn"):
         ws = {"uvicorn": "websockets", "uvicorn-sansio": "websockets-sansio"}[server]
         return [
