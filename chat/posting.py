@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -109,11 +110,7 @@ def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int
         # Read before the room's lock (one round trip less while it is held): a post of the same
         # client_id committed in between makes the INSERT below fail on the unique constraint, and
         # message_post_many retries post by post, which then finds it here.
-        wanted = {message.client_id for _, message in items if message.client_id}
-        seen: dict[tuple[int, str], Message] = {}
-        if wanted:
-            earlier = Message.objects.filter(room_id=room.pk, client_id__in=wanted)
-            seen = {(m.author_id, m.client_id): m for m in earlier}
+        seen = _earlier_posts(room.pk, {(m.author_id, m.client_id) for _, m in items if m.client_id})
         new: list[tuple[int, Message]] = []
         for i, message in items:
             key = (message.author_id, message.client_id)
@@ -184,6 +181,29 @@ def _posted_event(message: Message, room: Room) -> dict:
         "reply_to": message.reply_to_id,
         "mentions": mentions,
     }
+
+
+@functools.cache
+def _earlier_posts_sql(pairs: int) -> str:
+    # By (author, client_id) pairs and client_id <> '': what the partial unique index holds, so each pair is
+    # one index probe. By room and client_id alone the index gives all the room's rows (40 ms at 200,000).
+    # No ORM: the model's default ordering would join the room table, and compiling costs more than the probes.
+    return (
+        "SELECT id, author_id, client_id FROM chat_message WHERE room_id = %s AND client_id <> '' "
+        f"AND (author_id, client_id) IN ({', '.join(['(%s, %s)'] * pairs)})"
+    )
+
+
+def _earlier_posts(room_id: int, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], Message]:
+    """The room's messages already stored under these (author id, client_id) pairs."""
+    if not pairs:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(_earlier_posts_sql(len(pairs)), [room_id, *(value for pair in pairs for value in pair)])
+        found = {pk: (author_id, client_id) for pk, author_id, client_id in cursor.fetchall()}
+    if not found:  # the usual case: no retried send
+        return {}
+    return {found[m.pk]: m for m in Message.objects.filter(pk__in=found)}
 
 
 # ------------------------------------------------------------------------ the posting threads

@@ -7,6 +7,8 @@ import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from chat.models import Message, Room
 from chat.posting import Post, Posted, apost_message, message_post_many
@@ -124,3 +126,45 @@ def test_redis_down_during_a_batch_loses_no_message(asgi_server, spare_redis, ma
             socket.expect(lambda f: f["type"] == "message.new" and f["message"]["seq"] == 15, timeout=20)
         socket.drain(0.5)
         assert socket.messages() == list(range(1, 16))  # once each, in order
+
+
+def _scans(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _scans(child)
+
+
+def test_the_client_id_look_up_probes_the_unique_index_by_author_and_client_id(room, alice, bob):
+    """In a room of 200,000 messages a look-up by room and client_id alone read the whole room (40 ms)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("reads PostgreSQL's plans")
+    secret = room_create(slug="secret", title="Secret", private=True, created_by=alice)
+    message_post_many([Post(room, alice, "before", "a0")])
+    with connection.cursor() as cursor:  # busy rooms, or the planner rightly reads a small one whole
+        for busy in (room, secret):
+            cursor.execute(
+                "INSERT INTO chat_message (room_id, seq, author_id, body, html, created_at, client_id)"
+                " SELECT %s, last_seq + n, CASE WHEN n %% 2 = 0 THEN %s ELSE %s END, 'x', 'x', now(), 'old-' || n"
+                " FROM chat_room, generate_series(1, 20000) AS n WHERE chat_room.id = %s",
+                [busy.pk, alice.pk, bob.pk, busy.pk],
+            )
+            cursor.execute("UPDATE chat_room SET last_seq = last_seq + 20000 WHERE id = %s", [busy.pk])
+        cursor.execute("ANALYZE chat_message")
+    posts = [Post(room, alice, "hi", "a1"), Post(room, bob, "hi", "b1"), Post(room, alice, "again", "a0")]
+    with CaptureQueriesContext(connection) as queries:
+        results = message_post_many([*posts, Post(secret, alice, "hi", "a1")])
+    assert [r.created for r in results] == [True, True, False, True]
+
+    looked_up = []
+    with connection.cursor() as cursor:
+        for query in queries.captured_queries:
+            if query["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")):
+                continue
+            cursor.execute("EXPLAIN (FORMAT JSON) " + query["sql"])
+            for node in _scans(cursor.fetchone()[0][0]["Plan"]):
+                conditions = node.get("Index Cond", "") + node.get("Filter", "")
+                scan = "Index Name" in node or node["Node Type"] == "Seq Scan"  # not the heap reads of a bitmap
+                if scan and "client_id" in conditions and node.get("Relation Name") in ("chat_message", None):
+                    looked_up.append((node.get("Index Name"), "author_id" in node.get("Index Cond", "")))
+    assert looked_up  # each room's batch looks its client_ids up
+    assert set(looked_up) == {("message_unique_client_id", True)}
