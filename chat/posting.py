@@ -3,6 +3,8 @@
 Room sockets hand their `message.send` to `apost_message`. Posts queued meanwhile, from every socket of
 the process, are taken together: one transaction per room for all of them (one row lock, one INSERT of
 the messages, one of their outbox rows), so the database's commit rate stops being the message rate.
+On PostgreSQL a public room's lock, seqs and messages are one statement; its transaction is three round
+trips (that statement, the outbox rows, COMMIT). Every statement of a batch is plain SQL, built once per size.
 The posting threads are not Channels' single shared database thread, so reads of other sockets do not
 queue behind writes, and PostgreSQL gets several transactions at once (one room is always written by
 the same thread, so its posts batch up instead of waiting for each other's row lock).
@@ -106,63 +108,52 @@ def message_post_many(posts: Sequence[Post]) -> list[Posted | Exception]:
 def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int, Posted | Exception]:
     """Store the messages of one room in one transaction (all, or none and raise)."""
     room = posts[items[0][0]].room
+    new: list[tuple[int, Message]] = []
+    first_of: dict[tuple[int, str], int] = {}
+    again: dict[int, int] = {}  # a post repeating an earlier one of the batch (same client_id): that one's index
+    for i, message in items:
+        key = (message.author_id, message.client_id)
+        if message.client_id and key in first_of:
+            again[i] = first_of[key]
+            continue
+        first_of.setdefault(key, i)
+        new.append((i, message))
+    if connection.vendor == "postgresql" and room.kind == Room.Kind.PUBLIC:
+        with contextlib.suppress(_NotInOneStatement):  # rolled back: nothing written
+            return _commit_with(_store_in_public_room, posts, room, new, again)
+    return _commit_with(_store, posts, room, new, again)
+
+
+def _commit_with(store, posts, room: Room, new: list[tuple[int, Message]], again: dict[int, int]) -> dict:
+    """_commit's transaction, its messages stored by `store` (_store or _store_in_public_room)."""
     out: dict[int, Posted | Exception] = {}
-    with transaction.atomic():
-        # Read before the room's lock (one round trip less while it is held): a post of the same
-        # client_id committed in between makes the INSERT below fail on the unique constraint, and
-        # message_post_many retries post by post, which then finds it here.
-        seen = _earlier_posts(room.pk, {(m.author_id, m.client_id) for _, m in items if m.client_id})
-        new: list[tuple[int, Message]] = []
-        for i, message in items:
-            key = (message.author_id, message.client_id)
-            if message.client_id and key in seen:
-                out[i] = Posted(seen[key], created=False)
-                continue
-            new.append((i, message))
-            if message.client_id:
-                seen[key] = message
-        if not new:
-            return out
-        with connection.cursor() as cursor:
-            # One statement takes the room's row lock and its next seqs: gapless and ordered per room,
-            # whatever the process; the lock is held until commit.
-            cursor.execute(
-                "UPDATE chat_room SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq, kind",
-                [len(new), room.pk],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                return {i: NotFound("This room no longer exists.") for i, _ in items}
-            last_seq, kind = row
-            first = last_seq - len(new) + 1
-            if kind != Room.Kind.PUBLIC:
-                # Read under the lock that a removal takes too: a member removed while their socket was
-                # open posts nothing, whichever commits first.
-                authors = list({message.author_id for _, message in items})
-                cursor.execute(_members_sql(len(authors)), [room.pk, *authors])
-                allowed = {user_id for (user_id,) in cursor.fetchall()}
-                for i, message in items:
-                    if message.author_id not in allowed:
-                        out[i] = Forbidden("You are no longer a member of this room.")
-                new = [(i, message) for i, message in new if i not in out]
-                if first + len(new) - 1 != last_seq:  # give back the seqs of the refused ones
-                    last_seq = first + len(new) - 1
-                    cursor.execute("UPDATE chat_room SET last_seq = %s WHERE id = %s", [last_seq, room.pk])
-            if not new:
-                return out
-            for seq, (_, message) in enumerate(new, start=first):
-                message.seq = seq
-            _insert_messages(cursor, room.pk, [message for _, message in new])
+    with transaction.atomic(), connection.cursor() as cursor:
+        stored = store(cursor, room.pk, new)
+        if stored is None:
+            return {i: NotFound("This room no longer exists.") for i in [*(i for i, _ in new), *again]}
+        earlier, refused, last_seq = stored
+        created: list[tuple[int, Message]] = []
         for i, message in new:
+            if i in refused:
+                out[i] = refused[i]
+            elif message.client_id and (key := (message.author_id, message.client_id)) in earlier:
+                out[i] = Posted(earlier[key], created=False)  # a retried send: the first message
+            else:
+                created.append((i, message))
+        for i, message in created:
             ids, author = posts[i].attachments, message.author
             message.claimed_attachments = attachments_claim(message=message, ids=ids, user=author)
-        publish_events("chat.message.posted", [_posted_event(m, room) for _, m in new])
-        for i, message in new:
+        if created:
+            publish_events("chat.message.posted", [_posted_event(m, room) for _, m in created])
+        for i, message in created:
             pushed = [frames.message_new(message, room_slug=room.slug, author_name=message.author.username)]
             if message.reply_to is not None:
                 count = message_reply_count(message_id=message.reply_to.pk)
                 pushed.append(frames.replies(message.reply_to, room_slug=room.slug, count=count))
             out[i] = Posted(message, created=True, frames=pushed)
+    for i, first in again.items():
+        done = out[first]
+        out[i] = Posted(done.message, created=False) if isinstance(done, Posted) else done
     room.last_seq = max(room.last_seq, last_seq)
     return out
 
@@ -182,6 +173,49 @@ def _posted_event(message: Message, room: Room) -> dict:
         "reply_to": message.reply_to_id,
         "mentions": mentions,
     }
+
+
+Stored = tuple[dict[tuple[int, str], Message], dict[int, Exception], int]  # earlier posts, refused ones, last seq
+
+
+def _store(cursor, room_id: int, new: list[tuple[int, Message]]) -> Stored | None:
+    """INSERT the posts that are new with the room's next seqs (their pk and seq set); None: no such room."""
+    # Read before the room's lock (one round trip less while it is held): a post of the same client_id
+    # committed in between makes the INSERT fail on the unique constraint, and message_post_many retries
+    # post by post, which then finds it here.
+    earlier = _earlier_posts(room_id, {(m.author_id, m.client_id) for _, m in new if m.client_id})
+    fresh = [(i, m) for i, m in new if not (m.client_id and (m.author_id, m.client_id) in earlier)]
+    if not fresh:
+        return earlier, {}, 0
+    # One statement takes the room's row lock and its next seqs: gapless and ordered per room, whatever the
+    # process; the lock is held until commit.
+    cursor.execute(
+        "UPDATE chat_room SET last_seq = last_seq + %s WHERE id = %s RETURNING last_seq, kind", [len(fresh), room_id]
+    )
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    last_seq, kind = row
+    first = last_seq - len(fresh) + 1
+    refused: dict[int, Exception] = {}
+    if kind != Room.Kind.PUBLIC:
+        # Read under the lock that a removal takes too: a member removed while their socket was open posts
+        # nothing, whichever commits first.
+        authors = list({m.author_id for _, m in new})
+        cursor.execute(_members_sql(len(authors)), [room_id, *authors])
+        allowed = {user_id for (user_id,) in cursor.fetchall()}
+        refused = {
+            i: Forbidden("You are no longer a member of this room.") for i, m in new if m.author_id not in allowed
+        }
+        fresh = [(i, m) for i, m in fresh if i not in refused]
+        if first + len(fresh) - 1 != last_seq:  # give back the seqs of the refused ones
+            last_seq = first + len(fresh) - 1
+            cursor.execute("UPDATE chat_room SET last_seq = %s WHERE id = %s", [last_seq, room_id])
+    for seq, (_, message) in enumerate(fresh, start=first):
+        message.seq = seq
+    if fresh:
+        _insert_messages(cursor, room_id, [m for _, m in fresh])
+    return earlier, refused, last_seq
 
 
 @functools.cache
@@ -237,6 +271,53 @@ def _insert_messages(cursor, room_id: int, messages: list[Message]) -> None:
     for m in messages:
         m.pk, m.created_at = ids[m.seq], now
         m._state.adding, m._state.db = False, connection.alias
+
+
+class _NotInOneStatement(Exception):
+    """_store_in_public_room found a repeated client_id, or a room that is not public any more (or gone)."""
+
+
+_POST = "(%s::int, %s::integer, %s::text, %s::text, %s::bigint, %s::timestamptz, %s::varchar)"
+
+
+@functools.cache
+def _store_in_public_room_sql(rows: int) -> str:
+    # No look-up of the client_ids first: the unique index answers for them while inserting, and the rare
+    # repeat (a client's retry) rolls this back for _store, whose seqs then leave it out. A same client_id
+    # being committed by another process is waited for, not an error.
+    values = ", ".join([_POST] * rows)
+    return f"""
+        WITH post (n, author_id, body, html, reply_to_id, created_at, client_id) AS (VALUES {values}),
+        room AS (UPDATE chat_room SET last_seq = last_seq + %s WHERE id = %s AND kind = %s RETURNING last_seq)
+        INSERT INTO chat_message (room_id, seq, author_id, body, html, reply_to_id, created_at, client_id)
+        SELECT %s, room.last_seq - %s + post.n, post.author_id, post.body, post.html, post.reply_to_id,
+            post.created_at, post.client_id
+        FROM post, room
+        ON CONFLICT (room_id, author_id, client_id) WHERE client_id <> '' DO NOTHING
+        RETURNING id, seq
+    """
+
+
+def _store_in_public_room(cursor, room_id: int, new: list[tuple[int, Message]]) -> Stored:
+    """_store in one statement (PostgreSQL) for a public room, which has no membership to read under its lock.
+
+    Raises _NotInOneStatement (the caller rolls back) unless every post was new and the room still public.
+    """
+    now = timezone.now()
+    params: list = []
+    for n, (_, m) in enumerate(new, start=1):
+        params += [n, m.author_id, m.body, m.html, m.reply_to_id, now, m.client_id]
+    cursor.execute(
+        _store_in_public_room_sql(len(new)), [*params, len(new), room_id, Room.Kind.PUBLIC, room_id, len(new)]
+    )
+    ids = {seq: pk for pk, seq in cursor.fetchall()}
+    if len(ids) != len(new):
+        raise _NotInOneStatement
+    last_seq = max(ids)
+    for seq, (_, m) in enumerate(new, start=last_seq - len(new) + 1):
+        m.pk, m.seq, m.created_at = ids[seq], seq, now
+        m._state.adding, m._state.db = False, connection.alias
+    return {}, {}, last_seq
 
 
 # ------------------------------------------------------------------------ the posting threads

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from chat.models import Message, Room
+from chat.models import Membership, Message, Room
 from chat.posting import Post, Posted, apost_message, message_post_many
 from chat.services import room_create
-from chatsite.errors import Forbidden, UserError
+from chatsite.errors import Forbidden, NotFound, UserError
 from redis_toolkit.models import OutboxEvent
-from tests.conftest import cookie_header
+from tests.conftest import cookie_header, wait_until
 from tests.faults.conftest import Client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +159,7 @@ def test_the_client_id_look_up_probes_the_unique_index_by_author_and_client_id(r
     looked_up = []
     with connection.cursor() as cursor:
         for query in queries.captured_queries:
-            if query["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT")):
+            if query["sql"].startswith(("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")):
                 continue
             cursor.execute("EXPLAIN (FORMAT JSON) " + query["sql"])
             for node in _scans(cursor.fetchone()[0][0]["Plan"]):
@@ -168,3 +169,76 @@ def test_the_client_id_look_up_probes_the_unique_index_by_author_and_client_id(r
                     looked_up.append((node.get("Index Name"), "author_id" in node.get("Index Cond", "")))
     assert looked_up  # each room's batch looks its client_ids up
     assert set(looked_up) == {("message_unique_client_id", True)}
+
+
+def test_a_room_made_private_or_deleted_since_the_socket_read_it_takes_only_its_members_posts(room, alice, bob):
+    gone = room_create(slug="gone", title="Gone")
+    Membership.objects.create(room=room, user=alice)
+    Room.objects.filter(pk=room.pk).update(kind=Room.Kind.PRIVATE)  # `room` still says public, as a socket's copy
+    Room.objects.filter(pk=gone.pk).delete()
+
+    member, outsider, void = message_post_many(
+        [Post(room, alice, "member", "a1"), Post(room, bob, "outsider", "b1"), Post(gone, alice, "void", "a2")]
+    )
+
+    assert isinstance(member, Posted)
+    assert member.message.seq == 1
+    assert isinstance(outsider, Forbidden)
+    assert isinstance(void, NotFound)
+    assert list(Message.objects.values_list("body", flat=True)) == ["member"]
+    assert Room.objects.get(pk=room.pk).last_seq == 1
+
+
+def test_a_client_id_committed_by_another_process_while_the_batch_waited_for_the_room_gives_that_message(
+    room, alice, bob
+):
+    holding, release, waiting, results = threading.Event(), threading.Event(), threading.Event(), []
+
+    def other_process():  # the same send, through another server, holding the room's lock
+        try:
+            with transaction.atomic():
+                message_post_many([Post(room, alice, "hello", "same")])
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def note_begin(execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):  # SQLite: BEGIN IMMEDIATE, which waits for the other's write lock
+            waiting.set()
+        return execute(sql, params, many, context)
+
+    def this_process():
+        try:
+            with connection.execute_wrapper(note_begin):
+                results.extend(message_post_many([Post(room, alice, "hello", "same"), Post(room, bob, "hi", "b1")]))
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=other_process)
+    first.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=this_process)
+    second.start()
+    wait_until(lambda: _waits_for_a_lock(waiting))
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    again, other = results
+    assert isinstance(again, Posted)
+    assert not again.created
+    assert isinstance(other, Posted)
+    assert other.created
+    assert list(Message.objects.order_by("seq").values_list("seq", "client_id")) == [(1, "same"), (2, "b1")]
+    assert again.message.pk == Message.objects.get(client_id="same").pk
+
+
+def _waits_for_a_lock(began: threading.Event) -> bool:
+    if connection.vendor != "postgresql":
+        return began.is_set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0] > 0
