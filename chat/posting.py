@@ -19,7 +19,7 @@ import functools
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,13 +63,19 @@ class Posted:
     published: bool = False  # apost_message: the frames went out to Redis
 
 
-def message_post_many(posts: Sequence[Post]) -> list[Posted | Exception]:
+Committed = Callable[[dict[int, Posted | Exception]], None]
+
+
+def message_post_many(posts: Sequence[Post], *, on_committed: Committed | None = None) -> list[Posted | Exception]:
     """Persist many posts, one transaction per room; each post's result (or its error) in the posts' order.
 
     Each room's new messages take its next seqs in the posts' order (gapless, under the room's row
     lock, as message_post). A client_id the author already used in the room (before, or earlier in the
     batch) gives the first message back, created=False. A post that fails (bad input, a member removed
     meanwhile, an attachment already sent) fails alone: the others are posted.
+
+    `on_committed` hears each committed transaction's results (by index in `posts`) as soon as it commits,
+    before the transaction's other after-commit work (the outbox's XADD, a Redis round trip).
     """
     results: list[Posted | Exception | None] = [None] * len(posts)
     by_room: dict[int, list[tuple[int, Message]]] = {}
@@ -89,7 +95,7 @@ def message_post_many(posts: Sequence[Post]) -> list[Posted | Exception]:
         by_room.setdefault(post.room.pk, []).append((i, message))
     for items in by_room.values():
         try:
-            outcome = _commit(posts, items)
+            outcome = _commit(posts, items, on_committed)
         except Exception as exc:
             if len(items) == 1:
                 outcome = {items[0][0]: exc}
@@ -97,7 +103,7 @@ def message_post_many(posts: Sequence[Post]) -> list[Posted | Exception]:
                 outcome = {}
                 for item in items:
                     try:
-                        outcome.update(_commit(posts, [item]))
+                        outcome.update(_commit(posts, [item], on_committed))
                     except Exception as exc:
                         outcome[item[0]] = exc
         for i, result in outcome.items():
@@ -105,7 +111,9 @@ def message_post_many(posts: Sequence[Post]) -> list[Posted | Exception]:
     return results  # type: ignore[return-value]
 
 
-def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int, Posted | Exception]:
+def _commit(
+    posts: Sequence[Post], items: list[tuple[int, Message]], on_committed: Committed | None = None
+) -> dict[int, Posted | Exception]:
     """Store the messages of one room in one transaction (all, or none and raise)."""
     room = posts[items[0][0]].room
     new: list[tuple[int, Message]] = []
@@ -120,11 +128,11 @@ def _commit(posts: Sequence[Post], items: list[tuple[int, Message]]) -> dict[int
         new.append((i, message))
     if connection.vendor == "postgresql" and room.kind == Room.Kind.PUBLIC:
         with contextlib.suppress(_NotInOneStatement):  # rolled back: nothing written
-            return _commit_with(_store_in_public_room, posts, room, new, again)
-    return _commit_with(_store, posts, room, new, again)
+            return _commit_with(_store_in_public_room, posts, room, new, again, on_committed)
+    return _commit_with(_store, posts, room, new, again, on_committed)
 
 
-def _commit_with(store, posts, room: Room, new: list[tuple[int, Message]], again: dict[int, int]) -> dict:
+def _commit_with(store, posts, room: Room, new: list[tuple[int, Message]], again: dict[int, int], on_committed) -> dict:
     """_commit's transaction, its messages stored by `store` (_store or _store_in_public_room)."""
     out: dict[int, Posted | Exception] = {}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -132,6 +140,8 @@ def _commit_with(store, posts, room: Room, new: list[tuple[int, Message]], again
         if stored is None:
             return {i: NotFound("This room no longer exists.") for i in [*(i for i, _ in new), *again]}
         earlier, refused, last_seq = stored
+        if on_committed is not None:  # registered before publish_events' push: on_commit keeps their order
+            transaction.on_commit(functools.partial(on_committed, out), robust=True)
         created: list[tuple[int, Message]] = []
         for i, message in new:
             if i in refused:
@@ -151,9 +161,9 @@ def _commit_with(store, posts, room: Room, new: list[tuple[int, Message]], again
                 count = message_reply_count(message_id=message.reply_to.pk)
                 pushed.append(frames.replies(message.reply_to, room_slug=room.slug, count=count))
             out[i] = Posted(message, created=True, frames=pushed)
-    for i, first in again.items():
-        done = out[first]
-        out[i] = Posted(done.message, created=False) if isinstance(done, Posted) else done
+        for i, first in again.items():  # `out` is complete before commit: on_committed reads it then
+            done = out[first]
+            out[i] = Posted(done.message, created=False) if isinstance(done, Posted) else done
     room.last_seq = max(room.last_seq, last_seq)
     return out
 
@@ -366,13 +376,26 @@ def _run(jobs: queue.SimpleQueue) -> None:
 
 
 def _post_and_settle(batch: list[_Job]) -> None:
+    settled: set[int] = set()
+
+    def hand_off(outcome: dict[int, Posted | Exception]) -> None:
+        # Right after commit, before the outbox's XADD of the posted events: the room hears its messages
+        # one Redis round trip sooner (an XADD that fails later is the relay's to send, as before).
+        _hand_off([(batch[i], result) for i, result in outcome.items()])
+        settled.update(outcome)
+
     try:
-        results: list = message_post_many([job.post for job in batch])
+        results: list = message_post_many([job.post for job in batch], on_committed=hand_off)
     except Exception as exc:  # message_post_many answers per post; this is a bug or the database gone
         logger.exception("posting a batch of %d messages failed", len(batch))
         results = [exc] * len(batch)
+    _hand_off([(job, result) for i, (job, result) in enumerate(zip(batch, results, strict=True)) if i not in settled])
+
+
+def _hand_off(results: list[tuple[_Job, Posted | Exception]]) -> None:
+    """Give posts' results to the event loops that wait for them (publish, then answer the posters)."""
     by_loop: dict[asyncio.AbstractEventLoop, list] = {}
-    for job, result in zip(batch, results, strict=True):
+    for job, result in results:
         by_loop.setdefault(job.loop, []).append((job, result))
     for loop, done in by_loop.items():
         with contextlib.suppress(RuntimeError):  # that event loop is closed: nobody waits for these any more

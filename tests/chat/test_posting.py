@@ -15,6 +15,8 @@ from chat.models import Membership, Message, Room
 from chat.posting import Post, Posted, apost_message, message_post_many
 from chat.services import room_create
 from chatsite.errors import Forbidden, NotFound, UserError
+from redis_toolkit.client import get_redis
+from redis_toolkit.events.outbox import pushed_key
 from redis_toolkit.models import OutboxEvent
 from tests.conftest import cookie_header, wait_until
 from tests.faults.conftest import Client
@@ -100,6 +102,30 @@ def test_a_failing_post_in_a_batch_does_not_fail_the_others(room, alice, bob, ma
     assert list(Message.objects.filter(room=room).values_list("seq", "body")) == [(1, "first"), (2, "second")]
     assert Room.objects.get(pk=room.pk).last_seq == 2
     assert OutboxEvent.objects.filter(type="chat.message.posted").count() == 3
+
+
+def test_each_committed_room_is_heard_before_its_outbox_events_go_to_redis(room, alice, bob):
+    """The posting threads hand a room's messages to the event loop there, one Redis round trip sooner."""
+    secret = room_create(slug="secret", title="Secret", private=True, created_by=alice)
+    heard: list[tuple[dict, set[int]]] = []
+
+    def on_committed(outcome: dict) -> None:
+        pushed = {int(pk) for pk in get_redis("streams").zrange(pushed_key(), 0, -1)}
+        events = OutboxEvent.objects.filter(type="chat.message.posted")  # committed: in the outbox already
+        heard.append((dict(outcome), {e.pk for e in events if e.payload["room_id"] == outcome_room(outcome)} - pushed))
+
+    def outcome_room(outcome: dict) -> int:
+        return next(r.message.room_id for r in outcome.values() if isinstance(r, Posted))
+
+    results = message_post_many(
+        [Post(room, alice, "one", "a1"), Post(secret, alice, "two", "a2"), Post(room, bob, "   ", "b1")],
+        on_committed=on_committed,
+    )
+
+    in_room, in_secret, empty = results
+    assert [outcome for outcome, _ in heard] == [{0: in_room}, {1: in_secret}]  # each room as it commits
+    assert all(len(not_pushed) == 1 for _, not_pushed in heard)  # its event waits for after the hand-off
+    assert isinstance(empty, UserError)  # refused before any transaction: the caller answers it
 
 
 @pytest.mark.slow
