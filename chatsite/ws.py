@@ -338,6 +338,12 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
 
+    async def websocket_disconnect(self, message) -> None:
+        """Channels' own without its aclose_old_connections(): that hopped into the one shared database thread at
+        every disconnect (a burst of them queued behind each other), for connections handle() explains need none."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     async def accept(self, subprotocol=None, headers=None) -> None:
         await super().accept(subprotocol, headers)
         self.accepted = True
