@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from chatsite.batching import atogether
 from redis_toolkit.client import aget_redis, get_redis, redis_key
@@ -112,6 +112,13 @@ async def _run(mode: str, **who) -> tuple[bool, list[dict]]:
 async def _arun_many(calls: list[tuple[str, dict]]) -> list:
     """Run the script once per (mode, who) in one pipelined round trip; per call, what join returns or its error."""
     client = aget_redis()
+    if len(calls) == 1:  # the lone socket of its turn: a pipeline of one costs more than the command
+        (mode, who), reply = calls[0], None
+        try:
+            reply = await _SCRIPT.acall(client, _keys(who["room_id"], who["user_id"]), _args(mode, **who))
+        except ResponseError as exc:
+            return [exc]
+        return [(bool(reply[0]), _decode(reply[1], reply[2]))]
     replies: list = [None] * len(calls)
     todo = range(len(calls))
     for attempt in (1, 2):

@@ -18,19 +18,26 @@ async def atogether(run_many: RunMany, item: Any) -> Any:
     turn of the loop shares one call of it (sockets woken by one reply, or one read, reach here in the same turn)."""
     loop = asyncio.get_running_loop()
     per_loop = _pending.setdefault(loop, {})
-    if (batch := per_loop.get(run_many)) is None:
-        batch = per_loop[run_many] = []
-        loop.call_soon(_start, loop, run_many)
-    future = loop.create_future()
-    batch.append((item, future))
-    return await future
-
-
-def _start(loop: asyncio.AbstractEventLoop, run_many: RunMany) -> None:
-    # A task of its own: a caller cancelled (its socket gone) does not take the others' round trip with it.
-    task = loop.create_task(_run(run_many, _pending[loop].pop(run_many)))
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    if (batch := per_loop.get(run_many)) is not None:  # the first caller of this turn takes this one along
+        batch.append((item, future := loop.create_future()))
+        return await future
+    batch = per_loop[run_many] = [(item, None)]
+    try:
+        await asyncio.sleep(0)  # every caller ready in this turn of the loop runs now and adds its own
+    finally:
+        del per_loop[run_many]
+        if len(batch) > 1:
+            # A task of its own: a caller cancelled (its socket gone) does not take the others' round trip with it.
+            batch[0] = (item, future := loop.create_future())
+            task = loop.create_task(_run(run_many, batch))
+            _running.add(task)
+            task.add_done_callback(_running.discard)
+    if len(batch) > 1:
+        return await future
+    (result,) = await run_many([item])  # alone in its turn: no task, no future
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 async def _run(run_many: RunMany, batch: list) -> None:
