@@ -14,8 +14,9 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from django.conf import settings
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from chatsite.batching import atogether
 from redis_toolkit.client import aget_redis, get_redis, redis_key
 from redis_toolkit.scripts import LuaScript
 
@@ -105,9 +106,33 @@ def _args(mode: str, *, room_id: int, user_id: int, username: str, socket_id: st
 
 
 async def _run(mode: str, **who) -> tuple[bool, list[dict]]:
-    args = _args(mode, **who)
-    changed, members, states = await _SCRIPT.acall(aget_redis(), _keys(who["room_id"], who["user_id"]), args)
-    return bool(changed), _decode(members, states)
+    return await atogether(_arun_many, (mode, who))
+
+
+async def _arun_many(calls: list[tuple[str, dict]]) -> list:
+    """Run the script once per (mode, who) in one pipelined round trip; per call, what join returns or its error."""
+    client = aget_redis()
+    if len(calls) == 1:  # the lone socket of its turn: a pipeline of one costs more than the command
+        (mode, who), reply = calls[0], None
+        try:
+            reply = await _SCRIPT.acall(client, _keys(who["room_id"], who["user_id"]), _args(mode, **who))
+        except ResponseError as exc:
+            return [exc]
+        return [(bool(reply[0]), _decode(reply[1], reply[2]))]
+    replies: list = [None] * len(calls)
+    todo = range(len(calls))
+    for attempt in (1, 2):
+        pipe = client.pipeline(transaction=False)
+        for i in todo:
+            keys, args = _keys(calls[i][1]["room_id"], calls[i][1]["user_id"]), _args(calls[i][0], **calls[i][1])
+            pipe.execute_command("EVALSHA", _SCRIPT.sha, len(keys), *keys, *args)
+        for i, reply in zip(todo, await pipe.execute(raise_on_error=False), strict=True):
+            replies[i] = reply
+        todo = [i for i in todo if isinstance(replies[i], NoScriptError)]
+        if not todo or attempt == 2:
+            break
+        await client.script_load(_SCRIPT.source)  # Redis restarted empty: load it once, then those calls again
+    return [r if isinstance(r, Exception) else (bool(r[0]), _decode(r[1], r[2])) for r in replies]
 
 
 Announce = Callable[[int, list[dict]], Awaitable[None]]
@@ -156,21 +181,11 @@ class _Keeper:
 
 async def apresence_heartbeats(whos: list[dict]) -> list[tuple[bool, list[dict]]]:
     """Refresh sockets' entries and prune expired ones, in one round trip; per socket, what join returns."""
-    client = aget_redis()
-    for attempt in (1, 2):
-        pipe = client.pipeline(transaction=False)
-        for who in whos:
-            keys, args = _keys(who["room_id"], who["user_id"]), _args("heartbeat", **who)
-            pipe.execute_command("EVALSHA", _SCRIPT.sha, len(keys), *keys, *args)
-        replies = await pipe.execute(raise_on_error=False)
-        if attempt == 1 and any(isinstance(reply, NoScriptError) for reply in replies):
-            await client.script_load(_SCRIPT.source)  # Redis restarted empty: load it once, then all again
-            continue
-        for reply in replies:
-            if isinstance(reply, Exception):
-                raise reply
-        return [(bool(changed), _decode(members, states)) for changed, members, states in replies]
-    raise AssertionError("unreachable")
+    results = await _arun_many([("heartbeat", who) for who in whos])
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results
 
 
 _keepers: dict[asyncio.AbstractEventLoop, _Keeper] = {}
@@ -198,7 +213,8 @@ def presence_forget(socket_id: str) -> None:
 
 
 async def apresence_join(**who) -> tuple[bool, list[dict]]:
-    """Add a socket; returns (list changed, online users). Keyword args: room_id, user_id, username, socket_id."""
+    """Add a socket; returns (list changed, online users). Keyword args: room_id, user_id, username, socket_id.
+    Joins, leaves and state changes of sockets in the same turn of the loop share one round trip."""
     return await _run("join", **who)
 
 

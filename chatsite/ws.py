@@ -19,6 +19,7 @@ from channels.layers import get_channel_layer
 from channels.utils import await_many_dispatch
 
 from chatsite import metrics, socket_db
+from chatsite.batching import atogether
 from chatsite.client_input import MAX_JSON_DEPTH, depth_ok, storable
 from chatsite.errors import Forbidden, NotFound, UserError
 from chatsite.ids import in_db_range
@@ -114,8 +115,9 @@ CONNECT_RULES = ("sockets.connect", "sockets.connect.ip")  # per user, per addre
 
 
 async def connect_refusal(scope: dict, user_id: int) -> float:
-    """Count one socket open against its user's and its address's rules, both in one round trip (a pipeline);
-    0 when both allow, else seconds until they would. The rules fail open: with Redis down sockets open."""
+    """Count one socket open against its user's and its address's rules; 0 when both allow, else seconds until
+    they would. The rules fail open: with Redis down sockets open. The checks of every socket opening in the same
+    turn of the loop go in one round trip (a pipeline)."""
     headers = dict(scope.get("headers", ()))
     address = {"REMOTE_ADDR": (scope.get("client") or ("",))[0], "HTTP_X_FORWARDED_FOR": ""}
     address["HTTP_X_FORWARDED_FOR"] = headers.get(b"x-forwarded-for", b"").decode("latin1")
@@ -123,18 +125,20 @@ async def connect_refusal(scope: dict, user_id: int) -> float:
         rate_limiting(CONNECT_RULES[0], f"user:{user_id}"),
         rate_limiting(CONNECT_RULES[1], key_ip(SimpleNamespace(META=address))),
     ]
-    try:
-        results = await _adrive_together(checks)
-    except RateLimitUnavailable as exc:  # an operator made a rule fail closed, and Redis is unreachable
-        return exc.retry_after
+    results = await atogether(_adrive_together, checks)
+    for result in results:
+        if isinstance(result, RateLimitUnavailable):  # an operator made a rule fail closed, and Redis is unreachable
+            return result.retry_after
     for result in results:
         if not result.allowed:
             metrics.RATE_LIMIT_REFUSALS.labels(result.rule).inc()
     return max(result.retry_after for result in results)
 
 
-async def _adrive_together(checks: list) -> list:
-    """Run several one-script rate-limit checks (toolkit steps) in one pipeline; each gets its own reply."""
+async def _adrive_together(sockets: list[list]) -> list[list]:
+    """Run sockets' one-script rate-limit checks (toolkit steps) in one pipeline; each check gets its own reply,
+    and its result (or RateLimitUnavailable) goes back in its socket's list."""
+    checks = [steps for socket in sockets for steps in socket]
     results: list = [None] * len(checks)
     pipe, pending = aget_redis(PURPOSE).pipeline(transaction=False), []
     for i, steps in enumerate(checks):
@@ -142,6 +146,9 @@ async def _adrive_together(checks: list) -> list:
             script, keys, args = next(steps)
         except StopIteration as done:  # decided without Redis (it failed a moment ago)
             results[i] = done.value
+            continue
+        except RateLimitUnavailable as exc:
+            results[i] = exc
             continue
         script.queue(pipe, keys, args)
         pending.append(i)
@@ -155,7 +162,13 @@ async def _adrive_together(checks: list) -> list:
                 checks[i].throw(reply) if isinstance(reply, BaseException) else checks[i].send(reply)
             except StopIteration as done:
                 results[i] = done.value
-    return results
+            except RateLimitUnavailable as exc:
+                results[i] = exc
+    per_socket, start = [], 0
+    for socket in sockets:
+        per_socket.append(results[start : start + len(socket)])
+        start += len(socket)
+    return per_socket
 
 
 class FrameError(UserError):
@@ -324,6 +337,12 @@ class JsonSocketConsumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def websocket_disconnect(self, message) -> None:
+        """Channels' own without its aclose_old_connections(): that hopped into the one shared database thread at
+        every disconnect (a burst of them queued behind each other), for connections handle() explains need none."""
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def accept(self, subprotocol=None, headers=None) -> None:
         await super().accept(subprotocol, headers)

@@ -105,3 +105,22 @@ async def test_one_keeper_refreshes_every_socket_of_the_process_and_announces_ex
     for user_id in (1, 2):
         presence.presence_forget(f"kept-tab-{user_id}")
         await presence.apresence_leave(**who(user_id, f"kept-tab-{user_id}", room_id=906))
+
+
+async def test_sockets_joining_in_the_same_turn_share_one_round_trip_and_each_gets_its_own_answer(monkeypatch):
+    round_trips = []
+    run_many = presence._arun_many
+
+    async def counted(calls):
+        round_trips.append(len(calls))
+        return await run_many(calls)
+
+    monkeypatch.setattr(presence, "_arun_many", counted)
+    joined = await asyncio.gather(*(presence.apresence_join(**who(n, f"tab-{n}", room_id=904)) for n in (1, 2, 3)))
+
+    assert round_trips == [3]
+    assert [changed for changed, _ in joined] == [True, True, True]
+    assert [[entry["id"] for entry in online] for _, online in joined] == [[1], [1, 2], [1, 2, 3]]  # in order
+    left = await asyncio.gather(*(presence.apresence_leave(**who(n, f"tab-{n}", room_id=904)) for n in (1, 2, 3)))
+    assert round_trips == [3, 3]
+    assert left[-1] == (True, [])

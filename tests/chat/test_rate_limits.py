@@ -68,3 +68,22 @@ async def test_socket_opens_over_the_addresss_limit_are_refused_with_4429(room, 
     assert closed == {"type": "websocket.close", "code": 4429}
     for socket in (first, second):
         await socket.close()
+
+
+async def test_sockets_opening_at_once_are_each_counted_and_the_one_over_the_limit_refused(room, make_user, settings):
+    """The connect checks of sockets opening in the same turn share one pipeline, and each socket its verdict."""
+    import asyncio
+
+    from tests.chat.conftest import open_socket
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sockets.connect": {"limits": "2/1m", "fail": "open"}}
+    mia = await sync_to_async(make_user)("mia")
+
+    opened = await asyncio.gather(*(open_socket(mia, f"/ws/rooms/{room.slug}/") for _ in range(3)))
+    first_frames = [json.loads((await s.communicator.receive_output(timeout=2))["text"]) for _, _, s in opened]
+
+    assert sorted(frame["type"] for frame in first_frames) == ["error", "presence", "presence"]
+    (refused,) = [s for (_, _, s), frame in zip(opened, first_frames, strict=True) if frame["type"] == "error"]
+    assert await refused.communicator.receive_output(timeout=2) == {"type": "websocket.close", "code": 4429}
+    for _, _, socket in opened:
+        await socket.close()
