@@ -23,6 +23,7 @@ import asyncio
 import logging
 import random
 import time
+import uuid
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer, RedisSingleShardConnection
 from redis.exceptions import RedisError, ResponseError
@@ -97,6 +98,8 @@ class ResilientShard(RedisSingleShardConnection):
         self._watch_reconnects()
 
     async def unsubscribe(self, channel):
+        if "!" in channel:  # a socket's channel: a queue behind its process's subscription (new_channel)
+            return
         self._pending.discard(channel)
         try:
             await super().unsubscribe(channel)
@@ -171,6 +174,9 @@ class ResilientShard(RedisSingleShardConnection):
         layer = self.channel_layer
         if name in layer.channels:
             layer.deliver(name, message["data"])
+        elif name == layer.process_channel:  # a send to one of this process's sockets: "<its channel>\n<data>"
+            channel, _, data = message["data"].partition(b"\n")
+            layer.deliver(channel.decode(), data)
         elif name in layer.groups:
             # Decoded once for all the group's sockets of this process (receive() passes a dict through):
             # consumers only read their events, so they can share one.
@@ -187,6 +193,22 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         self._shards = [ResilientShard(shard.host, self) for shard in self._shards]
         self.overflowed: set[str] = set()
         self._releases: dict[str, asyncio.Task] = {}  # per group: the call that will release its held frames
+        self.process_channel: str | None = None  # this loop's one subscription for its sockets' channels
+
+    async def new_channel(self, prefix="specific."):
+        """A socket's channel, `<this loop's channel>!<id>`: a local queue behind one subscription per loop.
+
+        channels_redis subscribes every socket's channel in Redis: a SUBSCRIBE when it opens, an
+        UNSUBSCRIBE when it closes, thousands of subscriptions per process to restore after an outage,
+        all for sends by channel name, which chatsite never makes (it pushes to groups). A send to such a
+        name still arrives: it goes to the loop's channel and is sorted here (_receive_message).
+        """
+        if self.process_channel is None:
+            self.process_channel = f"{self.prefix}{prefix}{uuid.uuid4().hex}"
+            await self._get_shard(self.process_channel).subscribe(self.process_channel)
+        channel = f"{self.process_channel}!{uuid.uuid4().hex}"
+        self.channels[channel] = SocketQueue()
+        return channel
 
     def deliver(self, channel: str, data: bytes | dict) -> None:
         queue = self.channels.get(channel)
@@ -210,8 +232,13 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         metrics.RESYNC_NUDGES.inc(len(self.channels))
 
     async def send(self, channel, message):
+        process_channel, local, _ = channel.partition("!")
         try:
-            await super().send(channel, message)
+            if local:  # a socket's channel (new_channel): through its process's subscription
+                data = channel.encode() + b"\n" + self.channel_layer.serialize(message)
+                await self._get_shard(process_channel).publish(process_channel, data)
+            else:
+                await super().send(channel, message)
         except REDIS_DOWN:
             self.channel_layer.publish_failures += 1
 
@@ -270,6 +297,10 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         self.overflowed.discard(channel)  # a new receive after overflow means the consumer lives on
         return await super().receive(channel)
 
+    async def flush(self):
+        self.process_channel = None  # its subscription goes with the shards' connections
+        await super().flush()
+
     def socket_queue(self, channel: str) -> SocketQueue | None:
         """The queue of a channel of this process, for a consumer that waits on it itself (chatsite.ws)."""
         return self.channels.get(channel)
@@ -282,7 +313,7 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
 
     async def release(self, channel: str) -> None:
         """What a cancelled receive() does for a consumer that waited itself: the queue and subscription go."""
-        if self.channels.pop(channel, None) is not None:
+        if self.channels.pop(channel, None) is not None and "!" not in channel:
             try:
                 await self._get_shard(channel).unsubscribe(channel)
             except Exception:
