@@ -279,8 +279,13 @@ def _insert_messages(cursor, room_id: int, messages: list[Message]) -> None:
     cursor.execute(_insert_messages_sql(len(messages)), params)
     ids = {seq: pk for pk, seq in cursor.fetchall()}  # by seq: RETURNING promises no order
     for m in messages:
-        m.pk, m.created_at = ids[m.seq], now
-        m._state.adding, m._state.db = False, connection.alias
+        _mark_stored(m, ids[m.seq], now)
+
+
+def _mark_stored(message: Message, pk: int, created_at) -> None:
+    """What bulk_create leaves on a saved instance: its id and creation time, and saved in this database."""
+    message.pk, message.created_at = pk, created_at
+    message._state.adding, message._state.db = False, connection.alias
 
 
 class _NotInOneStatement(Exception):
@@ -325,8 +330,8 @@ def _store_in_public_room(cursor, room_id: int, new: list[tuple[int, Message]]) 
         raise _NotInOneStatement
     last_seq = max(ids)
     for seq, (_, m) in enumerate(new, start=last_seq - len(new) + 1):
-        m.pk, m.seq, m.created_at = ids[seq], seq, now
-        m._state.adding, m._state.db = False, connection.alias
+        m.seq = seq
+        _mark_stored(m, ids[seq], now)
     return {}, {}, last_seq
 
 

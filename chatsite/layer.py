@@ -312,8 +312,8 @@ class ResilientLoopLayer(RedisPubSubLoopLayer):
         return self.channel_layer.deserialize(message)
 
     async def release(self, channel: str) -> None:
-        """What a cancelled receive() does for a consumer that waited itself: the queue and subscription go."""
-        if self.channels.pop(channel, None) is not None and "!" not in channel:
+        """What a cancelled receive() does for a consumer that waited itself: the queue (and any subscription) go."""
+        if self.channels.pop(channel, None) is not None:
             try:
                 await self._get_shard(channel).unsubscribe(channel)
             except Exception:

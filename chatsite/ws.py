@@ -65,8 +65,6 @@ def _transport(send):
     `partial(server.handle_reply, protocol)` (its Twisted transport buffers without bound); uvicorn's
     is a bound method of its protocol (an asyncio transport; uvicorn makes the send wait while it is full).
     """
-    while hasattr(getattr(send, "__self__", None), "real_send"):  # channels' session middleware wraps it
-        send = send.__self__.real_send
     owner = send.args[0] if isinstance(send, partial) and send.args else getattr(send, "__self__", None)
     return getattr(owner, "transport", None)
 

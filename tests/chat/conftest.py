@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 
 from chat.services import room_create
 from chatsite.asgi import application
@@ -97,3 +99,31 @@ def join():
         return socket
 
     return connect
+
+
+class LockWait:
+    """Whether a connection of this test waits for a lock another one holds.
+
+    PostgreSQL: a backend of this database waits for a lock (pg_stat_activity). SQLite takes its write lock
+    at BEGIN IMMEDIATE, so the waiting side starting its transaction (its work run under `noted()`) is the wait.
+    """
+
+    def __init__(self) -> None:
+        self.began = threading.Event()
+
+    def noted(self):
+        return connection.execute_wrapper(self._note_begin)
+
+    def _note_begin(self, execute, sql, params, many, context):
+        if sql.startswith("BEGIN"):
+            self.began.set()
+        return execute(sql, params, many, context)
+
+    def waiting(self) -> bool:
+        if connection.vendor != "postgresql":
+            return self.began.is_set()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return cursor.fetchone()[0] > 0

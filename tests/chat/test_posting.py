@@ -18,6 +18,7 @@ from chatsite.errors import Forbidden, NotFound, UserError
 from redis_toolkit.client import get_redis
 from redis_toolkit.events.outbox import pushed_key
 from redis_toolkit.models import OutboxEvent
+from tests.chat.conftest import LockWait
 from tests.conftest import cookie_header, wait_until
 from tests.faults.conftest import Client
 
@@ -218,7 +219,7 @@ def test_a_room_made_private_or_deleted_since_the_socket_read_it_takes_only_its_
 def test_a_client_id_committed_by_another_process_while_the_batch_waited_for_the_room_gives_that_message(
     room, alice, bob
 ):
-    holding, release, waiting, results = threading.Event(), threading.Event(), threading.Event(), []
+    holding, release, lock_wait, results = threading.Event(), threading.Event(), LockWait(), []
 
     def other_process():  # the same send, through another server, holding the room's lock
         try:
@@ -229,14 +230,9 @@ def test_a_client_id_committed_by_another_process_while_the_batch_waited_for_the
         finally:
             connection.close()
 
-    def note_begin(execute, sql, params, many, context):
-        if sql.startswith("BEGIN"):  # SQLite: BEGIN IMMEDIATE, which waits for the other's write lock
-            waiting.set()
-        return execute(sql, params, many, context)
-
     def this_process():
         try:
-            with connection.execute_wrapper(note_begin):
+            with lock_wait.noted():
                 results.extend(message_post_many([Post(room, alice, "hello", "same"), Post(room, bob, "hi", "b1")]))
         finally:
             connection.close()
@@ -246,7 +242,7 @@ def test_a_client_id_committed_by_another_process_while_the_batch_waited_for_the
     assert holding.wait(10)
     second = threading.Thread(target=this_process)
     second.start()
-    wait_until(lambda: _waits_for_a_lock(waiting))
+    wait_until(lock_wait.waiting)
     release.set()
     first.join(10)
     second.join(10)
@@ -258,13 +254,3 @@ def test_a_client_id_committed_by_another_process_while_the_batch_waited_for_the
     assert other.created
     assert list(Message.objects.order_by("seq").values_list("seq", "client_id")) == [(1, "same"), (2, "b1")]
     assert again.message.pk == Message.objects.get(client_id="same").pk
-
-
-def _waits_for_a_lock(began: threading.Event) -> bool:
-    if connection.vendor != "postgresql":
-        return began.is_set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0

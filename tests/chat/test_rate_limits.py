@@ -1,5 +1,6 @@
 """Rate limits on the room socket: a message over the limit is refused, not stored, and the socket stays open."""
 
+import asyncio
 import json
 
 import pytest
@@ -7,6 +8,7 @@ from asgiref.sync import sync_to_async
 
 from chat.models import Message
 from redis_toolkit.ratelimit.core import rate_limit_reset
+from tests.chat.conftest import open_socket
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("redis_client")]
 
@@ -72,10 +74,6 @@ async def test_socket_opens_over_the_addresss_limit_are_refused_with_4429(room, 
 
 async def test_sockets_opening_at_once_are_each_counted_and_the_one_over_the_limit_refused(room, make_user, settings):
     """The connect checks of sockets opening in the same turn share one pipeline, and each socket its verdict."""
-    import asyncio
-
-    from tests.chat.conftest import open_socket
-
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "sockets.connect": {"limits": "2/1m", "fail": "open"}}
     mia = await sync_to_async(make_user)("mia")
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from chat.models import Attachment
 from chat.services import message_post, room_create
 from chat.uploads import UNATTACHED_TTL, attachment_create, attachments_purge
+from tests.chat.conftest import LockWait
 from tests.conftest import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +23,7 @@ def test_an_upload_claimed_while_the_purge_runs_stays_with_its_message(make_user
     alice = make_user("alice")
     room = room_create(slug="lobby", title="Lobby")
     upload = attachment_create(room=room, uploader=alice, upload=SimpleUploadedFile("old.pdf", PDF))
-    claimed, release, locking, purged = threading.Event(), threading.Event(), threading.Event(), []
+    claimed, release, lock_wait, purged = threading.Event(), threading.Event(), LockWait(), []
 
     def send():  # sent just before the purge came by: its transaction has claimed the row, not committed yet
         try:
@@ -33,14 +34,9 @@ def test_an_upload_claimed_while_the_purge_runs_stays_with_its_message(make_user
         finally:
             connection.close()
 
-    def note_transaction(execute, sql, params, many, context):
-        if sql.startswith("BEGIN"):  # SQLite: BEGIN IMMEDIATE, which waits for the sender's write lock
-            locking.set()
-        return execute(sql, params, many, context)
-
     def purge():
         try:
-            with connection.execute_wrapper(note_transaction):
+            with lock_wait.noted():
                 purged.append(attachments_purge(now=timezone.now() + UNATTACHED_TTL * 2))
         finally:
             connection.close()
@@ -50,22 +46,10 @@ def test_an_upload_claimed_while_the_purge_runs_stays_with_its_message(make_user
     assert claimed.wait(10)
     purger = threading.Thread(target=purge)
     purger.start()
-    wait_until(lambda: _purge_waits_for_the_sender(locking))  # it has read the row as unsent
+    wait_until(lock_wait.waiting)  # the purge has read the row as unsent and waits for the sender
     release.set()
     sender.join(10)
     purger.join(20)
 
     assert purged == [0]
     assert Attachment.objects.filter(pk=upload.pk, message__isnull=False).exists()
-
-
-def _purge_waits_for_the_sender(locking: threading.Event) -> bool:
-    """PostgreSQL: a backend of this database waits for a row lock. SQLite takes its write lock at BEGIN
-    IMMEDIATE, so the purge starting its transaction while the sender holds that lock is the wait."""
-    if connection.vendor != "postgresql":
-        return locking.is_set()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0] > 0
